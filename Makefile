@@ -1,0 +1,35 @@
+# The README's commands. `make run` and `make test` set everything up on a fresh machine.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+FLASK := $(PY) -m flask --app wsgi
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: install run test bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# A development SECRET_KEY is generated once into .env (git-ignored); production sets its own.
+.env:
+	@$(PY) -c "import secrets; print('SECRET_KEY=' + secrets.token_hex(32))" > .env
+	@echo "wrote .env with a fresh SECRET_KEY"
+
+run: install .env
+	$(FLASK) db upgrade
+	$(FLASK) seed-demo
+	$(PY) -m webapp.devserver
+
+test: install
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: install
+	$(PY) -m bench
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache

@@ -1,0 +1,1 @@
+"""RQ entry points: thin functions of ids that open an app context and call a service."""

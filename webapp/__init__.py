@@ -1,0 +1,98 @@
+"""Promotion Desk: promote from sandbox to production, and tell the right people at the right time."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, Response, request
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from webapp.config import INSTANCE_DIR, Settings
+from webapp.extensions import courier, csrf, db, login_manager, migrate
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+       "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'")
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    settings = settings or Settings.from_env()
+    app = Flask(__name__, instance_path=str(INSTANCE_DIR))
+    app.config.update(
+        SETTINGS=settings,
+        SECRET_KEY=settings.SECRET_KEY,
+        DEBUG=settings.DEBUG,
+        TESTING=settings.TESTING,
+        SQLALCHEMY_DATABASE_URI=settings.database_url,
+        SQLALCHEMY_ENGINE_OPTIONS=_engine_options(settings.database_url),
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=not (settings.DEBUG or settings.TESTING),
+        REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SAMESITE="Lax",
+        WTF_CSRF_TIME_LIMIT=None,  # tokens live as long as the session
+        RQ_DASHBOARD_REDIS_URL=settings.REDIS_URL or "redis://127.0.0.1:1/0",
+        MAX_CONTENT_LENGTH=4 * 1024 * 1024,
+        JSON_SORT_KEYS=False,
+    )
+    if settings.database_url.startswith("sqlite:///"):
+        Path(settings.database_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(MIGRATIONS_DIR), render_as_batch=True)
+    login_manager.init_app(app)
+    csrf.init_app(app)
+    courier.init_app(app)
+
+    _register_blueprints(app)
+    from webapp.errors import register_error_handlers
+    from webapp.cli import register_cli
+
+    register_error_handlers(app)
+    register_cli(app)
+    app.after_request(_security_headers)
+    return app
+
+
+def _engine_options(url: str) -> dict[str, Any]:
+    if url.startswith("sqlite"):
+        return {"connect_args": {"timeout": 30}}
+    return {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 20, "connect_args": {"connect_timeout": 5}}
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    if type(dbapi_connection).__module__.startswith("sqlite3"):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+
+def _register_blueprints(app: Flask) -> None:
+    from webapp.accounts.views import bp as accounts_bp
+    from webapp.api import bp as api_bp
+    from webapp.audit.views import bp as audit_bp
+    from webapp.ops import init_ops
+    from webapp.outbox.views import bp as outbox_bp
+    from webapp.processes.views import bp as processes_bp
+    from webapp.webhooks.views import bp as webhooks_bp
+
+    for bp in (accounts_bp, processes_bp, audit_bp, outbox_bp, webhooks_bp, api_bp):
+        app.register_blueprint(bp)
+    csrf.exempt(api_bp)  # bearer tokens, not cookies: nothing for a forged request to ride on
+    init_ops(app)
+
+
+def _security_headers(response: Response) -> Response:
+    headers = response.headers
+    headers.setdefault("Content-Security-Policy", CSP)
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("X-Frame-Options", "DENY")
+    headers.setdefault("Referrer-Policy", "same-origin")
+    if not request.path.startswith("/api/"):
+        headers.add("Vary", "HX-Request")
+    return response

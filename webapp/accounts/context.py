@@ -1,0 +1,52 @@
+"""Who is asking: the signed-in user and their current workspace, or the bearer of a token."""
+
+from __future__ import annotations
+
+from flask import g, request, session
+from flask_login import current_user
+
+from webapp.accounts import services
+from webapp.accounts.models import User
+from webapp.accounts.services import Actor
+from webapp.errors import Forbidden, Unauthorized
+from webapp.extensions import db, login_manager
+
+login_manager.login_view = "accounts.login"
+login_manager.login_message = "Sign in to continue."
+
+
+@login_manager.user_loader
+def load_user(user_id: str) -> User | None:
+    return db.session.get(User, int(user_id))
+
+
+def current_actor() -> Actor:
+    """The signed-in user acting in the workspace chosen in their session (the first one otherwise)."""
+    if "actor" in g:
+        return g.actor
+    if not current_user.is_authenticated:
+        raise Unauthorized("Sign in to continue.")
+    membership = services.membership(current_user.id, session.get("workspace_id"))
+    if membership is None:
+        memberships = services.memberships(current_user.id)
+        if not memberships:
+            raise Forbidden("Your account is not a member of any workspace yet; ask an admin to add you.")
+        membership = memberships[0]
+        session["workspace_id"] = membership.workspace_id
+    g.actor = Actor(user_id=current_user.id, workspace_id=membership.workspace_id, role=membership.role,
+                    label=current_user.email)
+    g.workspace = membership.workspace
+    return g.actor
+
+
+def bearer_token() -> str:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
+
+
+def api_actor() -> Actor:
+    """The actor a personal access token stands for (management API)."""
+    if "actor" not in g:
+        g.actor = services.actor_for_personal_token(bearer_token())
+    return g.actor

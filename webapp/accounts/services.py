@@ -1,0 +1,252 @@
+"""Users, workspaces, memberships, tokens and login — the rules, with their transactions."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import func, select, update
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from webapp.accounts.models import (
+    ApiToken,
+    Environment,
+    LoginFailure,
+    Membership,
+    Role,
+    TokenKind,
+    User,
+    Workspace,
+)
+from webapp.audit import services as audit
+from webapp.errors import Forbidden, Invalid, NotFound, TooManyRequests, Unauthorized
+from webapp.extensions import db, utcnow
+from webapp.sealing import hash_token, new_token
+
+EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+TOKEN_PREFIXES = {
+    (TokenKind.personal, None): "pdp",
+    (TokenKind.environment, Environment.sandbox): "pdk_sandbox",
+    (TokenKind.environment, Environment.production): "pdk_production",
+}
+# Writing last_used_at on every serving request would make reads into writes.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is acting, where, with which role. Views build it from the session, the API from a token."""
+
+    user_id: int | None
+    workspace_id: int
+    role: Role
+    label: str
+
+    def require(self, role: Role, doing: str = "do this") -> None:
+        if self.role < role:
+            raise Forbidden(f"You need the {role.name} role to {doing}; your role here is {self.role.name}.")
+
+    def can(self, role: Role) -> bool:
+        return self.role >= role
+
+
+def normalise_email(email: str) -> str:
+    email = (email or "").strip().lower()
+    if not EMAIL_RE.match(email):
+        raise Invalid(f"{email!r} is not an e-mail address.")
+    return email
+
+
+def slugify(text: str) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "-", text.strip().lower()).strip("-")
+    return slug[:100]
+
+
+# -- users and workspaces ---------------------------------------------------------------------
+
+
+def create_user(email: str, password: str, workspace: str, role: str | Role) -> tuple[User, Membership]:
+    """Create the user (or find them), create the workspace if needed, and grant the role there."""
+    email = normalise_email(email)
+    role = role if isinstance(role, Role) else Role.parse(role)
+    user = db.session.scalar(select(User).where(User.email == email))
+    if user is None:
+        if len(password or "") < 8:
+            raise Invalid("A password needs at least 8 characters.")
+        user = User(email=email, password_hash=generate_password_hash(password))
+        db.session.add(user)
+    ws = get_or_create_workspace(workspace)
+    db.session.flush()
+    membership = db.session.scalar(
+        select(Membership).where(Membership.user_id == user.id, Membership.workspace_id == ws.id)
+    )
+    if membership is None:
+        membership = Membership(user=user, workspace=ws, role=role)
+        db.session.add(membership)
+    else:
+        membership.role = role
+    db.session.commit()
+    return user, membership
+
+
+def get_or_create_workspace(name: str) -> Workspace:
+    slug = slugify(name)
+    if not slug:
+        raise Invalid("A workspace needs a name with at least one letter or digit.")
+    ws = db.session.scalar(select(Workspace).where(Workspace.slug == slug))
+    if ws is None:
+        ws = Workspace(name=name.strip(), slug=slug)
+        db.session.add(ws)
+        db.session.flush()
+    return ws
+
+
+def workspace_by_slug(slug: str) -> Workspace:
+    ws = db.session.scalar(select(Workspace).where(Workspace.slug == slugify(slug)))
+    if ws is None:
+        raise NotFound(f"No workspace {slug!r}.")
+    return ws
+
+
+def memberships(user_id: int) -> Sequence[Membership]:
+    return db.session.scalars(
+        select(Membership).join(Workspace).where(Membership.user_id == user_id).order_by(Workspace.name)
+    ).all()
+
+
+def membership(user_id: int, workspace_id: int | None) -> Membership | None:
+    if workspace_id is None:
+        return None
+    return db.session.scalar(
+        select(Membership).where(Membership.user_id == user_id, Membership.workspace_id == workspace_id)
+    )
+
+
+# -- login ------------------------------------------------------------------------------------
+
+
+def authenticate(email: str, password: str, ip: str | None) -> User:
+    """The user with these credentials, or `Unauthorized`; too many recent failures → 429."""
+    email = (email or "").strip().lower()
+    settings = current_app.config["SETTINGS"]
+    window_start = utcnow() - timedelta(seconds=settings.LOGIN_FAILURE_WINDOW_SECONDS)
+    recent = db.session.scalar(
+        select(func.count()).select_from(LoginFailure)
+        .where(LoginFailure.email == email, LoginFailure.created_at >= window_start)
+    ) or 0
+    if recent >= settings.LOGIN_MAX_FAILURES:
+        minutes = max(1, settings.LOGIN_FAILURE_WINDOW_SECONDS // 60)
+        raise TooManyRequests(f"Too many failed sign-ins for this address. Try again in {minutes} minutes.")
+    user = db.session.scalar(select(User).where(User.email == email))
+    if user is not None and check_password_hash(user.password_hash, password or ""):
+        return user
+    db.session.add(LoginFailure(email=email[:254], ip=ip))
+    workspace_ids = [m.workspace_id for m in user.memberships] if user else [None]
+    for ws_id in workspace_ids:
+        audit.record(None, "auth.login_failed", "user", user.id if user else None,
+                     {"email": email[:254]}, workspace_id=ws_id, actor_label=email[:254] or "?")
+    db.session.commit()
+    raise Unauthorized("E-mail or password is wrong.")
+
+
+# -- tokens -----------------------------------------------------------------------------------
+
+
+def _issue(actor: Actor, kind: TokenKind, name: str, *, environment: Environment | None,
+           user_id: int | None) -> tuple[ApiToken, str]:
+    name = (name or "").strip() or (f"{environment.value} key" if environment else "personal token")
+    if len(name) > 120:
+        raise Invalid("A token name has at most 120 characters.")
+    label = TOKEN_PREFIXES[(kind, environment)]
+    plaintext = new_token(label)
+    token = ApiToken(
+        workspace_id=actor.workspace_id, kind=kind, environment=environment, user_id=user_id,
+        created_by_id=actor.user_id, name=name, prefix=plaintext[: len(label) + 5],
+        token_hash=hash_token(plaintext),
+    )
+    db.session.add(token)
+    db.session.flush()
+    audit.record(actor, f"{'key' if environment else 'token'}.created", "api_token", token.id,
+                 {"name": name, "environment": environment.value if environment else None})
+    db.session.commit()
+    return token, plaintext
+
+
+def create_environment_key(actor: Actor, environment: str, name: str = "") -> tuple[ApiToken, str]:
+    """A serving key for one environment of the actor's workspace; admins only. Shown once."""
+    actor.require(Role.admin, "create environment keys")
+    try:
+        env = Environment(environment)
+    except ValueError:
+        raise Invalid("Environment must be sandbox or production.") from None
+    return _issue(actor, TokenKind.environment, name, environment=env, user_id=None)
+
+
+def create_personal_token(actor: Actor, name: str = "") -> tuple[ApiToken, str]:
+    """A token that acts as the actor, with the actor's role, in this workspace. Shown once."""
+    if actor.user_id is None:
+        raise Forbidden("Only a signed-in person can create a personal access token.")
+    return _issue(actor, TokenKind.personal, name, environment=None, user_id=actor.user_id)
+
+
+def list_tokens(actor: Actor, kind: TokenKind) -> Sequence[ApiToken]:
+    query = select(ApiToken).where(ApiToken.workspace_id == actor.workspace_id, ApiToken.kind == kind)
+    if kind is TokenKind.personal and not actor.can(Role.admin):
+        query = query.where(ApiToken.user_id == actor.user_id)
+    return db.session.scalars(query.order_by(ApiToken.revoked_at.is_not(None), ApiToken.created_at.desc())).all()
+
+
+def revoke_token(actor: Actor, token_id: int) -> ApiToken:
+    token = db.session.scalar(
+        select(ApiToken).where(ApiToken.id == token_id, ApiToken.workspace_id == actor.workspace_id)
+    )
+    if token is None:
+        raise NotFound("No such key or token in this workspace.")
+    if token.kind is TokenKind.environment or token.user_id != actor.user_id:
+        actor.require(Role.admin, "revoke keys and other people's tokens")
+    if token.revoked_at is None:
+        token.revoked_at = utcnow()
+        audit.record(actor, f"{'key' if token.environment else 'token'}.revoked", "api_token", token.id,
+                     {"name": token.name})
+        db.session.commit()
+    return token
+
+
+def _live_token(plaintext: str, kind: TokenKind) -> ApiToken:
+    if not plaintext:
+        raise Unauthorized("Send a token as 'Authorization: Bearer <token>'.")
+    token = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(plaintext)))
+    if token is None or token.revoked_at is not None or token.kind is not kind:
+        raise Unauthorized("This token is not valid or has been revoked.")
+    touch_token(token.id, token.last_used_at)
+    return token
+
+
+def touch_token(token_id: int, last_used_at: object) -> None:
+    now = utcnow()
+    if last_used_at is None or now - last_used_at > LAST_USED_RESOLUTION:  # type: ignore[operator]
+        db.session.execute(update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=now))
+        db.session.commit()
+
+
+def actor_for_personal_token(plaintext: str) -> Actor:
+    """The actor a personal access token stands for, with the user's current role."""
+    token = _live_token(plaintext, TokenKind.personal)
+    m = membership(token.user_id, token.workspace_id)  # type: ignore[arg-type]
+    if m is None:
+        raise Unauthorized("This token's user is no longer a member of its workspace.")
+    return Actor(user_id=m.user_id, workspace_id=m.workspace_id, role=m.role, label=m.user.email)
+
+
+def actor_for_user(user: User, workspace_id: int) -> Actor:
+    m = membership(user.id, workspace_id)
+    if m is None:
+        raise Forbidden("You are not a member of this workspace.")
+    return Actor(user_id=user.id, workspace_id=workspace_id, role=m.role, label=user.email)
+
+
+def system_actor(workspace_id: int, label: str = "cli") -> Actor:
+    return Actor(user_id=None, workspace_id=workspace_id, role=Role.admin, label=label)

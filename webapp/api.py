@@ -1,0 +1,36 @@
+"""The public JSON API, `/api/v1`. Each domain adds its routes in its own `api.py`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, request
+
+from webapp.errors import BadRequest
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+
+def json_body(*, object_required: bool = True) -> Any:
+    """The request's JSON body, or a 400 that says what was wrong with it."""
+    body = request.get_json(silent=True)
+    if body is None and request.get_data(cache=True).strip():
+        raise BadRequest("The body is not valid JSON.")
+    if body is None:
+        body = {}
+    if object_required and not isinstance(body, dict):
+        raise BadRequest("The body must be a JSON object.")
+    return body
+
+
+def optional_str(body: dict[str, Any], name: str) -> str:
+    value = body.get(name)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise BadRequest(f"'{name}' must be a string.")
+    return value
+
+
+from webapp.audit import api as _audit_api  # noqa: E402,F401  (routes register on bp)
+from webapp.processes import api as _processes_api  # noqa: E402,F401

@@ -1,0 +1,116 @@
+"""The audit trail: every service that changes something records it in the same transaction."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from flask import has_request_context, request
+from sqlalchemy import Select, select
+
+from webapp.audit.models import AuditEvent
+from webapp.errors import BadRequest
+from webapp.extensions import db
+
+if TYPE_CHECKING:
+    from webapp.accounts.services import Actor
+
+
+def record(
+    actor: Actor | None,
+    action: str,
+    resource_type: str,
+    resource_id: object = None,
+    details: dict[str, Any] | None = None,
+    *,
+    workspace_id: int | None = None,
+    actor_label: str | None = None,
+) -> AuditEvent:
+    """Add an audit event to the current transaction (the caller's commit writes it)."""
+    event = AuditEvent(
+        workspace_id=workspace_id if workspace_id is not None else (actor.workspace_id if actor else None),
+        actor_id=actor.user_id if actor else None,
+        actor_label=actor_label or (actor.label if actor else "system"),
+        action=action,
+        resource_type=resource_type,
+        resource_id=None if resource_id is None else str(resource_id),
+        details=details or {},
+        ip=request.remote_addr if has_request_context() else None,
+    )
+    db.session.add(event)
+    return event
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    action: str = ""
+    actor: str = ""
+    resource: str = ""
+    since: datetime | None = None
+    until: datetime | None = None
+
+    @classmethod
+    def from_args(cls, args: Any) -> AuditFilter:
+        return cls(
+            action=(args.get("action") or "").strip(),
+            actor=(args.get("actor") or "").strip(),
+            resource=(args.get("resource") or "").strip(),
+            since=_parse_when(args.get("since"), "since"),
+            until=_parse_when(args.get("until"), "until"),
+        )
+
+
+def _parse_when(value: str | None, name: str) -> datetime | None:
+    from datetime import UTC
+
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise BadRequest(f"'{name}' must be an ISO 8601 date or date-time, e.g. 2026-11-22 or 2026-11-22T20:00:00Z") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _query(workspace_id: int, flt: AuditFilter) -> Select[tuple[AuditEvent]]:
+    query = select(AuditEvent).where(AuditEvent.workspace_id == workspace_id)
+    if flt.action:
+        # "version" matches version.created, version.promoted, …
+        query = query.where(AuditEvent.action.startswith(flt.action))
+    if flt.actor:
+        query = query.where(AuditEvent.actor_label.contains(flt.actor))
+    if flt.resource:
+        rtype, _, rid = flt.resource.partition(":")
+        query = query.where(AuditEvent.resource_type == rtype)
+        if rid:
+            query = query.where(AuditEvent.resource_id == rid)
+    if flt.since:
+        query = query.where(AuditEvent.created_at >= flt.since)
+    if flt.until:
+        query = query.where(AuditEvent.created_at <= flt.until)
+    return query.order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc())
+
+
+def list_events(workspace_id: int, flt: AuditFilter, *, limit: int = 100, offset: int = 0) -> Sequence[AuditEvent]:
+    return db.session.scalars(_query(workspace_id, flt).limit(limit).offset(offset)).all()
+
+
+def export(workspace_id: int, flt: AuditFilter, fmt: str) -> tuple[str, str]:
+    """The filtered events as (`text`, `mimetype`) in CSV or JSON."""
+    events = [e.as_json() for e in db.session.scalars(_query(workspace_id, flt))]
+    if fmt == "json":
+        return json.dumps(events, indent=2), "application/json"
+    if fmt != "csv":
+        raise BadRequest("Export format must be csv or json.")
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["id", "created_at", "actor", "action", "resource_type", "resource_id", "details"])
+    for e in events:
+        writer.writerow([e["id"], e["created_at"], e["actor"], e["action"], e["resource_type"],
+                         e["resource_id"], json.dumps(e["details"], sort_keys=True)])
+    return out.getvalue(), "text/csv"

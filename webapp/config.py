@@ -1,0 +1,93 @@
+"""Settings, parsed once from the environment (or `.env`) into a frozen object that fails fast."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+
+INSTANCE_DIR = Path(__file__).resolve().parent.parent / "instance"
+DEV_SECRET_KEY = "dev-only-insecure-secret-key"
+
+
+class SettingsError(RuntimeError):
+    """A setting is missing or malformed; the message says which and how to fix it."""
+
+
+def _read_dotenv(path: Path) -> dict[str, str]:
+    values: dict[str, str] = {}
+    if not path.is_file():
+        return values
+    for line in path.read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, _, value = line.partition("=")
+        values[key.strip()] = value.strip().strip("'\"")
+    return values
+
+
+def _bool(value: str) -> bool:
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    SECRET_KEY: str = ""
+    DATABASE_URL: str = f"sqlite:///{INSTANCE_DIR / 'promotion-desk.sqlite'}"
+    REDIS_URL: str = ""
+    DEBUG: bool = False
+    TESTING: bool = False
+    # How long a serving response stays in the Redis cache.
+    CACHE_TTL_SECONDS: int = 3600
+    # Outbox retry policy: attempts before an effect is marked failed, and the first back-off.
+    OUTBOX_MAX_ATTEMPTS: int = 5
+    OUTBOX_BACKOFF_SECONDS: float = 2.0
+    # Failed logins allowed per e-mail address within the window before login is refused.
+    LOGIN_MAX_FAILURES: int = 5
+    LOGIN_FAILURE_WINDOW_SECONDS: int = 900
+    WEBHOOK_TIMEOUT_SECONDS: float = 5.0
+    RQ_QUEUES: tuple[str, ...] = field(default=("default",))
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
+        env = {**_read_dotenv(Path.cwd() / ".env"), **(environ if environ is not None else os.environ)}
+        debug = _bool(env.get("FLASK_DEBUG", "")) or _bool(env.get("DEBUG", ""))
+        settings = cls(DEBUG=debug)
+        overrides: dict[str, object] = {}
+        for f in fields(cls):
+            if f.name in env and f.name not in {"DEBUG", "RQ_QUEUES"}:
+                raw = env[f.name]
+                default = getattr(settings, f.name)
+                try:
+                    if isinstance(default, bool):
+                        overrides[f.name] = _bool(raw)
+                    elif isinstance(default, int):
+                        overrides[f.name] = int(raw)
+                    elif isinstance(default, float):
+                        overrides[f.name] = float(raw)
+                    else:
+                        overrides[f.name] = raw
+                except ValueError as exc:
+                    raise SettingsError(f"{f.name}={raw!r} is not a valid {type(default).__name__}") from exc
+        return replace(settings, **overrides).validated()
+
+    def validated(self) -> Settings:
+        if not self.SECRET_KEY:
+            if not (self.DEBUG or self.TESTING):
+                raise SettingsError(
+                    "SECRET_KEY is not set. Set it in the environment or in .env, e.g.\n"
+                    "  SECRET_KEY=$(python -c 'import secrets; print(secrets.token_hex(32))')\n"
+                    "(only debug and test runs fall back to an insecure development key)."
+                )
+            return replace(self, SECRET_KEY=DEV_SECRET_KEY)
+        return self
+
+    @property
+    def database_url(self) -> str:
+        url = self.DATABASE_URL
+        # Accept the common spellings and use psycopg 3 for PostgreSQL.
+        for prefix in ("postgres://", "postgresql://"):
+            if url.startswith(prefix):
+                return "postgresql+psycopg://" + url[len(prefix):]
+        return url

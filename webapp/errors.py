@@ -1,0 +1,122 @@
+"""Domain errors raised by services, and the one set of handlers that turns them into answers.
+
+A service raises `Invalid`, `NotFound`, `Forbidden`, `Conflict` (…); the web layer answers a
+full page, an htmx fragment or JSON `{"error", "message"}` depending on who asked.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, Response, jsonify, render_template, request
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from webapp.extensions import db
+
+
+class DomainError(Exception):
+    status = 400
+    code = "bad_request"
+
+    def __init__(self, message: str, *, code: str | None = None, details: Any = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if code:
+            self.code = code
+        self.details = details
+
+
+class Invalid(DomainError):
+    status = 422
+    code = "invalid"
+
+
+class BadRequest(DomainError):
+    status = 400
+    code = "bad_request"
+
+
+class Unauthorized(DomainError):
+    status = 401
+    code = "unauthorized"
+
+
+class Forbidden(DomainError):
+    status = 403
+    code = "forbidden"
+
+
+class NotFound(DomainError):
+    status = 404
+    code = "not_found"
+
+
+class Conflict(DomainError):
+    status = 409
+    code = "conflict"
+
+
+class TooManyRequests(DomainError):
+    status = 429
+    code = "too_many_requests"
+
+
+def wants_json() -> bool:
+    return request.path.startswith("/api/") or (
+        request.accept_mimetypes.best == "application/json" and not request.headers.get("HX-Request")
+    )
+
+
+def error_response(status: int, code: str, message: str, details: Any = None) -> Response:
+    if wants_json():
+        body: dict[str, Any] = {"error": code, "message": message}
+        if details is not None:
+            body["details"] = details
+        response = jsonify(body)
+    elif request.headers.get("HX-Request"):
+        response = Response(render_template("errors/_error.html", message=message, status=status))
+        # Let htmx swap error fragments into the place that asked (see app.js).
+        response.headers["HX-Trigger"] = '{"toast": {"level": "error", "message": %s}}' % (
+            _json_string(message)
+        )
+    else:
+        response = Response(
+            render_template("errors/error.html", message=message, status=status, code=code)
+        )
+    response.status_code = status
+    return response
+
+
+def _json_string(text: str) -> str:
+    import json
+
+    return json.dumps(text)
+
+
+def register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(DomainError)
+    def domain_error(exc: DomainError) -> Response:
+        db.session.rollback()
+        return error_response(exc.status, exc.code, exc.message, exc.details)
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(exc: CSRFError) -> Response:
+        return error_response(400, "csrf_failed", f"The form expired or was not sent from this site ({exc.description}). Reload the page and try again.")
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException) -> Response:
+        messages = {
+            404: "There is nothing here. It may have been removed, or it belongs to another workspace.",
+            405: "That method is not allowed here.",
+            413: "The request is too large.",
+        }
+        status = exc.code or 500
+        message = messages.get(status, exc.description or exc.name)
+        return error_response(status, exc.name.lower().replace(" ", "_"), message)
+
+    @app.errorhandler(Exception)
+    def unexpected_error(exc: Exception) -> Response:
+        db.session.rollback()
+        app.logger.exception("unhandled error on %s %s", request.method, request.path)
+        return error_response(500, "internal_error", "Something went wrong on our side; it has been logged.")

@@ -1,0 +1,185 @@
+"""The outbox: side effects written inside a transaction, enqueued on RQ after it commits.
+
+    effect = outbox.add(workspace_id, "cache.invalidate_process", {"process_id": 7})
+    db.session.commit()          # → after commit, effect-<id> is enqueued (best effort)
+
+If Redis is down at that moment nothing is lost: the row is pending and the reconciler
+enqueues it later. Handlers register with `@handler(kind)`, must be idempotent, and return
+a small JSON-able result that is stored on the row.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from datetime import timedelta
+from typing import Any
+
+import redis
+from flask import current_app
+from rq.exceptions import NoSuchJobError
+from rq.job import Job, JobStatus
+from sqlalchemy import event, inspect, select, update
+from sqlalchemy.orm import Session
+
+from webapp.accounts.models import Role
+from webapp.audit import services as audit
+from webapp.errors import Conflict, NotFound
+from webapp.extensions import courier, db, utcnow
+from webapp.outbox.models import EffectStatus, OutboxEffect
+
+log = logging.getLogger(__name__)
+Handler = Callable[[OutboxEffect], dict[str, Any] | None]
+HANDLERS: dict[str, Handler] = {}
+# A running effect whose worker vanished (SIGKILL, lost machine) is retried after this lease.
+RUNNING_LEASE = timedelta(minutes=5)
+JOB_FUNCTION = "jobs.outbox.run_effect"
+
+
+def handler(kind: str) -> Callable[[Handler], Handler]:
+    def register(fn: Handler) -> Handler:
+        HANDLERS[kind] = fn
+        return fn
+
+    return register
+
+
+def add(workspace_id: int | None, kind: str, payload: dict[str, Any]) -> OutboxEffect:
+    """Write an effect into the current transaction; it is enqueued once the transaction commits."""
+    if kind not in HANDLERS:
+        raise ValueError(f"no outbox handler for {kind!r}")
+    settings = current_app.config["SETTINGS"]
+    effect = OutboxEffect(workspace_id=workspace_id, kind=kind, payload=payload,
+                          max_attempts=settings.OUTBOX_MAX_ATTEMPTS, next_attempt_at=utcnow())
+    db.session.add(effect)
+    db.session.info.setdefault("outbox_new", []).append(effect)
+    return effect
+
+
+@event.listens_for(Session, "after_commit")
+def _enqueue_committed(session: Session) -> None:
+    effects = session.info.pop("outbox_new", None)
+    if effects:
+        # The identity survives expire-on-commit, so reading it emits no SQL here.
+        ids = [inspect(e).identity for e in effects]
+        enqueue_ids([i[0] for i in ids if i])
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_rolled_back(session: Session) -> None:
+    session.info.pop("outbox_new", None)
+
+
+def enqueue_ids(effect_ids: Sequence[int], at: Any = None) -> int:
+    """Put effects on the queue; a Redis failure is logged, not raised (the reconciler retries)."""
+    enqueued = 0
+    try:
+        queue = courier.queue()
+        for effect_id in effect_ids:
+            job_id = f"effect-{effect_id}"
+            if at is None:
+                queue.enqueue(JOB_FUNCTION, effect_id, job_id=job_id, result_ttl=600, failure_ttl=86400)
+            else:
+                queue.enqueue_at(at, JOB_FUNCTION, effect_id, job_id=job_id, result_ttl=600, failure_ttl=86400)
+            enqueued += 1
+    except redis.RedisError as exc:
+        log.warning("could not enqueue %d effect(s), the reconciler will: %s", len(effect_ids) - enqueued, exc)
+    return enqueued
+
+
+def run_effect(effect_id: int) -> str:
+    """Claim the effect, run its handler, record the outcome. Safe to call any number of times."""
+    claimed = db.session.execute(
+        update(OutboxEffect)
+        .where(OutboxEffect.id == effect_id, OutboxEffect.status == EffectStatus.pending)
+        .values(status=EffectStatus.running, started_at=utcnow(), attempts=OutboxEffect.attempts + 1)
+    ).rowcount
+    db.session.commit()
+    effect = db.session.get(OutboxEffect, effect_id)
+    if effect is None:
+        return "missing"
+    if not claimed:
+        return effect.status.value  # done, failed, or another worker has it
+    try:
+        result = HANDLERS[effect.kind](effect)
+    except Exception as exc:  # noqa: BLE001 — any failure is recorded and retried
+        db.session.rollback()
+        effect = db.session.get(OutboxEffect, effect_id)
+        assert effect is not None
+        effect.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+        if effect.attempts >= effect.max_attempts:
+            effect.status = EffectStatus.failed
+            db.session.commit()
+            log.error("effect %s (%s) failed for good: %s", effect_id, effect.kind, effect.last_error)
+            return "failed"
+        backoff = current_app.config["SETTINGS"].OUTBOX_BACKOFF_SECONDS * 2 ** (effect.attempts - 1)
+        effect.status = EffectStatus.pending
+        effect.next_attempt_at = utcnow() + timedelta(seconds=backoff)
+        db.session.commit()
+        log.warning("effect %s (%s) attempt %d failed, retry in %.0fs: %s",
+                    effect_id, effect.kind, effect.attempts, backoff, effect.last_error)
+        enqueue_ids([effect_id], at=effect.next_attempt_at)
+        return "retrying"
+    effect.status = EffectStatus.done
+    effect.done_at = utcnow()
+    effect.result = result or {}
+    effect.last_error = None
+    db.session.commit()
+    return "done"
+
+
+def _job_is_alive(connection: redis.Redis, job_id: str) -> bool:
+    try:
+        status = Job.fetch(job_id, connection=connection).get_status()
+    except NoSuchJobError:
+        return False
+    return status in {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
+
+
+def reconcile(limit: int = 500) -> dict[str, int]:
+    """One pass: revive effects whose worker vanished, enqueue due effects Redis does not hold."""
+    now = utcnow()
+    revived = db.session.execute(
+        update(OutboxEffect)
+        .where(OutboxEffect.status == EffectStatus.running, OutboxEffect.started_at < now - RUNNING_LEASE)
+        .values(status=EffectStatus.pending, next_attempt_at=now)
+    ).rowcount
+    db.session.commit()
+    due = db.session.scalars(
+        select(OutboxEffect.id)
+        .where(OutboxEffect.status == EffectStatus.pending, OutboxEffect.next_attempt_at <= now)
+        .order_by(OutboxEffect.next_attempt_at)
+        .limit(limit)
+    ).all()
+    connection = courier.connection
+    missing = [effect_id for effect_id in due if not _job_is_alive(connection, f"effect-{effect_id}")]
+    enqueued = enqueue_ids(missing)
+    return {"revived": revived, "due": len(due), "enqueued": enqueued}
+
+
+def list_effects(workspace_id: int, statuses: Sequence[EffectStatus], limit: int = 100) -> Sequence[OutboxEffect]:
+    return db.session.scalars(
+        select(OutboxEffect)
+        .where(OutboxEffect.workspace_id == workspace_id, OutboxEffect.status.in_(statuses))
+        .order_by(OutboxEffect.created_at.desc())
+        .limit(limit)
+    ).all()
+
+
+def retry(actor: Any, effect_id: int) -> OutboxEffect:
+    """An admin sends a failed effect round again (with a fresh set of attempts)."""
+    actor.require(Role.admin, "retry jobs")
+    effect = db.session.scalar(
+        select(OutboxEffect).where(OutboxEffect.id == effect_id, OutboxEffect.workspace_id == actor.workspace_id)
+    )
+    if effect is None:
+        raise NotFound("No such job in this workspace.")
+    if effect.status is not EffectStatus.failed:
+        raise Conflict(f"Only failed jobs can be retried; this one is {effect.status.value}.")
+    effect.status = EffectStatus.pending
+    effect.attempts = 0
+    effect.next_attempt_at = utcnow()
+    db.session.info.setdefault("outbox_new", []).append(effect)
+    audit.record(actor, "job.retried", "outbox_effect", effect.id, {"kind": effect.kind})
+    db.session.commit()
+    return effect

@@ -1,0 +1,103 @@
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, CheckConstraint, Enum, ForeignKey, Index, String, Text, UniqueConstraint, text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from webapp.accounts.models import Environment, User
+from webapp.extensions import UTCDateTime, db, utcnow
+
+
+class VersionStatus(enum.StrEnum):
+    draft = "draft"
+    active = "active"
+    deprecated = "deprecated"
+
+
+class Process(db.Model):
+    __tablename__ = "processes"
+    __table_args__ = (UniqueConstraint("workspace_id", "slug", name="uq_processes_workspace_slug"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(120))
+    slug: Mapped[str] = mapped_column(String(100))
+    description: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+
+class ProcessVersion(db.Model):
+    """One immutable-once-active configuration of a process in one environment.
+
+    Numbers count up per process across both environments (v1, v2, …), so "v7" names one thing.
+    """
+
+    __tablename__ = "process_versions"
+    __table_args__ = (
+        UniqueConstraint("process_id", "number", name="uq_process_versions_process_number"),
+        # The invariant the whole flow rests on: at most one ACTIVE production version per process.
+        Index(
+            "uq_process_versions_one_active_production",
+            "process_id",
+            unique=True,
+            sqlite_where=text("environment = 'production' AND status = 'active'"),
+            postgresql_where=text("environment = 'production' AND status = 'active'"),
+        ),
+        Index("ix_process_versions_process_env_status", "process_id", "environment", "status"),
+        CheckConstraint(
+            "environment = 'sandbox' OR status != 'draft'", name="production_is_never_draft"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    process_id: Mapped[int] = mapped_column(ForeignKey("processes.id", ondelete="CASCADE"))
+    number: Mapped[int]
+    environment: Mapped[Environment] = mapped_column(Enum(Environment, native_enum=False, length=16))
+    status: Mapped[VersionStatus] = mapped_column(Enum(VersionStatus, native_enum=False, length=16))
+    config: Mapped[dict[str, Any]] = mapped_column(JSON)
+    input_schema: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    output_schema: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    change_notes: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    activated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    promoted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    promoted_from_id: Mapped[int | None] = mapped_column(ForeignKey("process_versions.id", ondelete="SET NULL"))
+    deprecated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    process: Mapped[Process] = relationship()
+    created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id])
+    promoted_by: Mapped[User | None] = relationship(foreign_keys=[promoted_by_id])
+    promoted_from: Mapped[ProcessVersion | None] = relationship(remote_side=[id])
+
+    @property
+    def document(self) -> dict[str, Any]:
+        """What a promotion copies and a diff compares."""
+        return {"config": self.config, "input_schema": self.input_schema, "output_schema": self.output_schema}
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment is Environment.production
+
+    @property
+    def is_promotable(self) -> bool:
+        """Sandbox ACTIVE versions go to production; earlier production versions can be rolled back to."""
+        if self.environment is Environment.sandbox:
+            return self.status is VersionStatus.active
+        return self.status is VersionStatus.deprecated
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "version": self.number,
+            "environment": self.environment.value,
+            "status": self.status.value,
+            "change_notes": self.change_notes,
+            "created_at": self.created_at.isoformat(),
+            "promoted_by": self.promoted_by.email if self.promoted_by else None,
+        }
