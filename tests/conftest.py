@@ -7,6 +7,7 @@ skipped with the reason. Redis is `REDIS_URL` when set, an embedded Valkey other
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from collections.abc import Iterator
@@ -15,7 +16,7 @@ from typing import Any
 
 import pytest
 import redis as redis_lib
-from flask import Flask
+from flask import Flask, g, request_started
 from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
 
@@ -23,21 +24,28 @@ from webapp import create_app
 from webapp.config import Settings
 from webapp.extensions import db as _db
 
-DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+# TCP first, then the local socket (Debian's default directory).
+DEFAULT_PG_URLS = ("postgresql+psycopg://postgres@127.0.0.1:5432/test",
+                   "postgresql+psycopg://postgres@/test?host=/var/run/postgresql")
 PASSWORD = "correct-horse-battery"
 
 
+@functools.cache
 def _postgres_url() -> tuple[str | None, str]:
-    url = os.environ.get("TEST_DATABASE_URL") or DEFAULT_PG_URL
-    url = url.replace("postgresql://", "postgresql+psycopg://", 1) if url.startswith("postgresql://") else url
-    try:
-        engine = create_engine(url, connect_args={"connect_timeout": 2})
-        with engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-        engine.dispose()
-    except Exception as exc:  # noqa: BLE001
-        return None, f"PostgreSQL not reachable at {url.split('@')[-1]} ({type(exc).__name__}); set TEST_DATABASE_URL"
-    return url, ""
+    given = os.environ.get("TEST_DATABASE_URL")
+    candidates = (given,) if given else DEFAULT_PG_URLS
+    why = ""
+    for url in candidates:
+        url = url.replace("postgresql://", "postgresql+psycopg://", 1) if url.startswith("postgresql://") else url
+        try:
+            engine = create_engine(url, connect_args={"connect_timeout": 2})
+            with engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            engine.dispose()
+            return url, ""
+        except Exception as exc:  # noqa: BLE001
+            why += f"{url.split('@')[-1]}: {type(exc).__name__}; "
+    return None, f"PostgreSQL not reachable ({why}set TEST_DATABASE_URL)"
 
 
 @pytest.fixture(scope="session")
@@ -117,9 +125,22 @@ def redis(redis_url: str) -> Iterator[redis_lib.Redis]:
     conn.close()
 
 
+def _clear_request_globals(sender: Flask, **_extra: Any) -> None:
+    for name in list(vars(g._get_current_object())):
+        delattr(g, name)
+
+
 @pytest.fixture
-def client(app: Flask) -> FlaskClient:
-    return app.test_client()
+def client(app: Flask) -> Iterator[FlaskClient]:
+    """A test client whose every request starts with an empty `g`.
+
+    The `app` fixture keeps one app context pushed for the whole test and Flask reuses it for the
+    client's requests, so `g` (the cached actor, Flask-Login's user, the CSRF token) would leak from
+    one request into the next; in production each request has its own app context.
+    """
+    request_started.connect(_clear_request_globals, app)
+    yield app.test_client()
+    request_started.disconnect(_clear_request_globals, app)
 
 
 class Auth:

@@ -9,7 +9,7 @@ from flask import Flask, Response, request
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-from webapp.config import INSTANCE_DIR, Settings
+from webapp.config import INSTANCE_DIR, Settings, SettingsError
 from webapp.extensions import courier, csrf, db, login_manager, migrate
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
@@ -18,7 +18,11 @@ CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src '
 
 
 def create_app(settings: Settings | None = None) -> Flask:
-    settings = settings or Settings.from_env()
+    if settings is None:
+        try:
+            settings = Settings.from_env()
+        except SettingsError as exc:
+            raise SystemExit(f"Promotion Desk cannot start: {exc}") from None
     app = Flask(__name__, instance_path=str(INSTANCE_DIR))
     app.config.update(
         SETTINGS=settings,
@@ -47,8 +51,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     courier.init_app(app)
 
     _register_blueprints(app)
-    from webapp.errors import register_error_handlers
     from webapp.cli import register_cli
+    from webapp.errors import register_error_handlers
 
     register_error_handlers(app)
     register_cli(app)

@@ -32,5 +32,5 @@ def optional_str(body: dict[str, Any], name: str) -> str:
     return value
 
 
-from webapp.audit import api as _audit_api  # noqa: E402,F401  (routes register on bp)
-from webapp.processes import api as _processes_api  # noqa: E402,F401
+from webapp.audit import api as _audit_api  # noqa: F401  (routes register on bp)
+from webapp.processes import api as _processes_api  # noqa: F401

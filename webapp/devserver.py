@@ -204,7 +204,7 @@ def main() -> int:
         if valkey is not None:
             try:
                 valkey.stop()
-            except Exception as exc:  # already gone; nothing else to do
+            except Exception as exc:  # noqa: BLE001 - already gone; nothing else to do
                 print(f"devserver: stopping Valkey: {exc}", file=sys.stderr)
             else:
                 print("devserver: embedded Valkey stopped", flush=True)

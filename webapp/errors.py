@@ -13,6 +13,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from webapp.extensions import db
+from webapp.htmx import toast
 
 
 class DomainError(Exception):
@@ -75,23 +76,15 @@ def error_response(status: int, code: str, message: str, details: Any = None) ->
             body["details"] = details
         response = jsonify(body)
     elif request.headers.get("HX-Request"):
-        response = Response(render_template("errors/_error.html", message=message, status=status))
         # Let htmx swap error fragments into the place that asked (see app.js).
-        response.headers["HX-Trigger"] = '{"toast": {"level": "error", "message": %s}}' % (
-            _json_string(message)
-        )
+        response = toast(Response(render_template("errors/_error.html", message=message, status=status)),
+                         message, level="error")
     else:
         response = Response(
             render_template("errors/error.html", message=message, status=status, code=code)
         )
     response.status_code = status
     return response
-
-
-def _json_string(text: str) -> str:
-    import json
-
-    return json.dumps(text)
 
 
 def register_error_handlers(app: Flask) -> None:

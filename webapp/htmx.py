@@ -1,0 +1,32 @@
+"""The HTMX conventions in one place: a page or its fragment from the same template, and toasts."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import Response, make_response, render_template, request
+from jinja2_fragments.flask import render_block
+
+
+def is_htmx() -> bool:
+    """An htmx request that wants a fragment (a history restore wants the whole page)."""
+    return bool(request.headers.get("HX-Request")) and not request.headers.get("HX-History-Restore-Request")
+
+
+def render_page(template: str, block: str, status: int = 200, **context: Any) -> Response:
+    """The full page, or only its `block` for htmx; never two copies of the markup."""
+    body = render_block(template, block, **context) if is_htmx() else render_template(template, **context)
+    return make_response(body, status)
+
+
+def toast(response: Response, message: str, level: str = "success") -> Response:
+    """Raise a toast in the browser (app.js listens for the `toast` event)."""
+    response.headers["HX-Trigger"] = json.dumps({"toast": {"level": level, "message": message}})
+    return response
+
+
+def no_store(response: Response) -> Response:
+    """For answers that show a secret once: keep them out of every cache and of history."""
+    response.headers["Cache-Control"] = "no-store"
+    return response

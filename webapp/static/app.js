@@ -1,0 +1,37 @@
+// Promotion Desk: the dialog, toasts and one-time secrets. No framework, no inline code (CSP).
+(function () {
+  "use strict";
+  var TOAST_MS = 5000;
+
+  function dialog() { return document.getElementById("dialog"); }
+
+  function expire(el) { setTimeout(function () { el.remove(); }, TOAST_MS); }
+
+  function toast(level, message) {
+    var region = document.getElementById("toasts");
+    if (!region || !message) { return; }
+    var el = document.createElement("div");
+    el.className = "toast toast-" + (level === "error" ? "error" : "success");
+    el.setAttribute("role", level === "error" ? "alert" : "status");
+    el.textContent = message;
+    region.appendChild(el);
+    expire(el);
+  }
+
+  // Servers send HX-Trigger: {"toast": {"level": "success"|"error", "message": "..."}}.
+  document.addEventListener("toast", function (e) { toast(e.detail.level, e.detail.message); });
+  document.addEventListener("closeDialog", function () { var d = dialog(); if (d && d.open) { d.close(); } });
+  document.addEventListener("htmx:afterSwap", function (e) {
+    var d = dialog();
+    if (d && !d.open && e.detail.target && e.detail.target.id === "dialog-body") { d.showModal(); }
+  });
+  document.addEventListener("click", function (e) {
+    if (e.target.closest("[data-close-dialog]")) { e.preventDefault(); dialog().close(); }
+  });
+  document.addEventListener("focusin", function (e) {
+    if (e.target.matches("[data-select-on-focus]")) { e.target.select(); }
+  });
+  document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll("#toasts .toast").forEach(expire);
+  });
+})();
