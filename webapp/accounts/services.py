@@ -199,12 +199,14 @@ def list_tokens(actor: Actor, kind: TokenKind) -> Sequence[ApiToken]:
     return db.session.scalars(query.order_by(ApiToken.revoked_at.is_not(None), ApiToken.created_at.desc())).all()
 
 
-def revoke_token(actor: Actor, token_id: int) -> ApiToken:
+def revoke_token(actor: Actor, token_id: int, kind: TokenKind) -> ApiToken:
+    """Revoke an environment key (admins) or a personal token (its owner, or an admin); idempotent."""
     token = db.session.scalar(
-        select(ApiToken).where(ApiToken.id == token_id, ApiToken.workspace_id == actor.workspace_id)
+        select(ApiToken).where(ApiToken.id == token_id, ApiToken.workspace_id == actor.workspace_id,
+                               ApiToken.kind == kind)
     )
     if token is None:
-        raise NotFound("No such key or token in this workspace.")
+        raise NotFound(f"No such {'key' if kind is TokenKind.environment else 'token'} in this workspace.")
     if token.kind is TokenKind.environment or token.user_id != actor.user_id:
         actor.require(Role.admin, "revoke keys and other people's tokens")
     if token.revoked_at is None:

@@ -1,3 +1,160 @@
-from flask import Blueprint
+"""Sign-in, workspace switching, environment keys and personal access tokens (HTML)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, Response, flash, g, redirect, render_template, request, session, url_for
+from flask_login import current_user, login_required, login_user, logout_user
+
+from webapp.accounts import services
+from webapp.accounts.context import current_actor
+from webapp.accounts.models import TokenKind
+from webapp.errors import DomainError, NotFound, TooManyRequests, Unauthorized
+from webapp.htmx import is_htmx, no_store, render_page, toast
 
 bp = Blueprint("accounts", __name__)
+
+
+@bp.app_context_processor
+def inject_actor() -> dict[str, Any]:
+    """`actor`, `workspace` and `memberships` for the layout; None/[] when nobody is signed in."""
+    if not current_user.is_authenticated:
+        return {"actor": None, "workspace": None, "memberships": []}
+    try:
+        actor = current_actor()
+    except DomainError:  # signed in but in no workspace: the layout shows no nav
+        return {"actor": None, "workspace": None, "memberships": []}
+    return {"actor": actor, "workspace": g.workspace, "memberships": services.memberships(actor.user_id)}
+
+
+def _safe_next(target: str | None) -> str | None:
+    """A relative path on this site, or None (no open redirects, no `//host` or `/\\host`)."""
+    if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
+        return None
+    parts = urlsplit(target)
+    return target if not parts.scheme and not parts.netloc else None
+
+
+@bp.get("/")
+def index() -> Response:
+    if current_user.is_authenticated:
+        return redirect(url_for("processes.index"))
+    return redirect(url_for("accounts.login"))
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> Response | str | tuple[str, int]:
+    next_url = request.values.get("next", "")
+    if request.method == "GET":
+        return render_template("accounts/login.html", next_url=next_url, email="")
+    email = request.form.get("email", "")
+    try:
+        user = services.authenticate(email, request.form.get("password", ""), request.remote_addr)
+    except (Unauthorized, TooManyRequests) as exc:
+        return render_template("accounts/login.html", next_url=next_url, email=email, error=exc.message), exc.status
+    session.clear()  # a fresh session (and CSRF token) at sign-in: nothing from before survives
+    login_user(user)
+    first = services.memberships(user.id)
+    if first:
+        session["workspace_id"] = first[0].workspace_id
+    return redirect(_safe_next(next_url) or url_for("accounts.index"))
+
+
+@bp.post("/logout")
+def logout() -> Response:
+    logout_user()
+    session.pop("workspace_id", None)  # the next sign-in renews the whole session anyway
+    flash("You are signed out.")
+    return redirect(url_for("accounts.login"))
+
+
+@bp.post("/workspaces/switch")
+@login_required
+def switch_workspace() -> Response:
+    try:
+        workspace_id = int(request.form.get("workspace_id", ""))
+    except ValueError:
+        raise NotFound("No such workspace.") from None
+    membership = services.membership(current_user.id, workspace_id)
+    if membership is None:
+        raise NotFound("You are not a member of that workspace.")
+    session["workspace_id"] = membership.workspace_id
+    flash(f"Now working in {membership.workspace.name}.")
+    return redirect(_safe_next(urlsplit(request.referrer or "").path) or url_for("accounts.index"))
+
+
+# -- environment keys and personal access tokens ------------------------------------------------
+
+PAGES = {
+    TokenKind.environment: ("accounts/keys.html", "accounts.keys"),
+    TokenKind.personal: ("accounts/tokens.html", "accounts.tokens"),
+}
+
+
+def _tokens_page(kind: TokenKind, created: Any = None, plaintext: str | None = None) -> Response:
+    actor = current_actor()
+    template, _ = PAGES[kind]
+    response = render_page(template, "tokens", tokens=services.list_tokens(actor, kind),
+                           created=created, plaintext=plaintext)
+    return no_store(response) if plaintext else response
+
+
+def _revoked(kind: TokenKind, token: Any) -> Response:
+    message = f"Revoked “{token.name}” ({token.prefix}…)."
+    if is_htmx():
+        return toast(_tokens_page(kind), message)
+    flash(message)
+    return redirect(url_for(PAGES[kind][1]))
+
+
+@bp.get("/settings/keys")
+@login_required
+def keys() -> Response:
+    return _tokens_page(TokenKind.environment)
+
+
+@bp.post("/settings/keys")
+@login_required
+def create_key() -> Response:
+    token, plaintext = services.create_environment_key(
+        current_actor(), request.form.get("environment", ""), request.form.get("name", ""))
+    return _tokens_page(TokenKind.environment, token, plaintext)
+
+
+@bp.post("/settings/keys/<int:token_id>/revoke")
+@login_required
+def revoke_key(token_id: int) -> Response:
+    return _revoked(TokenKind.environment, services.revoke_token(current_actor(), token_id, TokenKind.environment))
+
+
+@bp.get("/settings/tokens")
+@login_required
+def tokens() -> Response:
+    return _tokens_page(TokenKind.personal)
+
+
+@bp.post("/settings/tokens")
+@login_required
+def create_token() -> Response:
+    token, plaintext = services.create_personal_token(current_actor(), request.form.get("name", ""))
+    return _tokens_page(TokenKind.personal, token, plaintext)
+
+
+@bp.post("/settings/tokens/<int:token_id>/revoke")
+@login_required
+def revoke_personal_token(token_id: int) -> Response:
+    return _revoked(TokenKind.personal, services.revoke_token(current_actor(), token_id, TokenKind.personal))
+
+
+@bp.app_template_filter("datetime")
+def format_datetime(value: datetime | None) -> str:
+    """An aware UTC time in the current workspace's time zone (UTC when there is none)."""
+    if value is None:
+        return ""
+    workspace = g.get("workspace")
+    zone = ZoneInfo(workspace.time_zone) if workspace is not None else UTC
+    return value.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")

@@ -1,3 +1,38 @@
-from flask import Blueprint
+"""The jobs page: the workspace's pending, running and failed outbox effects; admins retry failures."""
 
-bp = Blueprint("outbox", __name__)
+from __future__ import annotations
+
+from flask import Blueprint, Response, flash, redirect, url_for
+from flask_login import login_required
+
+from webapp.accounts.context import current_actor
+from webapp.accounts.models import Role
+from webapp.htmx import is_htmx, render_page, toast
+from webapp.outbox import services
+from webapp.outbox.models import EffectStatus
+
+bp = Blueprint("outbox", __name__, url_prefix="/jobs")
+SHOWN = (EffectStatus.pending, EffectStatus.running, EffectStatus.failed)
+
+
+def _page() -> Response:
+    actor = current_actor()
+    actor.require(Role.admin, "see the jobs")
+    return render_page("outbox/jobs.html", "effects", effects=services.list_effects(actor.workspace_id, SHOWN))
+
+
+@bp.get("")
+@login_required
+def jobs() -> Response:
+    return _page()
+
+
+@bp.post("/<int:effect_id>/retry")
+@login_required
+def retry(effect_id: int) -> Response:
+    effect = services.retry(current_actor(), effect_id)
+    message = f"Job #{effect.id} ({effect.kind}) is queued again."
+    if is_htmx():
+        return toast(_page(), message)
+    flash(message)
+    return redirect(url_for("outbox.jobs"))

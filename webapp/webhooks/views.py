@@ -1,3 +1,46 @@
-from flask import Blueprint
+"""Webhook endpoints: list, create (the signing secret is shown once), disable."""
 
-bp = Blueprint("webhooks", __name__)
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, flash, redirect, request, url_for
+from flask_login import login_required
+
+from webapp.accounts.context import current_actor
+from webapp.htmx import is_htmx, no_store, render_page, toast
+from webapp.webhooks import services
+from webapp.webhooks.services import SIGNATURE_HEADER
+
+bp = Blueprint("webhooks", __name__, url_prefix="/settings/webhooks")
+
+
+def _page(created: Any = None, secret: str | None = None) -> Response:
+    response = render_page("webhooks/index.html", "endpoints", endpoints=services.list_endpoints(current_actor()),
+                           created=created, secret=secret, signature_header=SIGNATURE_HEADER)
+    return no_store(response) if secret else response
+
+
+@bp.get("")
+@login_required
+def index() -> Response:
+    return _page()
+
+
+@bp.post("")
+@login_required
+def create() -> Response:
+    endpoint, secret = services.create_endpoint(current_actor(), request.form.get("url", ""),
+                                                request.form.get("description", ""))
+    return _page(endpoint, secret)
+
+
+@bp.post("/<int:endpoint_id>/disable")
+@login_required
+def disable(endpoint_id: int) -> Response:
+    endpoint = services.disable_endpoint(current_actor(), endpoint_id)
+    message = f"Webhook {endpoint.url_hint} disabled."
+    if is_htmx():
+        return toast(_page(), message)
+    flash(message)
+    return redirect(url_for("webhooks.index"))
