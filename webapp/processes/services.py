@@ -7,7 +7,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, NoReturn
 
 import jsonschema
 from flask import current_app
@@ -15,7 +15,7 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from jinja2 import TemplateError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from webapp.accounts.models import ApiToken, Environment, Role, TokenKind
 from webapp.accounts.services import Actor, slugify, touch_token
@@ -324,6 +324,16 @@ def promote(actor: Actor, version_id: int, change_notes: str = "", preview_token
         if seen.get("p") != (current.id if current else None):
             _production_changed(actor, version_id)
 
+    try:
+        promoted, entries = _write_promotion(actor, source, current, change_notes)
+    except (IntegrityError, OperationalError):
+        # Lost a race the row lock could not prevent (SQLite has no row locks): nothing was written.
+        _production_changed(actor, version_id)
+    return Promotion(promoted=promoted, deprecated=current, cache_entries=entries)
+
+
+def _write_promotion(actor: Actor, source: ProcessVersion, current: ProcessVersion | None,
+                     change_notes: str) -> tuple[ProcessVersion, int]:
     now = utcnow()
     if current is not None:
         current.status = VersionStatus.deprecated
@@ -349,15 +359,11 @@ def promote(actor: Actor, version_id: int, change_notes: str = "", preview_token
     outbox.add(actor.workspace_id, "cache.invalidate_process", {"process_id": process.id})
     webhooks.emit(actor.workspace_id, "process.rolled_back" if rollback else "process.promoted",
                   details | {"version_id": promoted.id})
-    try:
-        db.session.commit()
-    except IntegrityError:
-        db.session.rollback()
-        _production_changed(actor, version_id)
-    return Promotion(promoted=promoted, deprecated=current, cache_entries=entries)
+    db.session.commit()
+    return promoted, entries
 
 
-def _production_changed(actor: Actor, version_id: int) -> None:
+def _production_changed(actor: Actor, version_id: int) -> NoReturn:
     db.session.rollback()
     fresh = promotion_preview(actor, version_id)
     raise ProductionChanged("Production changed since you opened this dialog. Review the new diff and confirm again.",
@@ -474,7 +480,9 @@ def invoke(key: str, slug: str, payload: Any) -> dict[str, Any]:
         context = payload if isinstance(payload, dict) else {"input": payload}
         try:
             output = _render(_compile_config(json.dumps(served.config, sort_keys=True)), {"input": payload, **context})
-        except TemplateError as exc:
+        except (TemplateError, ArithmeticError, TypeError, ValueError, LookupError, AttributeError) as exc:
+            # Templates are user code: `{{ n + 1 }}` with a string n, or `{{ 1 / n }}` with 0, is the
+            # input's or the config's problem (422), not ours (500).
             raise Invalid(f"The config's template could not be rendered with this input: {exc}",
                           code="render_failed") from None
         cache.put(served.process_id, field, output, current_app.config["SETTINGS"].CACHE_TTL_SECONDS)

@@ -1,3 +1,261 @@
-from flask import Blueprint
+"""The processes dashboard: list, history, drafts, compare, and the promote / roll back dialog.
+
+Views parse input, call one service and render; every rule lives in `services`. With `HX-Request`
+a page answers only its named block (jinja2-fragments), so no markup exists twice.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import Blueprint, Response, flash, make_response, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from webapp.accounts.context import current_actor
+from webapp.accounts.models import Role
+from webapp.errors import BadRequest, Conflict, DomainError, Invalid, NotFound
+from webapp.extensions import login_manager
+from webapp.htmx import is_htmx, render_page
+from webapp.processes import services
+from webapp.processes.diff import line_diff
+from webapp.processes.models import ProcessVersion, VersionStatus
 
 bp = Blueprint("processes", __name__)
+
+HISTORY_PER_PAGE = 20
+DRAFT_FIELDS = services.DOCUMENT_FIELDS  # config, input_schema, output_schema
+VALUE_PREVIEW_CHARS = 2000
+
+
+@bp.before_request
+def _signed_in() -> Any:
+    if not current_user.is_authenticated:
+        return login_manager.unauthorized()
+    return None
+
+
+@bp.context_processor
+def _helpers() -> dict[str, Any]:
+    return {"line_diff": line_diff, "Role": Role}
+
+
+@bp.app_template_filter("compact_json")
+def compact_json(value: Any, limit: int = VALUE_PREVIEW_CHARS) -> str:
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return text if len(text) <= limit else text[:limit] + f"… ({len(text):,} characters)"
+
+
+@bp.app_template_filter("pretty_json")
+def pretty_json(value: Any) -> str:
+    return "" if value is None else json.dumps(value, ensure_ascii=False, indent=2)
+
+
+def render(template: str, block: str | None = None, status: int = 200, **context: Any) -> Response:
+    """The full page, or only `block` of it for htmx (`actor` comes from the accounts context processor)."""
+    if block:
+        return render_page(template, block, status, **context)
+    return make_response(render_template(template, **context), status)
+
+
+def _trigger(response: Response, **events: Any) -> Response:
+    response.headers["HX-Trigger"] = json.dumps(events)
+    return response
+
+
+def _page_arg() -> int:
+    try:
+        return max(1, int(request.values.get("page", 1)))
+    except ValueError:
+        return 1
+
+
+def _id_arg(name: str) -> int:
+    try:
+        return int(request.args.get(name, ""))
+    except ValueError:
+        raise BadRequest(f"Pick two versions to compare ({name!r} is missing or not a version id).") from None
+
+
+# -- processes -----------------------------------------------------------------------------------
+
+
+@bp.get("/processes")
+def index() -> Response:
+    return render("processes/index.html", rows=services.list_processes(current_actor()), form={}, error=None)
+
+
+@bp.post("/processes")
+def create() -> Any:
+    actor = current_actor()
+    form = {k: request.form.get(k, "") for k in ("name", "slug", "description")}
+    try:
+        process = services.create_process(actor, form["name"], form["slug"] or None, form["description"])
+    except (Invalid, Conflict) as exc:
+        return render("processes/index.html", status=exc.status, rows=services.list_processes(actor),
+                      form=form, error=exc)
+    flash(f"Process {process.name!r} created.", "success")
+    return redirect(url_for(".detail", slug=process.slug), code=303)
+
+
+def _history_context(process: Any, page: int) -> dict[str, Any]:
+    return {"process": process, "page": services.history(process, page, HISTORY_PER_PAGE)}
+
+
+@bp.get("/processes/<slug>")
+def detail(slug: str) -> Response:
+    process = services.get_process(current_actor(), slug)
+    return render("processes/detail.html", "history", **_history_context(process, _page_arg()))
+
+
+# -- drafts ---------------------------------------------------------------------------------------
+
+
+def _as_text(version: ProcessVersion | None) -> dict[str, str]:
+    if version is None:
+        return {"config": "{\n  \"prompt\": \"\"\n}", "input_schema": "", "output_schema": "", "change_notes": ""}
+    return {**{f: pretty_json(getattr(version, f)) for f in DRAFT_FIELDS}, "change_notes": ""}
+
+
+@bp.get("/processes/<slug>/versions/new")
+def new_version(slug: str) -> Response:
+    actor = current_actor()
+    process = services.get_process(actor, slug)
+    actor.require(Role.editor, "create versions")
+    source = services.get_version(actor, _id_arg("from")) if request.args.get("from") else None
+    if source is not None and source.process_id != process.id:
+        raise NotFound("No such version of this process.")
+    return render("processes/version_form.html", process=process, version=None, source=source,
+                  form=_as_text(source), errors={})
+
+
+def _draft_form() -> dict[str, str]:
+    return {k: request.form.get(k, "") for k in (*DRAFT_FIELDS, "change_notes")}
+
+
+@bp.post("/processes/<slug>/versions")
+def create_version(slug: str) -> Any:
+    actor = current_actor()
+    process = services.get_process(actor, slug)
+    based_on = request.form.get("based_on", type=int)
+    form = _draft_form()
+    try:
+        values = services.parse_json_text({k: form[k] for k in DRAFT_FIELDS})
+        version = services.create_draft(actor, process, values["config"], values["input_schema"],
+                                        values["output_schema"], form["change_notes"], based_on)
+    except Invalid as exc:
+        return render("processes/version_form.html", status=422, process=process, version=None,
+                      source=None, based_on=based_on, form=form, errors=exc.details or {}, error=exc)
+    flash(f"Draft v{version.number} saved.", "success")
+    return redirect(url_for(".detail", slug=process.slug), code=303)
+
+
+@bp.get("/versions/<int:version_id>/edit")
+def edit_version(version_id: int) -> Response:
+    actor = current_actor()
+    version = services.get_version(actor, version_id)
+    if version.status is not VersionStatus.draft:
+        raise Conflict(f"v{version.number} is {version.environment.value} {version.status.value} and cannot "
+                       "change; use Edit to start a new draft from it.")
+    return render("processes/version_form.html", process=version.process, version=version, source=None,
+                  form=_as_text(version) | {"change_notes": version.change_notes}, errors={})
+
+
+@bp.post("/versions/<int:version_id>")
+def update_version(version_id: int) -> Any:
+    actor = current_actor()
+    form = _draft_form()
+    try:
+        values = services.parse_json_text({k: form[k] for k in DRAFT_FIELDS})
+        version = services.update_draft(actor, version_id, values["config"], values["input_schema"],
+                                        values["output_schema"], form["change_notes"])
+    except Invalid as exc:
+        version = services.get_version(actor, version_id)
+        return render("processes/version_form.html", status=422, process=version.process, version=version,
+                      source=None, form=form, errors=exc.details or {}, error=exc)
+    flash(f"Draft v{version.number} updated.", "success")
+    return redirect(url_for(".detail", slug=version.process.slug), code=303)
+
+
+@bp.post("/versions/<int:version_id>/activate")
+def activate(version_id: int) -> Any:
+    actor = current_actor()
+    try:
+        version = services.activate(actor, version_id)
+    except DomainError as exc:
+        if not is_htmx():
+            raise
+        # Keep the history where it is; the error arrives as a toast.
+        response = _trigger(Response(status=exc.status), toast={"level": "error", "message": exc.message})
+        response.headers["HX-Reswap"] = "none"
+        return response
+    message = f"v{version.number} is active in the sandbox."
+    if not is_htmx():
+        flash(message, "success")
+        return redirect(url_for(".detail", slug=version.process.slug), code=303)
+    response = render("processes/detail.html", "history", **_history_context(version.process, _page_arg()))
+    return _trigger(response, toast={"level": "success", "message": message})
+
+
+@bp.get("/versions/<int:version_id>")
+def version(version_id: int) -> Response:
+    v = services.get_version(current_actor(), version_id)
+    return render("processes/version.html", process=v.process, version=v)
+
+
+@bp.get("/processes/<slug>/compare")
+def compare(slug: str) -> Response:
+    actor = current_actor()
+    process = services.get_process(actor, slug)
+    old, new, diff = services.compare(actor, _id_arg("old"), _id_arg("new"))
+    if old.process_id != process.id:
+        raise NotFound("No such version of this process.")
+    return render("processes/compare.html", "diff", process=process, old=old, new=new, diff=diff)
+
+
+# -- promotion ------------------------------------------------------------------------------------
+
+
+def _dialog(status: int = 200, **context: Any) -> Response:
+    context.setdefault("preview", None)
+    context.setdefault("message", None)
+    context.setdefault("change_notes", "")
+    return render("processes/promote.html", "dialog", status=status, **context)
+
+
+@bp.get("/versions/<int:version_id>/promote")
+def promote_dialog(version_id: int) -> Response:
+    try:
+        preview = services.promotion_preview(current_actor(), version_id)
+    except DomainError as exc:
+        return _dialog(exc.status, message=exc.message)
+    return _dialog(preview=preview)
+
+
+@bp.post("/versions/<int:version_id>/promote")
+def promote(version_id: int) -> Any:
+    actor = current_actor()
+    notes = request.form.get("change_notes", "")
+    try:
+        result = services.promote(actor, version_id, notes, request.form.get("preview_token") or None)
+    except services.ProductionChanged as exc:
+        try:
+            fresh = services.promotion_preview(actor, version_id)
+        except DomainError as again:
+            return _dialog(again.status, message=again.message)
+        return _dialog(exc.status, preview=fresh, message=exc.message, change_notes=notes)
+    except DomainError as exc:
+        return _dialog(exc.status, message=exc.message, change_notes=notes)
+
+    promoted, replaced = result.promoted, result.deprecated
+    n = result.cache_entries
+    message = (f"v{promoted.number} is now in production "
+               f"({f'replaced v{replaced.number}' if replaced else 'first production version'}). "
+               f"{n} cache entr{'y' if n == 1 else 'ies'} invalidated.")
+    if not is_htmx():
+        flash(message, "success")
+        return redirect(url_for(".detail", slug=promoted.process.slug), code=303)
+    response = render("processes/detail.html", "history", **_history_context(promoted.process, 1))
+    response.headers["HX-Retarget"] = "#history"
+    response.headers["HX-Reswap"] = "outerHTML"
+    return _trigger(response, closeDialog=True, toast={"level": "success", "message": message})
