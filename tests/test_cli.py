@@ -1,0 +1,109 @@
+"""The `flask --app wsgi …` commands deployments and scripts rely on, via the CLI runner."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from webapp.accounts.models import Membership, User, Workspace
+from webapp.cli import DEMO_EMAIL, DEMO_PASSWORD
+from webapp.outbox import services as outbox
+
+
+def invoke(app, *args: str):
+    result = app.test_cli_runner().invoke(args=list(args))
+    return result
+
+
+def test_create_user_creates_the_workspace_and_the_membership(app, db):
+    result = invoke(app, "create-user", "--email", "Ada@Example.com", "--password", "long-enough",
+                    "--workspace", "Acme Labs", "--role", "promoter")
+    assert result.exit_code == 0, result.output
+    assert "ada@example.com" in result.output
+    user = db.session.scalar(select(User).where(User.email == "ada@example.com"))
+    ws = db.session.scalar(select(Workspace).where(Workspace.slug == "acme-labs"))
+    assert ws is not None and ws.name == "Acme Labs"
+    [membership] = db.session.scalars(select(Membership).where(Membership.user_id == user.id)).all()
+    assert membership.workspace_id == ws.id and membership.role.name == "promoter"
+
+
+def test_create_user_again_in_another_workspace_adds_a_membership_to_the_same_user(app, db):
+    assert invoke(app, "create-user", "--email", "ada@example.com", "--password", "long-enough",
+                  "--workspace", "Acme", "--role", "admin").exit_code == 0
+    result = invoke(app, "create-user", "--email", "ada@example.com", "--password", "long-enough",
+                    "--workspace", "Globex", "--role", "viewer")
+    assert result.exit_code == 0, result.output
+    assert len(db.session.scalars(select(User)).all()) == 1
+    roles = {m.workspace.slug: m.role.name for m in db.session.scalars(select(Membership))}
+    assert roles == {"acme": "admin", "globex": "viewer"}
+
+
+def test_create_user_with_a_bad_email_or_short_password_fails_clearly_and_writes_nothing(app, db):
+    bad = invoke(app, "create-user", "--email", "not-an-email", "--password", "long-enough", "--workspace", "Acme")
+    assert bad.exit_code != 0 and "e-mail" in bad.output
+    short = invoke(app, "create-user", "--email", "a@example.com", "--password", "short", "--workspace", "Acme")
+    assert short.exit_code != 0 and "8 characters" in short.output
+    assert db.session.scalars(select(User)).all() == []
+
+
+def test_create_token_prints_only_a_token_that_works_on_the_management_api(app, factories):
+    factories.user("editor", workspace="Acme", email="ed@example.com")
+    factories.process(factories.user("admin", workspace="Acme"), "Triage")
+    result = invoke(app, "create-token", "--email", "ed@example.com", "--workspace", "acme")
+    assert result.exit_code == 0, result.output
+    token = result.output.strip()
+    assert result.output == token + "\n" and " " not in token
+    response = app.test_client().get("/api/v1/processes", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 200 and [p["slug"] for p in response.get_json()] == ["triage"]
+
+
+def test_create_token_for_a_non_member_fails(app, factories):
+    factories.user("admin", workspace="Acme", email="ada@example.com")
+    factories.user("admin", workspace="Globex")
+    result = invoke(app, "create-token", "--email", "ada@example.com", "--workspace", "globex")
+    assert result.exit_code != 0 and "pdp_" not in result.output
+
+
+def test_create_key_prints_only_a_key_that_works_on_serve(app, factories):
+    admin = factories.user("admin", workspace="Acme")
+    factories.production(admin, factories.process(admin, "Triage"), {"prompt": "live"})
+    result = invoke(app, "create-key", "--workspace", "acme", "--environment", "production")
+    assert result.exit_code == 0, result.output
+    key = result.output.strip()
+    assert result.output == key + "\n" and " " not in key
+    response = app.test_client().get("/api/v1/serve/triage", headers={"Authorization": f"Bearer {key}"})
+    assert response.status_code == 200 and response.get_json()["config"] == {"prompt": "live"}
+
+
+def test_create_key_for_an_unknown_workspace_fails(app):
+    result = invoke(app, "create-key", "--workspace", "nowhere", "--environment", "sandbox")
+    assert result.exit_code != 0 and "nowhere" in result.output
+
+
+def test_seed_demo_prints_the_login_and_is_idempotent(app, db, auth):
+    first = invoke(app, "seed-demo")
+    assert first.exit_code == 0, first.output
+    assert DEMO_EMAIL in first.output and DEMO_PASSWORD in first.output
+    counts = {model: len(db.session.scalars(select(model)).all()) for model in (User, Workspace, Membership)}
+    second = invoke(app, "seed-demo")
+    assert second.exit_code == 0 and DEMO_EMAIL in second.output and DEMO_PASSWORD in second.output
+    assert "already" in second.output
+    db.session.expire_all()
+    assert {model: len(db.session.scalars(select(model)).all()) for model in counts} == counts
+    login = auth.login(DEMO_EMAIL, DEMO_PASSWORD)
+    assert login.status_code in (302, 303)
+
+
+def test_reconcile_prints_its_counts(app, db, factories, monkeypatch):
+    actor = factories.user("admin")
+    version = factories.version(actor, factories.process(actor))
+    from webapp.extensions import courier
+
+    monkeypatch.setattr(outbox, "enqueue_ids", lambda ids, at=None: 0)  # Redis "lost" the job
+    from webapp.processes import services as processes
+
+    processes.promote(actor, version.id)
+    monkeypatch.undo()
+    courier.queue().empty()
+    result = invoke(app, "reconcile")
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == "reconcile: revived=0, due=1, enqueued=1"

@@ -1,0 +1,99 @@
+"""Races on PostgreSQL: twenty promoters confirm at the same moment. Exactly one wins, nobody gets a
+500, and the schema's invariants (one ACTIVE production version, unique numbers) hold."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from typing import Any
+
+import pytest
+from flask import Flask
+from sqlalchemy import func, select
+
+from webapp.accounts.models import Environment
+from webapp.processes.models import ProcessVersion, VersionStatus
+
+RACERS = 20
+
+
+@pytest.fixture
+def pg_app(app: Flask, db: Any) -> Flask:
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("row locks and concurrent transactions are tested on PostgreSQL only")
+    return app
+
+
+def _race(app: Flask, calls: list[tuple[str, dict[str, Any]]], token: str) -> list[tuple[int, dict[str, Any]]]:
+    """POST every (url, body) from its own thread and test client, released together by a barrier."""
+    barrier = threading.Barrier(len(calls))
+    results: list[tuple[int, dict[str, Any]] | None] = [None] * len(calls)
+
+    def run(index: int, url: str, body: dict[str, Any]) -> None:
+        client = app.test_client()
+        barrier.wait()
+        response = client.post(url, json=body, headers={"Authorization": f"Bearer {token}"})
+        results[index] = (response.status_code, response.get_json())
+
+    threads = [threading.Thread(target=run, args=(i, url, body)) for i, (url, body) in enumerate(calls)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert all(r is not None for r in results), "a racer thread died"
+    return results  # type: ignore[return-value]
+
+
+def _assert_invariants(db: Any, process_id: int) -> None:
+    db.session.expire_all()
+    active_production = db.session.scalar(
+        select(func.count()).select_from(ProcessVersion).where(
+            ProcessVersion.process_id == process_id, ProcessVersion.environment == Environment.production,
+            ProcessVersion.status == VersionStatus.active))
+    assert active_production == 1
+    numbers = list(db.session.scalars(select(ProcessVersion.number).where(ProcessVersion.process_id == process_id)))
+    assert len(numbers) == len(set(numbers))
+
+
+def test_twenty_confirmed_promotions_at_once_give_one_201_and_nineteen_409(pg_app, db, factories):
+    actor = factories.user("promoter")
+    proc = factories.process(actor)
+    versions = [factories.version(actor, proc, {"prompt": f"candidate {i}"}) for i in range(RACERS)]
+    token = factories.personal_token(actor)
+    client = pg_app.test_client()
+    previews = []
+    for v in versions:  # every dialog is opened before anyone confirms
+        preview = client.get(f"/api/v1/versions/{v.id}/promotion-preview",
+                             headers={"Authorization": f"Bearer {token}"})
+        assert preview.status_code == 200 and preview.get_json()["current_production"] is None
+        previews.append(preview.get_json()["preview_token"])
+
+    results = _race(pg_app, [(f"/api/v1/versions/{v.id}/promote", {"preview_token": t})
+                             for v, t in zip(versions, previews, strict=True)], token)
+
+    statuses = Counter(status for status, _ in results)
+    assert statuses == {201: 1, 409: RACERS - 1}, results
+    assert all(body["error"] == "production_changed" for status, body in results if status == 409)
+    [winner] = [body for status, body in results if status == 201]
+    _assert_invariants(db, proc.id)
+    live = db.session.scalar(select(ProcessVersion).where(
+        ProcessVersion.process_id == proc.id, ProcessVersion.environment == Environment.production))
+    assert live.id == winner["promoted_version"]["id"]
+    assert live.number == RACERS + 1
+
+
+def test_twenty_unconfirmed_promotions_at_once_never_500_and_keep_the_invariants(pg_app, db, factories):
+    actor = factories.user("promoter")
+    proc = factories.process(actor)
+    versions = [factories.version(actor, proc, {"prompt": f"candidate {i}"}) for i in range(RACERS)]
+    token = factories.personal_token(actor)
+
+    results = _race(pg_app, [(f"/api/v1/versions/{v.id}/promote", {}) for v in versions], token)
+
+    statuses = Counter(status for status, _ in results)
+    assert set(statuses) <= {201, 409}, results
+    assert statuses[201] >= 1
+    _assert_invariants(db, proc.id)
+    production = db.session.scalar(select(func.count()).select_from(ProcessVersion).where(
+        ProcessVersion.process_id == proc.id, ProcessVersion.environment == Environment.production))
+    assert production == statuses[201]  # every 201 wrote exactly one production version, every 409 none

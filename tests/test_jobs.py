@@ -1,0 +1,327 @@
+"""Side effects after commit, with real Redis and an in-process RQ worker: the outbox, cache
+invalidation, signed webhooks, retries, and what happens when Redis loses things."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import threading
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+import redis as redis_lib
+from sqlalchemy import select, update
+
+from webapp.extensions import courier, utcnow
+from webapp.outbox import services as outbox
+from webapp.outbox.models import EffectStatus, OutboxEffect
+from webapp.processes import cache
+from webapp.processes import services as processes
+from webapp.webhooks import services as webhooks
+
+
+class Sink:
+    """A local HTTP endpoint that records every POST and answers with `status`."""
+
+    def __init__(self, status: int = 200) -> None:
+        self.status = status
+        self.received: list[tuple[dict[str, str], bytes]] = []
+        sink = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                sink.received.append((dict(self.headers), body))
+                self.send_response(sink.status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks/promotion"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def sink() -> Iterator[Sink]:
+    s = Sink()
+    yield s
+    s.close()
+
+
+def effects(db, kind: str) -> list[OutboxEffect]:
+    db.session.expire_all()
+    return list(db.session.scalars(select(OutboxEffect).where(OutboxEffect.kind == kind).order_by(OutboxEffect.id)))
+
+
+def run_until(worker, db, effect_id: int, statuses: set[EffectStatus], deadline_seconds: float = 20) -> OutboxEffect:
+    """Run the worker (with its scheduler, for retries scheduled with enqueue_at) until the effect
+    reaches one of `statuses`; the deadline only stops a broken run from hanging."""
+    give_up = time.monotonic() + deadline_seconds
+    while True:
+        worker(with_scheduler=True)
+        db.session.expire_all()
+        effect = db.session.get(OutboxEffect, effect_id)
+        if effect.status in statuses or time.monotonic() > give_up:
+            return effect
+        time.sleep(0.05)
+
+
+@pytest.fixture
+def live(factories):
+    """An admin, a process with a production version, and a sandbox version ready to promote."""
+    actor = factories.user("admin")
+    proc = factories.process(actor)
+    factories.production(actor, proc, {"prompt": "one"})
+    candidate = factories.version(actor, proc, {"prompt": "two"})
+    return actor, proc, candidate
+
+
+def _clear_effects(db) -> None:
+    """Forget the effects the fixtures' own promotions made, so each test sees only its own."""
+    db.session.execute(update(OutboxEffect).values(status=EffectStatus.done))
+    db.session.commit()
+
+
+# -- cache invalidation ---------------------------------------------------------------------------
+
+
+def test_promote_then_worker_empties_the_process_cache_and_marks_the_effect_done(app, db, worker, live):
+    actor, proc, candidate = live
+    worker()
+    for n in range(3):
+        cache.put(proc.id, f"old:{n}", {"out": n}, 60)
+    assert cache.count(proc.id) == 3
+
+    result = processes.promote(actor, candidate.id)
+    assert result.cache_entries == 3
+    [effect] = [e for e in effects(db, "cache.invalidate_process") if e.status is EffectStatus.pending]
+    assert cache.count(proc.id) == 3  # nothing happened before the worker ran
+
+    worker()
+    assert cache.count(proc.id) == 0
+    db.session.expire_all()
+    done = db.session.get(OutboxEffect, effect.id)
+    assert done.status is EffectStatus.done and done.attempts == 1 and done.result == {"removed": 3}
+    assert done.done_at is not None
+
+
+def test_each_effect_is_enqueued_after_commit_under_its_deterministic_job_id(app, db, redis, live):
+    actor, _, candidate = live
+    _clear_effects(db)
+    processes.promote(actor, candidate.id)
+    [effect] = [e for e in effects(db, "cache.invalidate_process") if e.status is EffectStatus.pending]
+    assert f"effect-{effect.id}" in courier.queue().job_ids
+
+
+# -- webhooks ----------------------------------------------------------------------------------------
+
+
+def test_a_promotion_posts_one_signed_webhook_to_each_endpoint(app, db, worker, live, sink):
+    actor, proc, candidate = live
+    worker()
+    _, secret = webhooks.create_endpoint(actor, sink.url, "CI")
+    promoted = processes.promote(actor, candidate.id).promoted
+    assert sink.received == []  # not from inside the transaction
+
+    worker()
+    assert len(sink.received) == 1
+    headers, body = sink.received[0]
+    expected = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    assert headers["X-PromotionDesk-Signature"] == expected
+    payload = json.loads(body)
+    assert payload["event"] == "process.promoted"
+    assert headers["X-PromotionDesk-Event"] == "process.promoted"
+    assert payload["data"]["process"] == proc.slug and payload["data"]["version_id"] == promoted.id
+    assert headers["X-PromotionDesk-Delivery"] == payload["id"]
+    [effect] = effects(db, "webhook.deliver")
+    assert effect.status is EffectStatus.done and effect.result == {"status": 200}
+    assert secret not in json.dumps(effect.payload)
+
+    worker()  # nothing more to do: one delivery only
+    assert len(sink.received) == 1
+
+
+def test_a_rollback_posts_a_process_rolled_back_event(app, db, worker, factories, sink):
+    actor = factories.user("admin")
+    proc = factories.process(actor)
+    first = factories.production(actor, proc, {"prompt": "one"})
+    factories.production(actor, proc, {"prompt": "two"})
+    worker()
+    webhooks.create_endpoint(actor, sink.url)
+    processes.promote(actor, first.id)
+    worker()
+    assert [json.loads(body)["event"] for _, body in sink.received] == ["process.rolled_back"]
+
+
+def test_a_failing_endpoint_is_retried_with_backoff_then_marked_failed(app, db, worker, live, sink):
+    actor, _, candidate = live
+    worker()
+    sink.status = 500
+    webhooks.create_endpoint(actor, sink.url)
+    processes.promote(actor, candidate.id)
+    [effect] = effects(db, "webhook.deliver")
+    effect.max_attempts = 3
+    db.session.commit()
+
+    worker()  # first attempt fails and schedules the retry
+    db.session.expire_all()
+    effect = db.session.get(OutboxEffect, effect.id)
+    assert effect.status is EffectStatus.pending and effect.attempts == 1
+    assert "HTTP 500" in effect.last_error
+    assert effect.next_attempt_at > effect.started_at  # backed off, not retried at once
+    assert len(sink.received) == 1
+
+    effect = run_until(worker, db, effect.id, {EffectStatus.failed, EffectStatus.done})
+    assert effect.status is EffectStatus.failed
+    assert effect.attempts == 3
+    assert len(sink.received) == 3
+    assert len({headers["X-PromotionDesk-Delivery"] for headers, _ in sink.received}) == 1
+    assert sink.url not in (effect.last_error or "")
+
+
+def test_an_endpoint_that_recovers_gets_the_delivery_on_a_retry(app, db, worker, live, sink):
+    actor, _, candidate = live
+    worker()
+    sink.status = 503
+    webhooks.create_endpoint(actor, sink.url)
+    processes.promote(actor, candidate.id)
+    [effect] = effects(db, "webhook.deliver")
+    worker()
+    sink.status = 200
+    effect = run_until(worker, db, effect.id, {EffectStatus.failed, EffectStatus.done})
+    assert effect.status is EffectStatus.done and effect.attempts == 2
+    assert len(sink.received) == 2
+
+
+# -- Redis trouble, the reconciler, idempotence ---------------------------------------------------------
+
+
+def test_redis_down_between_commit_and_enqueue_loses_nothing_the_reconciler_enqueues_it(
+        app, db, worker, live, monkeypatch):
+    actor, proc, candidate = live
+    worker()
+    cache.put(proc.id, "old", {"out": 1}, 60)
+
+    def redis_is_down(*_args: Any, **_kwargs: Any) -> Any:
+        raise redis_lib.ConnectionError("Connection refused")
+
+    with monkeypatch.context() as m:
+        m.setattr(courier, "queue", redis_is_down)
+        promoted = processes.promote(actor, candidate.id).promoted  # commits and answers
+    assert processes.current_production(proc.id).id == promoted.id
+
+    [effect] = [e for e in effects(db, "cache.invalidate_process") if e.status is not EffectStatus.done]
+    assert effect.status is EffectStatus.pending
+    assert f"effect-{effect.id}" not in courier.queue().job_ids
+    worker()
+    assert db.session.get(OutboxEffect, effect.id).status is EffectStatus.pending  # nothing carried it
+
+    counts = outbox.reconcile()
+    assert counts["enqueued"] == 1
+    worker()
+    db.session.expire_all()
+    assert db.session.get(OutboxEffect, effect.id).status is EffectStatus.done
+    assert cache.count(proc.id) == 0
+
+
+def test_the_api_answers_201_when_redis_cannot_take_the_job(app, db, factories, monkeypatch):
+    actor = factories.user("admin")
+    version = factories.version(actor, factories.process(actor))
+    token = factories.personal_token(actor)
+
+    def redis_is_down(*_args: Any, **_kwargs: Any) -> Any:
+        raise redis_lib.ConnectionError("Connection refused")
+
+    monkeypatch.setattr(courier, "queue", redis_is_down)
+    response = app.test_client().post(f"/api/v1/versions/{version.id}/promote", json={},
+                                      headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 201
+    assert [e.status for e in effects(db, "cache.invalidate_process")] == [EffectStatus.pending]
+
+
+def test_reconcile_does_not_enqueue_an_effect_redis_still_holds(app, db, live):
+    actor, _, candidate = live
+    _clear_effects(db)
+    processes.promote(actor, candidate.id)
+    assert outbox.reconcile() == {"revived": 0, "due": 1, "enqueued": 0}
+
+
+def test_running_an_effect_twice_does_the_work_once(app, db, live, monkeypatch):
+    actor, _, candidate = live
+    _clear_effects(db)
+    calls: list[int] = []
+
+    def counting_handler(effect: OutboxEffect) -> dict[str, Any]:
+        calls.append(effect.id)
+        return {"removed": 0}
+
+    monkeypatch.setitem(outbox.HANDLERS, "cache.invalidate_process", counting_handler)
+    processes.promote(actor, candidate.id)
+    [effect] = [e for e in effects(db, "cache.invalidate_process") if e.status is EffectStatus.pending]
+
+    assert outbox.run_effect(effect.id) == "done"
+    assert outbox.run_effect(effect.id) == "done"
+    assert calls == [effect.id]
+    db.session.expire_all()
+    assert db.session.get(OutboxEffect, effect.id).attempts == 1
+
+
+def test_a_duplicate_rq_job_for_a_done_effect_is_harmless(app, db, worker, live, monkeypatch):
+    actor, _, candidate = live
+    worker()
+    calls: list[int] = []
+    monkeypatch.setitem(outbox.HANDLERS, "cache.invalidate_process",
+                        lambda effect: calls.append(effect.id) or {"removed": 0})
+    processes.promote(actor, candidate.id)
+    worker()
+    [effect] = [e for e in effects(db, "cache.invalidate_process") if e.id in calls]
+    outbox.enqueue_ids([effect.id])  # e.g. a job that ran again after its worker was killed
+    worker()
+    assert calls == [effect.id]
+
+
+def test_a_running_effect_older_than_the_lease_is_revived_and_completed(app, db, worker, live):
+    actor, proc, candidate = live
+    _clear_effects(db)
+    worker()
+    cache.put(proc.id, "old", {"out": 1}, 60)
+    processes.promote(actor, candidate.id)
+    [effect] = [e for e in effects(db, "cache.invalidate_process") if e.status is EffectStatus.pending]
+    courier.queue().empty()  # its worker vanished, and Redis forgot the job
+    effect.status = EffectStatus.running
+    effect.started_at = utcnow() - outbox.RUNNING_LEASE - timedelta(seconds=1)
+    effect.attempts = 1
+    db.session.commit()
+
+    counts = outbox.reconcile()
+    assert counts["revived"] == 1 and counts["enqueued"] == 1
+    worker()
+    db.session.expire_all()
+    assert db.session.get(OutboxEffect, effect.id).status is EffectStatus.done
+    assert cache.count(proc.id) == 0
+
+
+def test_a_running_effect_within_its_lease_is_left_alone(app, db, live):
+    actor, _, candidate = live
+    _clear_effects(db)
+    processes.promote(actor, candidate.id)
+    [effect] = [e for e in effects(db, "cache.invalidate_process") if e.status is EffectStatus.pending]
+    effect.status = EffectStatus.running
+    effect.started_at = utcnow()
+    db.session.commit()
+    assert outbox.reconcile()["revived"] == 0
+    db.session.expire_all()
+    assert db.session.get(OutboxEffect, effect.id).status is EffectStatus.running
