@@ -16,7 +16,7 @@ def serve(slug: str) -> Response:
     if served.etag in request.if_none_match:
         response = Response(status=304)
     else:
-        response = jsonify(served.as_json())
+        response = Response(served.body, mimetype="application/json")
     response.set_etag(served.etag)
     response.headers["Cache-Control"] = "no-cache"  # revalidate every time: promotions are immediate
     return response

@@ -14,7 +14,7 @@ from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
 from jinja2 import TemplateError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from webapp.accounts.models import ApiToken, Environment, Role, TokenKind
@@ -165,7 +165,7 @@ def validate_document(config: Any, input_schema: Any, output_schema: Any) -> Non
         errors["config"] = "The config must be a JSON object, e.g. {\"prompt\": \"…\"}."
     else:
         try:
-            _compile_config(json.dumps(config, sort_keys=True))
+            _compile(config)
         except TemplateError as exc:
             errors["config"] = f"A template in the config does not parse: {exc}"
     for name, schema in (("input_schema", input_schema), ("output_schema", output_schema)):
@@ -384,72 +384,86 @@ def _invalidate_process_cache(effect: Any) -> dict[str, Any]:
 
 
 # -- serving ------------------------------------------------------------------------------------
+#
+# The serving path is the hot one: one indexed query per request (key ⋈ process ⋈ active version),
+# built once at import; everything derived from a version (the GET body, the input validator, the
+# compiled templates) is kept per process, because versions never change once written.
 
 
 @dataclass(frozen=True)
 class Served:
+    """One servable version and what serving needs of it, built once per version and process."""
+
+    process_id: int
     process_slug: str
     environment: str
     version_id: int
     number: int
-    process_id: int
-    config: dict[str, Any]
-    input_schema: dict[str, Any] | None
-    output_schema: dict[str, Any] | None
+    body: bytes  # the GET answer
+    validator: jsonschema.Draft202012Validator | None
+    templates: Any  # the config with its template strings compiled
 
     @property
     def etag(self) -> str:
         return f"pv-{self.version_id}"
 
-    def as_json(self) -> dict[str, Any]:
-        return {"process": self.process_slug, "environment": self.environment, "version": self.number,
-                "config": self.config, "input_schema": self.input_schema, "output_schema": self.output_schema}
+
+_SERVING_LOOKUP = (
+    select(ApiToken.id.label("token_id"), ApiToken.last_used_at, ApiToken.environment,
+           ProcessVersion.id.label("version_id"), ProcessVersion.created_at)
+    .select_from(ApiToken)
+    .outerjoin(Process, (Process.workspace_id == ApiToken.workspace_id) & (Process.slug == bindparam("slug")))
+    .outerjoin(ProcessVersion, (ProcessVersion.process_id == Process.id)
+               & (ProcessVersion.environment == ApiToken.environment)
+               & (ProcessVersion.status == VersionStatus.active))
+    .where(ApiToken.token_hash == bindparam("token_hash"), ApiToken.kind == TokenKind.environment,
+           ApiToken.revoked_at.is_(None))
+    # Several sandbox versions may be active; the newest one is served.
+    .order_by(ProcessVersion.number.desc())
+    .limit(1)
+)
 
 
 def resolve_serving(key: str, slug: str) -> Served:
-    """The active version of `slug` in the key's environment. Read from the database every time, so
-    a promotion is visible to the very next request."""
+    """The active version of `slug` in the key's environment. Looked up in the database on every
+    request, so a promotion is visible to the very next one."""
     if not key:
         raise Unauthorized("Send an environment key as 'Authorization: Bearer <key>'.")
-    token = db.session.execute(
-        select(ApiToken.id, ApiToken.workspace_id, ApiToken.environment, ApiToken.last_used_at)
-        .where(ApiToken.token_hash == hash_token(key), ApiToken.kind == TokenKind.environment,
-               ApiToken.revoked_at.is_(None))
-    ).first()
-    if token is None:
-        raise Unauthorized("This environment key is not valid or has been revoked.")
-    touch_token(token.id, token.last_used_at)
-    row = db.session.execute(
-        select(Process.id, Process.slug, ProcessVersion.id, ProcessVersion.number, ProcessVersion.config,
-               ProcessVersion.input_schema, ProcessVersion.output_schema)
-        .join(ProcessVersion, ProcessVersion.process_id == Process.id)
-        .where(Process.workspace_id == token.workspace_id, Process.slug == slug,
-               ProcessVersion.environment == token.environment, ProcessVersion.status == VersionStatus.active)
-        .order_by(ProcessVersion.number.desc()).limit(1)
-    ).first()
+    # A plain pooled connection: the ORM session's bookkeeping would double the cost of this read.
+    with db.engine.connect() as conn:
+        row = conn.execute(_SERVING_LOOKUP, {"token_hash": hash_token(key), "slug": slug}).first()
     if row is None:
-        raise NotFound(f"No active {token.environment.value} version of {slug!r}.")
-    return Served(process_slug=row[1], environment=token.environment.value, version_id=row[2], number=row[3],
-                  process_id=row[0], config=row[4], input_schema=row[5], output_schema=row[6])
+        raise Unauthorized("This environment key is not valid or has been revoked.")
+    touch_token(row.token_id, row.last_used_at)
+    if row.version_id is None:
+        raise NotFound(f"No active {row.environment.value} version of {slug!r}.")
+    # created_at in the key: a version id alone could be reused after rows are deleted (SQLite).
+    return _served(row.version_id, row.created_at)
 
 
-@lru_cache(maxsize=512)
-def _validator(schema_json: str) -> jsonschema.Draft202012Validator:
-    return jsonschema.Draft202012Validator(json.loads(schema_json))
+@lru_cache(maxsize=1024)
+def _served(version_id: int, created_at: Any) -> Served:
+    version = db.session.get(ProcessVersion, version_id)
+    assert version is not None, "looked up in the same request"
+    process = version.process
+    body = {"process": process.slug, "environment": version.environment.value, "version": version.number,
+            **version.document}
+    validator = jsonschema.Draft202012Validator(version.input_schema) if version.input_schema else None
+    return Served(process_id=process.id, process_slug=process.slug, environment=version.environment.value,
+                  version_id=version.id, number=version.number,
+                  body=current_app.json.dumps(body).encode("utf-8") + b"\n",
+                  validator=validator, templates=_compile(version.config))
 
 
-@lru_cache(maxsize=512)
-def _compile_config(config_json: str) -> Any:
-    """Compile every string of a config into a template once (versions are immutable)."""
-    def compile_node(node: Any) -> Any:
-        if isinstance(node, str):
-            return _templates.from_string(node) if ("{{" in node or "{%" in node) else node
-        if isinstance(node, dict):
-            return {k: compile_node(v) for k, v in node.items()}
-        if isinstance(node, list):
-            return [compile_node(v) for v in node]
-        return node
-    return compile_node(json.loads(config_json))
+def _compile(node: Any) -> Any:
+    """Every template string of a config compiled once."""
+    if isinstance(node, str):
+        return _templates.from_string(node) if ("{{" in node or "{%" in node) else node
+    if isinstance(node, dict):
+        return {k: _compile(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_compile(v) for v in node]
+    return node
 
 
 def _render(node: Any, context: dict[str, Any]) -> Any:
@@ -466,9 +480,8 @@ def invoke(key: str, slug: str, payload: Any) -> dict[str, Any]:
     """Validate the input against the version's input schema, render the config's templates with it,
     and cache the answer per (process, version, input)."""
     served = resolve_serving(key, slug)
-    if served.input_schema:
-        validator = _validator(json.dumps(served.input_schema, sort_keys=True))
-        errors = sorted(validator.iter_errors(payload), key=lambda e: list(e.path))
+    if served.validator is not None:
+        errors = sorted(served.validator.iter_errors(payload), key=lambda e: list(e.path))
         if errors:
             raise Invalid("The input does not match the process's input schema.", code="input_invalid",
                           details=[{"path": "/".join(str(p) for p in e.path) or "$", "message": e.message}
@@ -479,7 +492,7 @@ def invoke(key: str, slug: str, payload: Any) -> dict[str, Any]:
     if not cached:
         context = payload if isinstance(payload, dict) else {"input": payload}
         try:
-            output = _render(_compile_config(json.dumps(served.config, sort_keys=True)), {"input": payload, **context})
+            output = _render(served.templates, {"input": payload, **context})
         except (TemplateError, ArithmeticError, TypeError, ValueError, LookupError, AttributeError) as exc:
             # Templates are user code: `{{ n + 1 }}` with a string n, or `{{ 1 / n }}` with 0, is the
             # input's or the config's problem (422), not ours (500).
