@@ -4,6 +4,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 FLASK := $(PY) -m flask --app wsgi
 STAMP := $(VENV)/.installed-stamp
+# The app reads .env itself (webapp/config.py); keep Flask's CLI from suggesting python-dotenv.
+export FLASK_SKIP_DOTENV := 1
 
 .PHONY: install run test bench clean
 

@@ -179,7 +179,11 @@ def main() -> int:
 
         ready_deadline = time.monotonic() + READY_TIMEOUT
         ready = warned = False
+        parent = os.getppid()
         while not _signals:
+            if os.getppid() != parent:  # `make run` itself was killed: nobody is left to press Ctrl-C
+                print("devserver: parent process exited; stopping", file=sys.stderr, flush=True)
+                break
             dead = next((c for c in children if c.proc.poll() is not None), None)
             if dead is not None:
                 print(f"devserver: {dead.name} (pid {dead.proc.pid}) exited unexpectedly "
