@@ -5,6 +5,7 @@ from __future__ import annotations
 import atexit
 import os
 import statistics
+import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -151,6 +152,15 @@ def login(client: Any, email: str) -> None:
 
 
 # -- timing and results ------------------------------------------------------------------------
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM a child the benchmark started; SIGKILL it if it has not gone within 10 s."""
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
 
 
 def time_ms(fn: Callable[[], Any], runs: int) -> list[float]:

@@ -18,7 +18,7 @@ import time
 
 from sqlalchemy import create_engine, text
 
-from bench._common import ROOT, Results, median, new_app, percentile, section, seed_users
+from bench._common import ROOT, Results, median, new_app, percentile, section, seed_users, stop
 
 HISTORY = 1000
 CACHE_ENTRIES = 10_000
@@ -152,11 +152,7 @@ def run(results: Results) -> None:
                 with app.app_context():
                     left = courier.connection.hlen(f"pd:cache:process:{process_id}")
         finally:
-            worker.terminate()
-            try:
-                worker.wait(10)
-            except subprocess.TimeoutExpired:
-                worker.kill()
+            stop(worker)
             engine.dispose()
         if not drained:
             print("# promote: the worker had not drained the earlier effects within 60 s", flush=True)

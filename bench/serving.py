@@ -19,7 +19,7 @@ import time
 import urllib.request
 
 from bench import loadgen
-from bench._common import ROOT, Results, add_bare_route, new_app, section, seed_users
+from bench._common import ROOT, Results, add_bare_route, new_app, section, seed_users, stop
 
 SECONDS = float(os.environ.get("BENCH_SERVING_SECONDS", "8"))
 WARMUP_SECONDS = 2.0
@@ -102,11 +102,7 @@ def run(results: Results) -> None:
                                                    SECONDS / ROUNDS, THREADS))
                 _add(bare, loadgen.run_in_process("127.0.0.1", port, "/bench/bare", {}, SECONDS / ROUNDS, THREADS))
         finally:
-            server.terminate()
-            try:
-                server.wait(10)
-            except subprocess.TimeoutExpired:
-                server.kill()
+            stop(server)
         if serve["errors"] or bare["errors"]:
             print(f"# serving: non-2xx/errors: serve {serve['statuses']}, bare {bare['statuses']}", flush=True)
         results.info("serving_rps", serve["rps"], "context: GET /api/v1/serve/<slug>, gunicorn 2x4 gthread",
