@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
+from sqlalchemy import select
 
 from webapp.accounts import services as accounts
-from webapp.accounts.models import TokenKind
+from webapp.accounts.models import ApiToken, TokenKind
+from webapp.extensions import utcnow
 from webapp.processes import cache
 
 SERVE_KEYS = {"process", "environment", "version", "config", "input_schema", "output_schema"}
@@ -72,6 +76,27 @@ def test_serve_is_404_when_the_environment_has_no_active_version(client, factori
         assert response.status_code == 404 and response.get_json()["error"] == "not_found"
     assert client.get("/api/v1/serve/no-such-process",
                       headers=bearer(factories.environment_key(admin))).status_code == 404
+
+
+def test_serving_records_the_keys_last_use_once_a_minute(client, factories, admin, db):
+    factories.production(admin, factories.process(admin, "Greeter"))
+    key = factories.environment_key(admin)
+    token = db.session.scalars(select(ApiToken).where(ApiToken.kind == TokenKind.environment)).one()
+    assert token.last_used_at is None
+    assert client.get("/api/v1/serve/greeter", headers=bearer(key)).status_code == 200
+    db.session.refresh(token)
+    first_use = token.last_used_at
+    assert first_use is not None and utcnow() - first_use < timedelta(minutes=1)
+    # Read back within the minute: kept as is, and the request still succeeds.
+    assert client.get("/api/v1/serve/greeter", headers=bearer(key)).status_code == 200
+    db.session.refresh(token)
+    assert token.last_used_at == first_use
+    # Older than the resolution: moved forward.
+    token.last_used_at = first_use - timedelta(minutes=5)
+    db.session.commit()
+    assert client.get("/api/v1/serve/greeter", headers=bearer(key)).status_code == 200
+    db.session.refresh(token)
+    assert token.last_used_at > first_use - timedelta(minutes=5)
 
 
 def test_a_key_of_another_workspace_does_not_see_our_process(client, factories, admin):
