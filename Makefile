@@ -24,7 +24,6 @@ install: $(STAMP)
 
 run: install .env
 	$(FLASK) db upgrade
-	$(FLASK) seed-demo
 	$(PY) -m webapp.devserver
 
 test: install

