@@ -99,6 +99,25 @@ def test_versions_are_listed_newest_first_with_the_contract_keys(client, factori
     assert versions[0]["change_notes"] == "latest"
     assert versions[1]["promoted_by"] == actor.label and versions[0]["promoted_by"] is None
     datetime.fromisoformat(versions[0]["created_at"])
+    assert response.headers["X-Total-Count"] == "4" and "Link" not in response.headers
+
+
+def test_a_paged_version_list_says_how_many_there_are_and_links_the_next_page(client, factories, promoter):
+    actor, token = promoter
+    proc = factories.process(actor)
+    for _ in range(5):
+        factories.version(actor, proc, activate=False)
+    first = client.get(f"/api/v1/processes/{proc.slug}/versions?per_page=2", headers=bearer(token))
+    assert [v["version"] for v in first.get_json()] == [5, 4] and first.headers["X-Total-Count"] == "5"
+    seen, response = [], first
+    while True:
+        seen += [v["version"] for v in response.get_json()]
+        link = response.headers.get("Link")
+        if link is None:
+            break
+        assert link.endswith('>; rel="next"')
+        response = client.get(link[1:link.index(">")], headers=bearer(token))
+    assert seen == [5, 4, 3, 2, 1]
 
 
 def test_post_a_version_creates_a_sandbox_draft(client, factories, promoter):

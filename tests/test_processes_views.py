@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 
 import pytest
 from sqlalchemy import func, select
@@ -267,6 +266,22 @@ def test_editing_a_production_version_is_409_while_edit_opens_a_prefilled_new_dr
     assert newest.status is VersionStatus.draft and newest.config == {"prompt": "thawed"}
 
 
+def test_role_and_state_are_checked_before_the_json_so_the_answer_names_the_real_problem(auth, db, factories):
+    admin = factories.user("admin")
+    proc = factories.process(admin)
+    draft = factories.version(admin, proc, activate=False)
+    live = factories.production(admin, proc)
+    before = len(processes.history(proc).items)
+    auth.login(factories.user("viewer").label)
+    assert auth.post(f"/processes/{proc.slug}/versions", data={"config": "{bad"}).status_code == 403
+    assert auth.post(f"/versions/{draft.id}", data={"config": "{bad"}).status_code == 403
+    assert auth.get(f"/versions/{draft.id}/edit").status_code == 403
+    auth.logout()
+    auth.login(admin.label)
+    assert auth.post(f"/versions/{live.id}", data={"config": "{bad"}).status_code == 409
+    assert len(processes.history(proc).items) == before
+
+
 def test_a_draft_can_be_edited_in_place(auth, db, factories):
     actor = _signed_in(auth, factories, "editor")
     proc = factories.process(actor)
@@ -337,7 +352,8 @@ def test_compare_page_shows_added_removed_and_modified_with_paths(auth, factorie
     assert auth.get(f"/processes/{proc.slug}/compare?old={old.id}").status_code == 400
 
 
-def test_a_10000_key_diff_with_a_50kb_prompt_renders_fast(auth, factories):
+def test_a_10000_key_diff_with_a_50kb_prompt_renders_every_change(auth, factories):
+    """Its speed is measured by `make bench` (diff_fragment_ms), not asserted here."""
     _signed_in(auth, factories, "viewer")
     admin = factories.user("admin")
     proc = factories.process(admin)
@@ -345,12 +361,11 @@ def test_a_10000_key_diff_with_a_50kb_prompt_renders_fast(auth, factories):
     old = factories.version(admin, proc, {"prompt": prompt, **{f"k{i}": i for i in range(10_000)}})
     new = factories.version(admin, proc, {"prompt": prompt.replace("line 500 ", "line five hundred "),
                                           **{f"k{i}": i + 1 for i in range(10_000)}})
-    started = time.perf_counter()
     response = auth.get(f"/processes/{proc.slug}/compare?old={old.id}&new={new.id}", htmx=True)
-    elapsed = time.perf_counter() - started
     assert response.status_code == 200
-    assert "10001 changes: 10001 modified" in response.get_data(as_text=True)
-    assert elapsed < 5, f"rendering took {elapsed:.2f}s"
+    html = response.get_data(as_text=True)
+    assert "10001 changes: 10001 modified" in html
+    assert "line five hundred" in html and "k9999" in html
 
 
 # -- history --------------------------------------------------------------------------------------

@@ -74,6 +74,33 @@ def test_health_reports_db_and_redis_ok(client):
     assert response.get_json() == {"db": "ok", "redis": "ok"}
 
 
+def test_health_is_503_naming_redis_when_redis_is_unreachable(app, client, monkeypatch):
+    import redis as redis_lib
+
+    monkeypatch.setitem(app.extensions, "redis", redis_lib.Redis(port=1, socket_connect_timeout=0.2))
+    response = client.get("/health")
+    assert response.status_code == 503
+    body = response.get_json()
+    assert body["db"] == "ok" and body["redis"] in ("timeout", "error: ConnectionError")
+
+
+def test_health_is_503_naming_the_database_when_it_hangs_and_still_checks_redis_each_time(client, monkeypatch):
+    import threading
+
+    from webapp import ops
+
+    release = threading.Event()
+    monkeypatch.setattr(ops, "HEALTH_TIMEOUT_SECONDS", 0.3)
+    monkeypatch.setattr(ops, "_check_db", lambda app: release.wait(10))
+    try:
+        for _ in range(3):  # the hung probes of earlier calls do not starve the Redis check of the next
+            response = client.get("/health")
+            assert response.status_code == 503
+            assert response.get_json() == {"db": "timeout", "redis": "ok"}
+    finally:
+        release.set()
+
+
 def test_static_assets_and_favicon_are_served(client):
     for path in ("/static/app.js", "/static/app.css", "/static/vendor/htmx.min.js", "/static/favicon.ico"):
         assert client.get(path).status_code == 200

@@ -11,6 +11,7 @@ from sqlalchemy.engine import Engine
 
 from webapp.config import INSTANCE_DIR, Settings, SettingsError
 from webapp.extensions import courier, csrf, db, login_manager, migrate
+from webapp.inputs import init_inputs
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
@@ -50,6 +51,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     csrf.init_app(app)
     courier.init_app(app)
 
+    init_inputs(app)  # before the routes: it replaces the `int` converter
     _register_blueprints(app)
     from webapp.cli import register_cli
     from webapp.errors import register_error_handlers

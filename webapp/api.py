@@ -6,18 +6,21 @@ from typing import Any
 
 from flask import Blueprint, request
 
+from webapp import inputs
 from webapp.errors import BadRequest
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 
 def json_body(*, object_required: bool = True) -> Any:
-    """The request's JSON body, or a 400 that says what was wrong with it."""
-    body = request.get_json(silent=True)
-    if body is None and request.get_data(cache=True).strip():
-        raise BadRequest("The body is not valid JSON.")
-    if body is None:
-        body = {}
+    """The request's JSON body ({} when empty), or a 400 that says what was wrong with it."""
+    data = request.get_data(cache=True)
+    if not data.strip():
+        return {}
+    try:
+        body = inputs.loads(data)
+    except ValueError as exc:
+        raise BadRequest(f"The body is not valid JSON: {exc}.") from None
     if object_required and not isinstance(body, dict):
         raise BadRequest("The body must be a JSON object.")
     return body

@@ -14,7 +14,7 @@ class SettingsError(RuntimeError):
     """A setting is missing or malformed; the message says which and how to fix it."""
 
 
-def _read_dotenv(path: Path) -> dict[str, str]:
+def read_dotenv(path: Path) -> dict[str, str]:
     values: dict[str, str] = {}
     if not path.is_file():
         return values
@@ -51,12 +51,14 @@ class Settings:
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
-        env = {**_read_dotenv(Path.cwd() / ".env"), **(environ if environ is not None else os.environ)}
+        env = {**read_dotenv(Path.cwd() / ".env"), **(environ if environ is not None else os.environ)}
         debug = _bool(env.get("FLASK_DEBUG", "")) or _bool(env.get("DEBUG", ""))
         settings = cls(DEBUG=debug)
         overrides: dict[str, object] = {}
         for f in fields(cls):
-            if f.name in env and f.name not in {"DEBUG", "RQ_QUEUES"}:
+            # TESTING is for the test suite's own Settings only: from the environment it would start
+            # a deployment with the development key and insecure cookies.
+            if f.name in env and f.name not in {"DEBUG", "TESTING", "RQ_QUEUES"}:
                 raw = env[f.name]
                 default = getattr(settings, f.name)
                 try:

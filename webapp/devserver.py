@@ -31,9 +31,12 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass
+from pathlib import Path
 from types import FrameType
 from typing import Any
 from unittest import mock
+
+from webapp.config import read_dotenv
 
 HOST = "127.0.0.1"
 FLASK = [sys.executable, "-m", "flask", "--app", "wsgi"]  # every child is a command of this app
@@ -149,13 +152,14 @@ def main() -> int:
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, _on_signal)
 
+    # `.env` as the app reads it (the environment wins), so REDIS_URL and PORT set there count here too.
+    env = {**read_dotenv(Path.cwd() / ".env"), **os.environ}
     try:
-        port = int(os.environ.get("PORT", "5000"))
+        port = int(env.get("PORT", "5000"))
     except ValueError:
         print("devserver: PORT must be an integer", file=sys.stderr)
         return 2
 
-    env = dict(os.environ)
     valkey: Any = None
     children: list[Child] = []
     status = 0

@@ -10,6 +10,7 @@ from typing import Any
 
 from flask import Flask, Response, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import DataError
 from werkzeug.exceptions import HTTPException
 
 from webapp.extensions import db
@@ -107,6 +108,14 @@ def register_error_handlers(app: Flask) -> None:
         status = exc.code or 500
         message = messages.get(status, exc.description or exc.name)
         return error_response(status, exc.name.lower().replace(" ", "_"), message)
+
+    @app.errorhandler(DataError)
+    def data_error(exc: DataError) -> Response:
+        # A net under the input checks (webapp/inputs.py): a value the database refuses is bad input.
+        db.session.rollback()
+        app.logger.warning("database refused a value on %s %s: %s", request.method, request.path, exc.orig)
+        return error_response(400, "bad_request", "A value in the request is out of range or contains "
+                                                  "characters that cannot be stored.")
 
     @app.errorhandler(Exception)
     def unexpected_error(exc: Exception) -> Response:

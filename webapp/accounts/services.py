@@ -6,6 +6,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 from flask import current_app
 from sqlalchemy import func, select, update
@@ -104,6 +105,12 @@ def get_or_create_workspace(name: str) -> Workspace:
     return ws
 
 
+def time_zone(workspace_id: int) -> ZoneInfo:
+    """The workspace's time zone: its dates and clock times are read and shown in it (DESIGN rule 8)."""
+    workspace = db.session.get(Workspace, workspace_id)
+    return ZoneInfo(workspace.time_zone if workspace is not None else "UTC")
+
+
 def workspace_by_slug(slug: str) -> Workspace:
     ws = db.session.scalar(select(Workspace).where(Workspace.slug == slugify(slug)))
     if ws is None:
@@ -144,8 +151,10 @@ def authenticate(email: str, password: str, ip: str | None) -> User:
     if user is not None and check_password_hash(user.password_hash, password or ""):
         return user
     db.session.add(LoginFailure(email=email[:254], ip=ip))
-    workspace_ids = [m.workspace_id for m in user.memberships] if user else [None]
-    for ws_id in workspace_ids:
+    # In each workspace of the account; an unknown e-mail (or an account in none) has no workspace
+    # whose admins should see it, and is kept with workspace_id NULL for the operators.
+    workspace_ids = [m.workspace_id for m in user.memberships] if user else []
+    for ws_id in workspace_ids or [None]:
         audit.record(None, "auth.login_failed", "user", user.id if user else None,
                      {"email": email[:254]}, workspace_id=ws_id, actor_label=email[:254] or "?")
     db.session.commit()

@@ -10,10 +10,11 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, Response, flash, g, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
+from webapp import inputs
 from webapp.accounts import services
 from webapp.accounts.context import current_actor
 from webapp.accounts.models import TokenKind
-from webapp.errors import DomainError, NotFound, TooManyRequests, Unauthorized
+from webapp.errors import BadRequest, DomainError, NotFound, TooManyRequests, Unauthorized
 from webapp.htmx import is_htmx, no_store, render_page, toast
 
 bp = Blueprint("accounts", __name__)
@@ -76,8 +77,8 @@ def logout() -> Response:
 @login_required
 def switch_workspace() -> Response:
     try:
-        workspace_id = int(request.form.get("workspace_id", ""))
-    except ValueError:
+        workspace_id = inputs.whole_number(request.form.get("workspace_id"), "workspace_id")
+    except BadRequest:
         raise NotFound("No such workspace.") from None
     membership = services.membership(current_user.id, workspace_id)
     if membership is None:

@@ -7,7 +7,7 @@ import io
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import TYPE_CHECKING, Any
 
 from flask import has_request_context, request
@@ -55,26 +55,34 @@ class AuditFilter:
     until: datetime | None = None
 
     @classmethod
-    def from_args(cls, args: Any) -> AuditFilter:
+    def from_args(cls, args: Any, zone: tzinfo = UTC) -> AuditFilter:
+        """Filters from query arguments; dates and times without an offset are in `zone` (the
+        workspace's time zone), and a date `until` includes that whole day."""
         return cls(
             action=(args.get("action") or "").strip(),
             actor=(args.get("actor") or "").strip(),
             resource=(args.get("resource") or "").strip(),
-            since=_parse_when(args.get("since"), "since"),
-            until=_parse_when(args.get("until"), "until"),
+            since=_parse_when(args.get("since"), "since", zone),
+            until=_parse_when(args.get("until"), "until", zone, end_of_day=True),
         )
 
 
-def _parse_when(value: str | None, name: str) -> datetime | None:
-    from datetime import UTC
-
-    if not value:
+def _parse_when(value: str | None, name: str, zone: tzinfo, *, end_of_day: bool = False) -> datetime | None:
+    text = (value or "").strip()
+    if not text:
         return None
     try:
-        parsed = datetime.fromisoformat(value.strip())
+        if len(text) == len("2026-11-22"):
+            start = datetime.combine(date.fromisoformat(text), time(), zone)
+            when = start + timedelta(days=1, microseconds=-1) if end_of_day else start
+        else:
+            when = datetime.fromisoformat(text)
+            when = when if when.tzinfo else when.replace(tzinfo=zone)
+        return when.astimezone(UTC)
     except ValueError:
         raise BadRequest(f"'{name}' must be an ISO 8601 date or date-time, e.g. 2026-11-22 or 2026-11-22T20:00:00Z") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    except OverflowError:
+        raise BadRequest(f"'{name}' is outside the range of dates the audit log can hold.") from None
 
 
 def _query(workspace_id: int, flt: AuditFilter) -> Select[tuple[AuditEvent]]:

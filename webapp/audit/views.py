@@ -5,6 +5,8 @@ from __future__ import annotations
 from flask import Blueprint, Response, request
 from flask_login import login_required
 
+from webapp import inputs
+from webapp.accounts import services as accounts
 from webapp.accounts.context import current_actor
 from webapp.audit import services
 from webapp.audit.services import AuditFilter
@@ -20,11 +22,16 @@ def _filter_args() -> dict[str, str]:
     return {name: request.args[name] for name in FILTERS if request.args.get(name)}
 
 
+def _filter(workspace_id: int) -> AuditFilter:
+    return AuditFilter.from_args(request.args, accounts.time_zone(workspace_id))
+
+
 @bp.get("")
 @login_required
 def index() -> Response:
-    page = services.page_events(current_actor().workspace_id, AuditFilter.from_args(request.args),
-                                request.args.get("page", 1, type=int), PER_PAGE)
+    workspace_id = current_actor().workspace_id
+    page = services.page_events(workspace_id, _filter(workspace_id),
+                                inputs.whole_number(request.args.get("page"), "page", default=1), PER_PAGE)
     return render_page("audit/index.html", "events", page=page, filters=_filter_args())
 
 
@@ -32,6 +39,7 @@ def index() -> Response:
 @login_required
 def export() -> Response:
     fmt = request.args.get("format", "csv")
-    text, mimetype = services.export(current_actor().workspace_id, AuditFilter.from_args(request.args), fmt)
+    workspace_id = current_actor().workspace_id
+    text, mimetype = services.export(workspace_id, _filter(workspace_id), fmt)
     filename = f"audit-{utcnow():%Y%m%dT%H%M%SZ}.{fmt}"
     return Response(text, mimetype=mimetype, headers={"Content-Disposition": f'attachment; filename="{filename}"'})

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Response, jsonify, request
+from flask import Response, jsonify, request, url_for
 
+from webapp import inputs
 from webapp.accounts.context import api_actor, bearer_token
 from webapp.api import bp, json_body, optional_str
 from webapp.errors import BadRequest
@@ -13,7 +14,8 @@ from webapp.processes import services
 @bp.get("/serve/<slug>")
 def serve(slug: str) -> Response:
     served = services.resolve_serving(bearer_token(), slug)
-    if served.etag in request.if_none_match:
+    # Weak comparison, as RFC 9110 asks of If-None-Match: a proxy that compresses marks tags W/"…".
+    if request.if_none_match.contains_weak(served.etag):
         response = Response(status=304)
     else:
         response = Response(served.body, mimetype="application/json")
@@ -51,7 +53,13 @@ def list_versions(slug: str) -> Response:
     actor = api_actor()
     process = services.get_process(actor, slug)
     page = services.history(process, _int_arg("page", 1), min(_int_arg("per_page", 100), 500))
-    return jsonify([v.as_json() for v in page.items])
+    response = jsonify([v.as_json() for v in page.items])
+    # The body stays the contract's plain list; where it goes on is in the headers (RFC 8288).
+    response.headers["X-Total-Count"] = str(page.total)
+    if page.number < page.pages:
+        following = url_for(".list_versions", slug=slug, page=page.number + 1, per_page=page.per_page)
+        response.headers["Link"] = f'<{following}>; rel="next"'
+    return response
 
 
 @bp.post("/processes/<slug>/versions")
@@ -84,13 +92,4 @@ def promote(version_id: int) -> tuple[Response, int]:
 
 
 def _int_arg(name: str, default: int) -> int:
-    raw = request.args.get(name)
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise BadRequest(f"'{name}' must be a whole number.") from None
-    if value < 1:
-        raise BadRequest(f"'{name}' must be at least 1.")
-    return value
+    return inputs.whole_number(request.args.get(name), name, default=default)

@@ -15,9 +15,13 @@ from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
 from jinja2 import TemplateError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
+from referencing import Registry, Resource
+from referencing.exceptions import Unresolvable
+from referencing.jsonschema import DRAFT202012
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 
+from webapp import inputs
 from webapp.accounts.models import Environment, Role, TokenKind
 from webapp.accounts.services import Actor, slugify, touch_token
 from webapp.audit import services as audit
@@ -106,10 +110,11 @@ def history(process: Process, page: int = 1, per_page: int = 20) -> Page:
     total = db.session.scalar(
         select(func.count()).select_from(ProcessVersion).where(ProcessVersion.process_id == process.id)
     ) or 0
-    items = db.session.scalars(
+    offset = (page - 1) * per_page
+    items = db.session.scalars(  # a page past the end is empty, without asking for an offset too big to bind
         select(ProcessVersion).where(ProcessVersion.process_id == process.id)
-        .order_by(ProcessVersion.number.desc()).limit(per_page).offset((page - 1) * per_page)
-    ).all()
+        .order_by(ProcessVersion.number.desc()).limit(per_page).offset(offset)
+    ).all() if offset < total else []
     return Page(items=items, number=page, per_page=per_page, total=total)
 
 
@@ -152,9 +157,11 @@ def parse_json_text(fields: dict[str, str]) -> dict[str, Any]:
             values[name] = None
             continue
         try:
-            values[name] = json.loads(text)
+            values[name] = inputs.loads(text)
         except json.JSONDecodeError as exc:
             errors[name] = f"Not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}."
+        except ValueError as exc:
+            errors[name] = f"Not usable JSON: {exc}."
     if errors:
         raise Invalid("Some fields are not valid JSON.", details=errors)
     return values
@@ -162,6 +169,12 @@ def parse_json_text(fields: dict[str, str]) -> dict[str, Any]:
 
 def validate_document(config: Any, input_schema: Any, output_schema: Any) -> None:
     errors: dict[str, str] = {}
+    for name, value in (("config", config), ("input_schema", input_schema), ("output_schema", output_schema)):
+        problem = inputs.document_problem(value)
+        if problem:
+            errors[name] = f"Cannot be stored: {problem}."
+    if errors:  # the checks below walk the documents recursively
+        raise Invalid("The version has invalid fields; nothing was saved.", details=errors)
     if not isinstance(config, dict):
         errors["config"] = "The config must be a JSON object, e.g. {\"prompt\": \"…\"}."
     else:
@@ -180,8 +193,45 @@ def validate_document(config: Any, input_schema: Any, output_schema: Any) -> Non
         except jsonschema.SchemaError as exc:
             where = "/".join(str(p) for p in exc.path) or "(root)"
             errors[name] = f"Not a valid JSON Schema at {where}: {exc.message}"
+            continue
+        ref = _unresolvable_ref(schema)
+        if ref is not None:
+            errors[name] = (f"The reference {ref!r} does not resolve within the schema "
+                            "(only references into the schema itself work; nothing is fetched).")
     if errors:
         raise Invalid("The version has invalid fields; nothing was saved.", details=errors)
+
+
+_NO_REMOTE_SCHEMAS: Registry[Any] = Registry()
+
+
+def _unresolvable_ref(schema: dict[str, Any]) -> str | None:
+    """The first `$ref` of the schema that validation could not follow, or None.
+
+    Checked against the schema's own root; a schema with nested `$id`s (its own base URIs) is left
+    to the check at invoke time rather than risk refusing a valid one."""
+    refs: list[str] = []
+    nested_ids = False
+    stack: list[Any] = [schema]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            refs.extend(node[k] for k in ("$ref", "$dynamicRef") if isinstance(node.get(k), str))
+            nested_ids |= node is not schema and isinstance(node.get("$id"), str)
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    if not refs or nested_ids:
+        return None
+    root = "urn:promotion-desk:schema"
+    resource = Resource.from_contents(schema, default_specification=DRAFT202012)
+    resolver = Registry().with_resource(root, resource).resolver(base_uri=resource.id() or root)
+    for ref in refs:
+        try:
+            resolver.lookup(ref)
+        except Unresolvable:
+            return ref
+    return None
 
 
 def _lock_process(process_id: int) -> Process:
@@ -199,6 +249,10 @@ def create_draft(actor: Actor, process: Process, config: Any, input_schema: Any 
     """A new sandbox draft (optionally prefilled from another version, which is only recorded)."""
     actor.require(Role.editor, "create versions")
     validate_document(config, input_schema, output_schema)
+    if based_on_id is not None and db.session.scalar(
+        select(ProcessVersion.id).where(ProcessVersion.id == based_on_id, ProcessVersion.process_id == process.id)
+    ) is None:
+        raise NotFound(f"The version this draft is based on (id {based_on_id}) is not a version of {process.slug!r}.")
     _lock_process(process.id)
     version = ProcessVersion(
         process_id=process.id, number=_next_number(process.id), environment=Environment.sandbox,
@@ -213,13 +267,19 @@ def create_draft(actor: Actor, process: Process, config: Any, input_schema: Any 
     return version
 
 
-def update_draft(actor: Actor, version_id: int, config: Any, input_schema: Any = None,
-                 output_schema: Any = None, change_notes: str = "") -> ProcessVersion:
+def editable_draft(actor: Actor, version_id: int) -> ProcessVersion:
+    """The draft `actor` may edit: 403 below editor, 404 outside the workspace, 409 once it is not a draft."""
     actor.require(Role.editor, "edit versions")
     version = get_version(actor, version_id)
     if version.status is not VersionStatus.draft:
         raise Conflict(f"v{version.number} is {version.environment.value} {version.status.value} and cannot change; "
                        "use Edit to start a new draft from it.")
+    return version
+
+
+def update_draft(actor: Actor, version_id: int, config: Any, input_schema: Any = None,
+                 output_schema: Any = None, change_notes: str = "") -> ProcessVersion:
+    version = editable_draft(actor, version_id)
     validate_document(config, input_schema, output_schema)
     version.config, version.input_schema, version.output_schema = config, input_schema, output_schema
     version.change_notes = (change_notes or "").strip()
@@ -471,7 +531,9 @@ def _served(version_id: int, created_at: Any) -> Served:
     process = version.process
     body = {"process": process.slug, "environment": version.environment.value, "version": version.number,
             **version.document}
-    validator = jsonschema.Draft202012Validator(version.input_schema) if version.input_schema else None
+    # An empty registry: a reference outside the schema is unresolvable (422), never fetched (SSRF).
+    validator = (jsonschema.Draft202012Validator(version.input_schema, registry=_NO_REMOTE_SCHEMAS)
+                 if version.input_schema else None)
     return Served(process_id=process.id, process_slug=process.slug, environment=version.environment.value,
                   version_id=version.id, number=version.number,
                   body=current_app.json.dumps(body).encode("utf-8") + b"\n",
@@ -504,7 +566,11 @@ def invoke(key: str, slug: str, payload: Any) -> dict[str, Any]:
     and cache the answer per (process, version, input)."""
     served = resolve_serving(key, slug)
     if served.validator is not None:
-        errors = sorted(served.validator.iter_errors(payload), key=lambda e: list(e.path))
+        try:
+            errors = sorted(served.validator.iter_errors(payload), key=lambda e: list(e.path))
+        except (Unresolvable, RecursionError) as exc:
+            raise Invalid(f"This version's input schema cannot be evaluated ({type(exc).__name__}); "
+                          "fix it in a new version.", code="schema_unusable") from None
         if errors:
             raise Invalid("The input does not match the process's input schema.", code="input_invalid",
                           details=[{"path": "/".join(str(p) for p in e.path) or "$", "message": e.message}
@@ -516,7 +582,8 @@ def invoke(key: str, slug: str, payload: Any) -> dict[str, Any]:
         context = payload if isinstance(payload, dict) else {"input": payload}
         try:
             output = _render(served.templates, {"input": payload, **context})
-        except (TemplateError, ArithmeticError, TypeError, ValueError, LookupError, AttributeError) as exc:
+        except (TemplateError, ArithmeticError, TypeError, ValueError, LookupError, AttributeError,
+                RecursionError) as exc:
             # Templates are user code: `{{ n + 1 }}` with a string n, or `{{ 1 / n }}` with 0, is the
             # input's or the config's problem (422), not ours (500).
             raise Invalid(f"The config's template could not be rendered with this input: {exc}",

@@ -12,6 +12,7 @@ from typing import Any
 from flask import Blueprint, Response, flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user
 
+from webapp import inputs
 from webapp.accounts.context import current_actor
 from webapp.accounts.models import Role
 from webapp.errors import BadRequest, Conflict, DomainError, Invalid, NotFound
@@ -19,7 +20,7 @@ from webapp.extensions import login_manager
 from webapp.htmx import is_htmx, render_page
 from webapp.processes import services
 from webapp.processes.diff import line_diff
-from webapp.processes.models import ProcessVersion, VersionStatus
+from webapp.processes.models import ProcessVersion
 
 bp = Blueprint("processes", __name__)
 
@@ -64,16 +65,13 @@ def _trigger(response: Response, **events: Any) -> Response:
 
 
 def _page_arg() -> int:
-    try:
-        return max(1, int(request.values.get("page", 1)))
-    except ValueError:
-        return 1
+    return inputs.whole_number(request.values.get("page"), "page", default=1)
 
 
 def _id_arg(name: str) -> int:
     try:
-        return int(request.args.get(name, ""))
-    except ValueError:
+        return inputs.whole_number(request.args.get(name), name)
+    except BadRequest:
         raise BadRequest(f"Pick two versions to compare ({name!r} is missing or not a version id).") from None
 
 
@@ -137,7 +135,8 @@ def _draft_form() -> dict[str, str]:
 def create_version(slug: str) -> Any:
     actor = current_actor()
     process = services.get_process(actor, slug)
-    based_on = request.form.get("based_on", type=int)
+    actor.require(Role.editor, "create versions")  # before the JSON: a viewer gets 403, not a 422 form
+    based_on = inputs.optional_whole_number(request.form.get("based_on"), "based_on")
     form = _draft_form()
     try:
         values = services.parse_json_text({k: form[k] for k in DRAFT_FIELDS})
@@ -152,11 +151,7 @@ def create_version(slug: str) -> Any:
 
 @bp.get("/versions/<int:version_id>/edit")
 def edit_version(version_id: int) -> Response:
-    actor = current_actor()
-    version = services.get_version(actor, version_id)
-    if version.status is not VersionStatus.draft:
-        raise Conflict(f"v{version.number} is {version.environment.value} {version.status.value} and cannot "
-                       "change; use Edit to start a new draft from it.")
+    version = services.editable_draft(current_actor(), version_id)
     return render("processes/version_form.html", process=version.process, version=version, source=None,
                   form=_as_text(version) | {"change_notes": version.change_notes}, errors={})
 
@@ -164,13 +159,13 @@ def edit_version(version_id: int) -> Response:
 @bp.post("/versions/<int:version_id>")
 def update_version(version_id: int) -> Any:
     actor = current_actor()
+    version = services.editable_draft(actor, version_id)  # 403/404/409 before looking at the JSON
     form = _draft_form()
     try:
         values = services.parse_json_text({k: form[k] for k in DRAFT_FIELDS})
         version = services.update_draft(actor, version_id, values["config"], values["input_schema"],
                                         values["output_schema"], form["change_notes"])
     except Invalid as exc:
-        version = services.get_version(actor, version_id)
         return render("processes/version_form.html", status=422, process=version.process, version=version,
                       source=None, form=form, errors=exc.details or {}, error=exc)
     flash(f"Draft v{version.number} updated.", "success")
