@@ -1,0 +1,78 @@
+"""Every route of the app, with every kind of wrong input a hurried person or a broken script sends:
+nothing may answer 500. New routes are swept automatically (the list comes from the URL map)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from sqlalchemy import select
+
+from webapp.outbox.models import EffectStatus, OutboxEffect
+from webapp.webhooks import services as webhooks
+
+SKIPPED_ENDPOINTS = ("static", "rq_dashboard.")  # vendored files; rq-dashboard is tested in test_security
+BAD_QUERY = {"page": "-1", "per_page": "0", "old": "x", "new": "", "from": "abc", "since": "yesterday",
+             "until": "2026-13-45", "format": "xml", "limit": "many", "action": "%", "resource": ":"}
+BAD_FORM = {"name": "x" * 5000, "config": "[1,", "input_schema": '{"type": 5}', "output_schema": "null",
+            "environment": "moon", "url": "ftp://nowhere", "workspace_id": "abc", "change_notes": "é" * 10_000,
+            "preview_token": "garbage", "based_on": "-3", "email": "not-an-email", "password": ""}
+BAD_JSON_BODIES = [b"", b"[]", b'"text"', b"{", b'{"config": "not an object"}',
+                   b'{"config": {}, "input_schema": "x", "output_schema": []}', b'{"name": 5, "slug": ["a"]}',
+                   b'{"change_notes": 5, "preview_token": ["x"]}', b'{"name": ""}', b"\xff\xfe"]
+
+
+@pytest.fixture
+def world(db, factories):
+    """A workspace with one of everything, so that routes taking an id get real ones too."""
+    admin = factories.user("admin", "Acme")
+    proc = factories.process(admin, "Greeter")
+    draft = factories.version(admin, proc, activate=False)
+    live = factories.production(admin, proc)
+    key = factories.environment_key(admin)
+    token = factories.personal_token(admin)
+    endpoint, _ = webhooks.create_endpoint(admin, "https://hooks.example/acme")
+    effect = db.session.scalars(select(OutboxEffect)).first()
+    effect.status = EffectStatus.failed
+    db.session.commit()
+    ids = {"version_id": [draft.id, live.id, 999_999_999], "effect_id": [effect.id, 999_999_999],
+           "token_id": [1, 999_999_999], "endpoint_id": [endpoint.id, 999_999_999]}
+    return {"admin": admin, "slugs": [proc.slug, "no-such-process"], "ids": ids, "key": key, "token": token}
+
+
+def _urls(rule: str, world: dict) -> list[str]:
+    urls = [rule]
+    for name, values in (("slug", world["slugs"]), *world["ids"].items()):
+        pattern = re.compile(rf"<(?:int:)?{name}>")
+        urls = [pattern.sub(str(v), u) for u in urls for v in values] if any(pattern.search(u) for u in urls) else urls
+    assert not any("<" in u for u in urls), f"the sweep does not know how to fill {rule}"
+    return urls
+
+
+def test_no_route_answers_500_to_bad_input(app, auth, client, world):
+    auth.login(world["admin"].label)
+    api_headers = {"Authorization": f"Bearer {world['token']}"}
+    serve_headers = {"Authorization": f"Bearer {world['key']}"}
+    failures: list[str] = []
+    rules = [r for r in app.url_map.iter_rules() if not r.endpoint.startswith(SKIPPED_ENDPOINTS)]
+    assert len(rules) > 30
+    for rule in sorted(rules, key=lambda r: r.rule):
+        if rule.rule == "/logout":
+            continue  # swept last: it ends the session the others need
+        for url in _urls(rule.rule, world):
+            headers = serve_headers if url.startswith("/api/v1/serve/") else api_headers
+            for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+                # Each bad query parameter alone too: one bad value must not hide the handling of another.
+                queries = [BAD_QUERY, *({name: value} for name, value in BAD_QUERY.items())]
+                if url.startswith("/api/"):
+                    attempts = [client.get(url, headers=headers, query_string=q) for q in queries] if method == "GET" else [
+                        client.post(url, headers=headers, data=body, content_type="application/json")
+                        for body in BAD_JSON_BODIES]
+                elif method == "GET":
+                    attempts = [auth.get(url, htmx=htmx, query_string=q) for q in queries for htmx in (False, True)]
+                else:
+                    attempts = [auth.post(url, data=BAD_FORM), auth.post(url, htmx=True, data={}),
+                                auth.post(url, data=BAD_FORM, query_string=BAD_QUERY)]
+                failures += [f"{method} {url} → {r.status_code}" for r in attempts if r.status_code >= 500]
+    assert auth.post("/logout", data=BAD_FORM).status_code < 500
+    assert failures == []
