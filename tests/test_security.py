@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 
 def test_form_post_without_csrf_token_is_400(auth, factories):
     admin = factories.user("admin")
@@ -74,7 +76,15 @@ def test_health_reports_db_and_redis_ok(client):
     assert response.get_json() == {"db": "ok", "redis": "ok"}
 
 
-def test_health_is_503_naming_redis_when_redis_is_unreachable(app, client, monkeypatch):
+@pytest.fixture
+def settled_probes(app):
+    """Probes this test leaves hanging finish before the next test asks /health (they are shared)."""
+    yield
+    for probe in app.extensions.pop("health_probes", {}).values():
+        probe.join(15)
+
+
+def test_health_is_503_naming_redis_when_redis_is_unreachable(app, client, monkeypatch, settled_probes):
     import redis as redis_lib
 
     monkeypatch.setitem(app.extensions, "redis", redis_lib.Redis(port=1, socket_connect_timeout=0.2))
@@ -84,7 +94,8 @@ def test_health_is_503_naming_redis_when_redis_is_unreachable(app, client, monke
     assert body["db"] == "ok" and body["redis"] in ("timeout", "error: ConnectionError")
 
 
-def test_health_is_503_naming_the_database_when_it_hangs_and_still_checks_redis_each_time(client, monkeypatch):
+def test_health_is_503_naming_the_database_when_it_hangs_and_still_checks_redis_each_time(client, monkeypatch,
+                                                                                          settled_probes):
     import threading
 
     from webapp import ops
@@ -93,12 +104,32 @@ def test_health_is_503_naming_the_database_when_it_hangs_and_still_checks_redis_
     monkeypatch.setattr(ops, "HEALTH_TIMEOUT_SECONDS", 0.3)
     monkeypatch.setattr(ops, "_check_db", lambda app: release.wait(10))
     try:
-        for _ in range(3):  # the hung probes of earlier calls do not starve the Redis check of the next
+        for _ in range(3):  # the hung probe of earlier calls does not starve the Redis check of the next
             response = client.get("/health")
             assert response.status_code == 503
             assert response.get_json() == {"db": "timeout", "redis": "ok"}
     finally:
         release.set()
+
+
+def test_health_calls_while_the_database_hangs_share_one_probe_thread(client, monkeypatch, settled_probes):
+    import threading
+
+    from webapp import ops
+
+    release = threading.Event()
+    monkeypatch.setattr(ops, "HEALTH_TIMEOUT_SECONDS", 0.1)
+    monkeypatch.setattr(ops, "_check_db", lambda app: release.wait(10))
+    try:
+        for _ in range(5):
+            assert client.get("/health").get_json()["db"] == "timeout"
+        stuck = [t for t in threading.enumerate() if t.name == "health-db" and t.is_alive()]
+        assert len(stuck) == 1
+    finally:
+        release.set()
+    stuck[0].join(5)
+    monkeypatch.setattr(ops, "_check_db", lambda app: None)
+    assert client.get("/health").get_json() == {"db": "ok", "redis": "ok"}
 
 
 def test_static_assets_and_favicon_are_served(client):

@@ -42,7 +42,7 @@ class _Probe(threading.Thread):
 
     def __init__(self, name: str, check: Callable[[Flask], None], app: Flask) -> None:
         super().__init__(name=f"health-{name}", daemon=True)
-        self.check, self.app, self.result = check, app, "timeout"
+        self.kind, self.check, self.app, self.result = name, check, app, "timeout"
 
     def run(self) -> None:
         try:
@@ -52,17 +52,31 @@ class _Probe(threading.Thread):
             self.result = f"error: {type(exc).__name__}"
 
 
+_probes_lock = threading.Lock()
+
+
+def _probe(app: Flask, name: str, check: Callable[[Flask], None]) -> _Probe:
+    """The check of this kind already under way, or a new one: while the database hangs, each
+    /health call waits on the one stuck probe instead of leaving another thread (and pooled
+    connection) behind it."""
+    with _probes_lock:
+        in_flight: dict[str, _Probe] = app.extensions.setdefault("health_probes", {})
+        probe = in_flight.get(name)
+        if probe is None or not probe.is_alive():
+            probe = in_flight[name] = _Probe(name, check, app)
+            probe.start()
+        return probe
+
+
 def health() -> tuple[Response, int]:
     """200 {"db": "ok", "redis": "ok"}, or 503 naming what failed; both checks run at once, within
     one timeout."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    probes = [_Probe("db", _check_db, app), _Probe("redis", _check_redis, app)]
-    for probe in probes:
-        probe.start()
+    probes = [_probe(app, "db", _check_db), _probe(app, "redis", _check_redis)]
     deadline = time.monotonic() + HEALTH_TIMEOUT_SECONDS
     for probe in probes:
         probe.join(max(0.0, deadline - time.monotonic()))
-    body = {probe.name.removeprefix("health-"): probe.result for probe in probes}
+    body = {probe.kind: probe.result for probe in probes}
     return jsonify(body), 200 if all(v == "ok" for v in body.values()) else 503
 
 
