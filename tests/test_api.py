@@ -244,6 +244,17 @@ def test_a_viewer_token_cannot_create_a_process(client, factories):
     assert_error(client.post("/api/v1/processes", json={"name": "x"}, headers=bearer(token)), 403)
 
 
+def test_a_token_without_the_role_gets_403_before_its_body_is_read(client, factories):
+    admin = factories.user("admin", workspace="Acme")
+    viewer = factories.personal_token(factories.user("viewer", workspace="Acme"))
+    process = factories.process(admin)
+    version = factories.version(admin, process)
+    broken = {"data": "{not json", "headers": bearer(viewer) | {"Content-Type": "application/json"}}
+    for path in ("/api/v1/processes", f"/api/v1/processes/{process.slug}/versions",
+                 f"/api/v1/versions/{version.id}/promote"):
+        assert_error(client.post(path, **broken), 403)
+
+
 # -- authentication -----------------------------------------------------------------------------
 
 

@@ -41,7 +41,9 @@ def list_processes() -> Response:
 
 @bp.post("/processes")
 def create_process() -> tuple[Response, int]:
-    actor, body = api_actor(), json_body()
+    actor = api_actor()
+    actor.require(*services.CREATE_PROCESSES)  # before the body: a viewer gets 403, not a 400 about it
+    body = json_body()
     process = services.create_process(actor, optional_str(body, "name"), optional_str(body, "slug") or None,
                                       optional_str(body, "description"))
     return jsonify({"slug": process.slug, "name": process.name, "description": process.description,
@@ -64,8 +66,10 @@ def list_versions(slug: str) -> Response:
 
 @bp.post("/processes/<slug>/versions")
 def create_version(slug: str) -> tuple[Response, int]:
-    actor, body = api_actor(), json_body()
+    actor = api_actor()
     process = services.get_process(actor, slug)
+    actor.require(*services.CREATE_VERSIONS)
+    body = json_body()
     if "config" not in body:
         raise BadRequest("'config' is required.")
     version = services.create_draft(actor, process, body.get("config"), body.get("input_schema"),
@@ -85,7 +89,9 @@ def promotion_preview(version_id: int) -> Response:
 
 @bp.post("/versions/<int:version_id>/promote")
 def promote(version_id: int) -> tuple[Response, int]:
-    actor, body = api_actor(), json_body()
+    actor = api_actor()
+    actor.require(*services.PROMOTE)
+    body = json_body()
     result = services.promote(actor, version_id, optional_str(body, "change_notes"),
                               optional_str(body, "preview_token") or None)
     return jsonify(result.as_json()), 201

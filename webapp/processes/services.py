@@ -127,9 +127,14 @@ def compare(actor: Actor, old_id: int, new_id: int) -> tuple[ProcessVersion, Pro
 
 # -- writing: processes and drafts --------------------------------------------------------------
 
+# What each write needs. Views that read a body check it first, so a viewer gets 403, not a 400/422.
+CREATE_PROCESSES = (Role.editor, "create processes")
+CREATE_VERSIONS = (Role.editor, "create versions")
+PROMOTE = (Role.promoter, "promote")
+
 
 def create_process(actor: Actor, name: str, slug: str | None = None, description: str = "") -> Process:
-    actor.require(Role.editor, "create processes")
+    actor.require(*CREATE_PROCESSES)
     name = (name or "").strip()
     if not name or len(name) > 120:
         raise Invalid("A process needs a name of 1 to 120 characters.", details={"name": "required, at most 120 characters"})
@@ -205,6 +210,10 @@ def validate_document(config: Any, input_schema: Any, output_schema: Any) -> Non
 _NO_REMOTE_SCHEMAS: Registry[Any] = Registry()
 
 
+_DATA_KEYWORDS = frozenset({"enum", "const", "default", "examples"})  # instances, not schemas: a "$ref" there is data
+_SCHEMA_MAPS = frozenset({"properties", "patternProperties", "$defs", "definitions", "dependentSchemas"})
+
+
 def _unresolvable_ref(schema: dict[str, Any]) -> str | None:
     """The first `$ref` of the schema that validation could not follow, or None.
 
@@ -215,12 +224,16 @@ def _unresolvable_ref(schema: dict[str, Any]) -> str | None:
     stack: list[Any] = [schema]
     while stack:
         node = stack.pop()
-        if isinstance(node, dict):
+        if isinstance(node, list):
+            stack.extend(node)
+        elif isinstance(node, dict):
             refs.extend(node[k] for k in ("$ref", "$dynamicRef") if isinstance(node.get(k), str))
             nested_ids |= node is not schema and isinstance(node.get("$id"), str)
-            stack.extend(node.values())
-        elif isinstance(node, list):
-            stack.extend(node)
+            for keyword, value in node.items():
+                if keyword in _SCHEMA_MAPS and isinstance(value, dict):
+                    stack.extend(value.values())  # its keys are names, whatever they spell
+                elif keyword not in _DATA_KEYWORDS:
+                    stack.append(value)
     if not refs or nested_ids:
         return None
     root = "urn:promotion-desk:schema"
@@ -247,7 +260,7 @@ def _next_number(process_id: int) -> int:
 def create_draft(actor: Actor, process: Process, config: Any, input_schema: Any = None,
                  output_schema: Any = None, change_notes: str = "", based_on_id: int | None = None) -> ProcessVersion:
     """A new sandbox draft (optionally prefilled from another version, which is only recorded)."""
-    actor.require(Role.editor, "create versions")
+    actor.require(*CREATE_VERSIONS)
     validate_document(config, input_schema, output_schema)
     if based_on_id is not None and db.session.scalar(
         select(ProcessVersion.id).where(ProcessVersion.id == based_on_id, ProcessVersion.process_id == process.id)
@@ -331,7 +344,7 @@ class Preview:
 
 
 def promotion_preview(actor: Actor, version_id: int) -> Preview:
-    actor.require(Role.promoter, "promote")
+    actor.require(*PROMOTE)
     source = get_version(actor, version_id)
     _require_promotable(source)
     current = current_production(source.process_id)
@@ -369,7 +382,7 @@ def promote(actor: Actor, version_id: int, change_notes: str = "", preview_token
     preview showed, or `ProductionChanged` carries the fresh preview. Cache invalidation and
     webhooks run after commit through the outbox.
     """
-    actor.require(Role.promoter, "promote")
+    actor.require(*PROMOTE)
     source = get_version(actor, version_id)
     _lock_process(source.process_id)  # serialises promotions of one process (PostgreSQL)
     db.session.refresh(source)

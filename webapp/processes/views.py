@@ -119,7 +119,7 @@ def _as_text(version: ProcessVersion | None) -> dict[str, str]:
 def new_version(slug: str) -> Response:
     actor = current_actor()
     process = services.get_process(actor, slug)
-    actor.require(Role.editor, "create versions")
+    actor.require(*services.CREATE_VERSIONS)
     source = services.get_version(actor, _id_arg("from")) if request.args.get("from") else None
     if source is not None and source.process_id != process.id:
         raise NotFound("No such version of this process.")
@@ -135,7 +135,7 @@ def _draft_form() -> dict[str, str]:
 def create_version(slug: str) -> Any:
     actor = current_actor()
     process = services.get_process(actor, slug)
-    actor.require(Role.editor, "create versions")  # before the JSON: a viewer gets 403, not a 422 form
+    actor.require(*services.CREATE_VERSIONS)  # before the JSON: a viewer gets 403, not a 422 form
     based_on = inputs.optional_whole_number(request.form.get("based_on"), "based_on")
     form = _draft_form()
     try:
