@@ -51,43 +51,77 @@ def devserver_env(tmp_path: Path) -> dict[str, str]:
     return env
 
 
+class Devserver:
+    """`python -m webapp.devserver` in a group of its own (the "terminal"), read line by line."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.env, self.lines, self.up = env, [], threading.Event()
+        self.proc = subprocess.Popen([sys.executable, "-m", "webapp.devserver"], cwd=ROOT, env=env,
+                                     stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                     text=True, start_new_session=True)
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self) -> None:
+        for line in self.proc.stdout:  # type: ignore[union-attr]
+            self.lines.append(line)
+            if "is up at" in line:
+                self.up.set()
+
+    @property
+    def output(self) -> str:
+        return "".join(self.lines)
+
+    def wait_up(self) -> tuple[list[int], int]:
+        """The children's pids and Valkey's port, once the web server answers /health."""
+        deadline = time.monotonic() + START_TIMEOUT
+        while not self.up.wait(0.2):
+            assert self.proc.poll() is None and time.monotonic() < deadline, "devserver did not come up:\n" + self.output
+        assert "Sign in as demo@example.com / promote-me" in self.output
+        children = [int(pid) for pid in re.findall(r"started [a-z ]+ \(pid (\d+)\)", self.output)]
+        assert len(children) == 3, self.output
+        valkey_port = int(re.search(r"embedded Valkey at redis://127\.0\.0\.1:(\d+)", self.output).group(1))
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.env['PORT']}/health", timeout=5) as response:
+            assert json.load(response) == {"db": "ok", "redis": "ok"}
+        return children, valkey_port
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+        self.reader.join(5)
+
+
 @pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm-to-group"])
 def test_make_run_supervisor_seeds_serves_and_stops_everything_on_a_group_signal(devserver_env, stop_signal):
-    proc = subprocess.Popen([sys.executable, "-m", "webapp.devserver"], cwd=ROOT, env=devserver_env,
-                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True, start_new_session=True)  # its own group: the "terminal" we signal
-    lines: list[str] = []
-    up = threading.Event()
-
-    def read() -> None:
-        for line in proc.stdout:  # type: ignore[union-attr]
-            lines.append(line)
-            if "is up at" in line:
-                up.set()
-
-    reader = threading.Thread(target=read, daemon=True)
-    reader.start()
+    server = Devserver(devserver_env)
     try:
-        assert up.wait(START_TIMEOUT), "devserver did not come up:\n" + "".join(lines)
-        output = "".join(lines)
-        assert "Sign in as demo@example.com / promote-me" in output
-        children = [int(pid) for pid in re.findall(r"started [a-z ]+ \(pid (\d+)\)", output)]
-        assert len(children) == 3, output
-        valkey_port = int(re.search(r"embedded Valkey at redis://127\.0\.0\.1:(\d+)", output).group(1))
-        base = f"http://127.0.0.1:{devserver_env['PORT']}"
-        with urllib.request.urlopen(f"{base}/health", timeout=5) as response:
-            assert json.load(response) == {"db": "ok", "redis": "ok"}
+        children, valkey_port = server.wait_up()
         time.sleep(1.5)  # let the worker's scheduler take its lock: its release is part of a clean stop
-
-        os.killpg(proc.pid, stop_signal)
-        assert proc.wait(60) == 0
+        os.killpg(server.proc.pid, stop_signal)
+        assert server.proc.wait(60) == 0
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-        reader.join(5)
-    output = "".join(lines)
-    assert "devserver: all stopped" in output
-    assert "Traceback" not in output, output
-    assert not [pid for pid in children if _group_alive(pid)], output
+        server.close()
+    assert "devserver: all stopped" in server.output
+    assert "Traceback" not in server.output, server.output
+    assert not [pid for pid in children if _group_alive(pid)], server.output
     assert not _port_open(valkey_port)
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="children follow a killed supervisor through Linux's PR_SET_PDEATHSIG")
+def test_a_supervisor_killed_outright_leaves_no_child_and_no_valkey_behind(devserver_env):
+    server = Devserver(devserver_env)
+    try:
+        children, valkey_port = server.wait_up()
+        server.proc.kill()  # SIGKILL to the supervisor alone: no handler of ours runs
+        server.proc.wait(10)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and (any(_group_alive(pid) for pid in children) or _port_open(valkey_port)):
+            time.sleep(0.2)
+        assert not [pid for pid in children if _group_alive(pid)], server.output
+        assert not _port_open(valkey_port)
+    finally:
+        for pid in children:
+            if _group_alive(pid):
+                os.killpg(pid, signal.SIGKILL)
+        server.close()

