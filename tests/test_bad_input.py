@@ -147,8 +147,9 @@ def test_a_config_nested_past_the_limit_is_refused_by_the_api_the_form_and_the_s
 
 
 @pytest.mark.parametrize("schema", [{"$ref": "#/$defs/missing"}, {"$ref": "https://example.com/schema.json"},
-                                    {"properties": {"a": {"$ref": "#/definitions/nope"}}}],
-                         ids=["missing-local", "remote", "nested-missing"])
+                                    {"properties": {"a": {"$ref": "#/definitions/nope"}}},
+                                    {"properties": {"default": {"$ref": "#/$defs/nope"}}}],
+                         ids=["missing-local", "remote", "nested-missing", "under-a-property-named-default"])
 def test_an_input_schema_whose_reference_goes_nowhere_is_422_and_nothing_is_saved(client, db, factories, admin,
                                                                                   token, schema):
     factories.process(admin, "Greeter")
@@ -157,6 +158,17 @@ def test_an_input_schema_whose_reference_goes_nowhere_is_422_and_nothing_is_save
     assert_4xx(response, 422)
     assert "does not resolve" in response.get_json()["details"]["input_schema"]
     assert versions(db) == 0
+
+
+def test_a_dollar_ref_that_is_data_in_enum_const_default_or_examples_is_not_taken_for_a_reference(client, token,
+                                                                                                 factories, admin):
+    factories.process(admin, "Greeter")
+    data = {"$ref": "#/nowhere"}
+    schema = {"type": "object", "default": data, "examples": [data],
+              "properties": {"link": {"enum": [data, None]}, "fixed": {"const": data}}}
+    response = client.post("/api/v1/processes/greeter/versions", headers=bearer(token),
+                           json={"config": {"prompt": "hi"}, "input_schema": schema})
+    assert response.status_code == 201, response.get_json()
 
 
 def test_an_input_schema_with_local_references_that_resolve_is_accepted_and_validates(client, factories, admin,
@@ -225,6 +237,29 @@ def test_audit_dates_are_days_of_the_workspace_time_zone_and_until_includes_its_
     assert actions("since=2026-11-22&until=2026-11-22") == ["a.afternoon", "a.late_evening"]
     assert actions("until=2026-11-21") == ["a.before"]
     assert actions("since=2026-11-22T16:30:00") == ["a.after"]  # 16:30 local = 15:30 UTC
+
+
+def test_until_a_day_whose_last_hour_repeats_includes_the_repeat_and_compact_dates_are_days(client, db, admin,
+                                                                                          token):
+    from webapp.accounts.models import Workspace
+
+    # Santiago turns its clocks back at midnight: 2026-04-04 runs until 04:00 UTC, 23:00-24:00 twice.
+    db.session.get(Workspace, admin.workspace_id).time_zone = "America/Santiago"
+    for action, at in (("a.first_2330", datetime(2026, 4, 5, 2, 30, tzinfo=UTC)),
+                       ("a.second_2330", datetime(2026, 4, 5, 3, 30, tzinfo=UTC)),
+                       ("a.next_day", datetime(2026, 4, 5, 4, 0, tzinfo=UTC))):
+        audit.record(admin, action, "thing", 1).created_at = at
+    db.session.commit()
+
+    def actions(query: str) -> list[str]:
+        response = client.get(f"/api/v1/audit?action=a.&{query}", headers=bearer(token))
+        assert response.status_code == 200
+        return sorted(e["action"] for e in response.get_json())
+
+    assert actions("until=2026-04-04") == ["a.first_2330", "a.second_2330"]
+    assert actions("until=20260404") == ["a.first_2330", "a.second_2330"]
+    assert actions("since=20260405") == ["a.next_day"]
+    assert actions("until=2026-04-05T04:00:00Z") == ["a.first_2330", "a.next_day", "a.second_2330"]
 
 
 # -- the server never fetches what a schema points at ------------------------------------------

@@ -51,8 +51,8 @@ class AuditFilter:
     action: str = ""
     actor: str = ""
     resource: str = ""
-    since: datetime | None = None
-    until: datetime | None = None
+    since: datetime | None = None   # inclusive
+    before: datetime | None = None  # exclusive: `until` as the instant just past it
 
     @classmethod
     def from_args(cls, args: Any, zone: tzinfo = UTC) -> AuditFilter:
@@ -63,22 +63,25 @@ class AuditFilter:
             actor=(args.get("actor") or "").strip(),
             resource=(args.get("resource") or "").strip(),
             since=_parse_when(args.get("since"), "since", zone),
-            until=_parse_when(args.get("until"), "until", zone, end_of_day=True),
+            before=_parse_when(args.get("until"), "until", zone, past_it=True),
         )
 
 
-def _parse_when(value: str | None, name: str, zone: tzinfo, *, end_of_day: bool = False) -> datetime | None:
+def _parse_when(value: str | None, name: str, zone: tzinfo, *, past_it: bool = False) -> datetime | None:
+    """The UTC instant `value` starts at, or with `past_it` the first instant after it: a date ends
+    at the next local midnight (23 or 25 hours later on the days clocks change), a date-time one
+    microsecond later (the resolution timestamps are stored with)."""
     text = (value or "").strip()
     if not text:
         return None
     try:
-        if len(text) == len("2026-11-22"):
-            start = datetime.combine(date.fromisoformat(text), time(), zone)
-            when = start + timedelta(days=1, microseconds=-1) if end_of_day else start
-        else:
+        try:
+            day = date.fromisoformat(text)  # 2026-11-22, 20261122, 2026-W47-7
+        except ValueError:
             when = datetime.fromisoformat(text)
-            when = when if when.tzinfo else when.replace(tzinfo=zone)
-        return when.astimezone(UTC)
+            when = (when if when.tzinfo else when.replace(tzinfo=zone)).astimezone(UTC)
+            return when + timedelta(microseconds=1) if past_it else when
+        return datetime.combine(day + timedelta(days=1) if past_it else day, time(), zone).astimezone(UTC)
     except ValueError:
         raise BadRequest(f"'{name}' must be an ISO 8601 date or date-time, e.g. 2026-11-22 or 2026-11-22T20:00:00Z") from None
     except OverflowError:
@@ -99,8 +102,8 @@ def _query(workspace_id: int, flt: AuditFilter) -> Select[tuple[AuditEvent]]:
             query = query.where(AuditEvent.resource_id == rid)
     if flt.since:
         query = query.where(AuditEvent.created_at >= flt.since)
-    if flt.until:
-        query = query.where(AuditEvent.created_at <= flt.until)
+    if flt.before:
+        query = query.where(AuditEvent.created_at < flt.before)
     return query.order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc())
 
 
