@@ -14,8 +14,9 @@ Runs the whole app on one machine with no Redis install:
 Ctrl-C / SIGTERM stop everything: each child's process group gets SIGTERM,
 then SIGKILL after 10 s; Valkey is stopped last, so the worker can still
 clean up its registration. Should the supervisor itself be killed outright
-(SIGKILL, OOM), Linux sends every child SIGTERM (``PR_SET_PDEATHSIG``). If a child dies on its own, the others are stopped
-and the supervisor exits non-zero naming it. Migrations are the Makefile's
+(SIGKILL, OOM), Linux sends every child SIGTERM (``PR_SET_PDEATHSIG``). If a
+child dies on its own, the others are stopped and the supervisor exits
+non-zero naming it. Migrations are the Makefile's
 job; the demo seeding (``seed-demo``, once) runs here, after Valkey is up, so
 the side effects of the seeded promotions are enqueued at once.
 """
