@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from flask_login import UserMixin
 from sqlalchemy import CheckConstraint, Enum, ForeignKey, Index, String, UniqueConstraint
@@ -46,6 +47,11 @@ class Workspace(db.Model):
     slug: Mapped[str] = mapped_column(String(120), unique=True)
     time_zone: Mapped[str] = mapped_column(String(64), default="Europe/Ljubljana")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """Its dates and clock times are read and shown in this zone (DESIGN rule 8)."""
+        return ZoneInfo(self.time_zone)
 
 
 class Membership(db.Model):

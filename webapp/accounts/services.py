@@ -5,8 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
-from zoneinfo import ZoneInfo
+from datetime import UTC, timedelta, tzinfo
 
 from flask import current_app
 from sqlalchemy import func, select, update
@@ -105,10 +104,10 @@ def get_or_create_workspace(name: str) -> Workspace:
     return ws
 
 
-def time_zone(workspace_id: int) -> ZoneInfo:
-    """The workspace's time zone: its dates and clock times are read and shown in it (DESIGN rule 8)."""
+def time_zone(workspace_id: int) -> tzinfo:
+    """The workspace's time zone (`Workspace.zone`), UTC for none."""
     workspace = db.session.get(Workspace, workspace_id)
-    return ZoneInfo(workspace.time_zone if workspace is not None else "UTC")
+    return workspace.zone if workspace is not None else UTC
 
 
 def workspace_by_slug(slug: str) -> Workspace:

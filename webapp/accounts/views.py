@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, flash, g, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
@@ -157,5 +156,5 @@ def format_datetime(value: datetime | None) -> str:
     if value is None:
         return ""
     workspace = g.get("workspace")
-    zone = ZoneInfo(workspace.time_zone) if workspace is not None else UTC
+    zone = workspace.zone if workspace is not None else UTC
     return value.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
