@@ -46,3 +46,45 @@ def environment_key(actor: Actor, environment: str = "production") -> str:
 
 def personal_token(actor: Actor) -> str:
     return accounts.create_personal_token(actor)[1]
+
+
+# -- worlds -------------------------------------------------------------------------------------
+
+AREA = {  # three rooms in a line, with attributes a game would keep on them
+    "rooms": [
+        {"key": "gate", "name": "Mill gate", "description": "A gate.", "attributes": {"hp": 10, "light": 1.5},
+         "tags": [{"key": "outdoors", "category": "terrain"}]},
+        {"key": "yard", "name": "Mill yard", "description": "Sacks of grain.",
+         "attributes": {"sheet": {"str": 12, "skills": ["milling", "haggling"], "cursed": None}}},
+        {"key": "loft", "name": "Grain loft", "description": "Dust.\n# not a comment", "attributes": {}},
+    ],
+    "exits": [
+        {"source": "gate", "destination": "yard", "direction": "north"},
+        {"source": "yard", "destination": "gate", "direction": "south"},
+        {"source": "yard", "destination": "loft", "direction": "up", "aliases": ["ladder"]},
+        {"source": "loft", "destination": "yard", "direction": "down"},
+    ],
+}
+
+
+def live_room(actor: Actor, key: str = "limbo", name: str | None = None) -> Any:
+    from webapp.worlds import services as worlds
+
+    return worlds.add_live_room(actor, worlds.room_fields(key, name or key.title(), f"The {key}."))
+
+
+def build_project(actor: Actor, document: dict[str, Any] | None = None, *, until: str = "built",
+                  name: str | None = None) -> Any:
+    """A project with `document`'s rooms (AREA by default), taken through the workflow up to `until`
+    (draft, submitted, approved or built). `actor` needs the promoter role for approval."""
+    from webapp.worlds import services as worlds
+
+    project = worlds.create_project(actor, name or f"Area {next(_seq)}", "", document or AREA)
+    for step, status in (("submit", "submitted"), ("approve", "approved"), ("build", "built")):
+        if until == "draft" or project.status.value == until:
+            break
+        project = worlds.build_sandbox(actor, project.id) if step == "build" else \
+            worlds.transition(actor, project.id, step)
+        if status == until:
+            break
+    return project

@@ -107,3 +107,19 @@ def test_reconcile_prints_its_counts(app, db, factories, monkeypatch):
     result = invoke(app, "reconcile")
     assert result.exit_code == 0, result.output
     assert result.output.strip() == "reconcile: revived=0, due=1, enqueued=1"
+
+
+def test_seed_demo_builds_a_small_live_world_and_a_mill_ready_to_promote(app, db):
+    from webapp.accounts import services as accounts
+    from webapp.worlds import services as worlds
+
+    assert invoke(app, "seed-demo").exit_code == 0
+    user = db.session.scalar(select(User).where(User.email == DEMO_EMAIL))
+    actor = accounts.actor_for_user(user, accounts.memberships(user.id)[0].workspace_id)
+    live = {r.key: r for r in worlds.live_rooms(actor)}
+    assert {"limbo", "square", "tavern", "forest", "tower"} == set(live)
+    assert [v.exit.key for v in worlds.exits_of(live["limbo"])] == ["north"]
+    [mill] = worlds.list_projects(actor)
+    assert mill.status.value == "built" and len(mill.rooms) == 3
+    preview = worlds.promotion_preview(actor, mill.id, live["square"].id, "northeast")
+    assert preview.conflicts == [] and preview.room_count == 3

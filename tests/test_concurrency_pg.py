@@ -97,3 +97,43 @@ def test_twenty_unconfirmed_promotions_at_once_never_500_and_keep_the_invariants
     production = db.session.scalar(select(func.count()).select_from(ProcessVersion).where(
         ProcessVersion.process_id == proc.id, ProcessVersion.environment == Environment.production))
     assert production == statuses[201]  # every 201 wrote exactly one production version, every 409 none
+
+
+WORLD_RACERS = 8
+
+
+@pytest.mark.parametrize("confirmed", [True, False], ids=["with-dialog-tokens", "without-tokens"])
+def test_promotions_of_several_areas_into_one_room_and_direction_at_once_give_one_200_and_409s(
+        pg_app, db, factories, confirmed):
+    from webapp.worlds import services as worlds
+    from webapp.worlds.models import BuildProject, Exit, ExitName, ProjectStatus, Room
+
+    admin = factories.user("admin")
+    limbo = factories.live_room(admin)
+    projects = [factories.build_project(admin) for _ in range(WORLD_RACERS)]
+    token = factories.personal_token(admin)
+    bodies = []
+    for p in projects:  # every dialog is opened before anyone confirms
+        body = {"connection_room_id": limbo.id, "connection_direction": "east"}
+        if confirmed:
+            body["preview_token"] = worlds.promotion_preview(admin, p.id, limbo.id, "east").token
+        bodies.append(body)
+
+    results = _race(pg_app, [(f"/api/v1/builds/{p.id}/promote", b) for p, b in zip(projects, bodies, strict=True)],
+                    token)
+
+    statuses = Counter(status for status, _ in results)
+    assert statuses == {200: 1, 409: WORLD_RACERS - 1}, results
+    db.session.expire_all()
+    winner = next(p for p, (status, _) in zip(projects, results, strict=True) if status == 200)
+    assert db.session.scalar(select(func.count()).select_from(ExitName).where(
+        ExitName.source_id == limbo.id, ExitName.name == "east")) == 1
+    assert db.session.scalar(select(func.count()).select_from(Exit).where(Exit.source_id == limbo.id)) == 1
+    for p in projects:
+        project = db.session.get(BuildProject, p.id)
+        if p.id == winner.id:
+            assert project.status is ProjectStatus.live
+        else:  # the losers' sandboxes are untouched and can be promoted elsewhere
+            assert project.status is ProjectStatus.built and project.sandbox_id is not None
+            assert db.session.scalar(select(func.count()).select_from(Room)
+                                     .where(Room.sandbox_id == project.sandbox_id)) == 3

@@ -13,13 +13,20 @@ from webapp.webhooks import services as webhooks
 
 SKIPPED_ENDPOINTS = ("static", "rq_dashboard.")  # vendored files; rq-dashboard is tested in test_security
 BAD_QUERY = {"page": "-1", "per_page": "0", "old": "x", "new": "", "from": "abc", "since": "yesterday",
-             "until": "2026-13-45", "format": "xml", "limit": "many", "action": "%", "resource": ":"}
+             "until": "2026-13-45", "format": "xml", "limit": "many", "action": "%", "resource": ":",
+             "q": "%_\\", "area": "x", "highlight": "-5", "x": "1e99", "y": "", "span": "100000",
+             "connection_room_id": "abc", "direction": "sideways", "connection_direction": "??"}
 BAD_FORM = {"name": "x" * 5000, "config": "[1,", "input_schema": '{"type": 5}', "output_schema": "null",
             "environment": "moon", "url": "ftp://nowhere", "workspace_id": "abc", "change_notes": "é" * 10_000,
-            "preview_token": "garbage", "based_on": "-3", "email": "not-an-email", "password": ""}
+            "preview_token": "garbage", "based_on": "-3", "email": "not-an-email", "password": "",
+            "key": "a b", "attributes": "{", "tags": "a;b", "source_id": "x", "destination_id": "-1",
+            "direction": "sideways", "aliases": "A B", "connection_room_id": "9" * 30, "reason": "", "document": "["}
 BAD_JSON_BODIES = [b"", b"[]", b'"text"', b"{", b'{"config": "not an object"}',
                    b'{"config": {}, "input_schema": "x", "output_schema": []}', b'{"name": 5, "slug": ["a"]}',
-                   b'{"change_notes": 5, "preview_token": ["x"]}', b'{"name": ""}', b"\xff\xfe"]
+                   b'{"change_notes": 5, "preview_token": ["x"]}', b'{"name": ""}', b"\xff\xfe",
+                   b'{"name": "X", "rooms": [{"key": 5}], "exits": {}}', b'{"rooms": [null], "exits": [7]}',
+                   b'{"connection_room_id": true, "connection_direction": 5}', b'{"reason": ["x"]}',
+                   b'{"name": "X", "rooms": [{"key": "a", "name": "A", "tags": "t"}], "entry": {"x": 1}}']
 
 
 @pytest.fixture
@@ -35,8 +42,15 @@ def world(db, factories):
     effect = db.session.scalars(select(OutboxEffect)).first()
     effect.status = EffectStatus.failed
     db.session.commit()
+    limbo = factories.live_room(admin)
+    draft_build = factories.build_project(admin, until="draft")
+    built = factories.build_project(admin)
+    design_room = draft_build.rooms[0]
     ids = {"version_id": [draft.id, live.id, 999_999_999], "effect_id": [effect.id, 999_999_999],
-           "token_id": [1, 999_999_999], "endpoint_id": [endpoint.id, 999_999_999]}
+           "token_id": [1, 999_999_999], "endpoint_id": [endpoint.id, 999_999_999],
+           "project_id": [draft_build.id, built.id, 999_999_999],
+           "room_id": [design_room.id, limbo.id, built.rooms[0].room_id, 999_999_999],
+           "exit_id": [draft_build.exits[0].id, 999_999_999]}
     return {"admin": admin, "slugs": [proc.slug, "no-such-process"], "ids": ids, "key": key, "token": token}
 
 

@@ -23,9 +23,10 @@ def seed_demo(email: str, password: str, workspace: str) -> bool:
         return False
     user, membership = accounts.create_user(email, password, workspace, "admin")
     ws_id = membership.workspace_id
-    for who, role in (("editor", "editor"), ("promoter", "promoter"), ("viewer", "viewer")):
-        accounts.create_user(f"{who}@example.com", password, workspace, role)
+    others = {who: accounts.create_user(f"{who}@example.com", password, workspace, role)[0]
+              for who, role in (("editor", "editor"), ("promoter", "promoter"), ("viewer", "viewer"))}
     actor = accounts.actor_for_user(user, ws_id)
+    seed_world(actor, accounts.actor_for_user(others["promoter"], ws_id))
 
     triage = processes.create_process(actor, "Support triage", "support-triage",
                                       "Classifies incoming support messages.")
@@ -60,3 +61,46 @@ def seed_demo(email: str, password: str, workspace: str) -> bool:
         None, "First cut: one paragraph per audience")
     processes.activate(actor, draft.id)
     return True
+
+
+LIVE_WORLD = [  # key, name, description, (direction from the previous room's anchor, anchor key)
+    ("limbo", "Limbo", "A grey nowhere between worlds. Every new soul starts here.", None),
+    ("square", "Village square", "Cobbles worn smooth around a well. Lanes lead off in every direction.",
+     ("north", "limbo")),
+    ("tavern", "The Crooked Tankard", "Low beams, a roaring hearth and a barkeep who has heard it all.",
+     ("east", "square")),
+    ("forest", "Forest path", "Birches lean over a path of soft needles.", ("west", "square")),
+    ("tower", "Watchtower top", "Wind, and the whole valley below.", ("up", "square")),
+]
+MILL = {
+    "rooms": [
+        {"key": "millyard", "name": "Mill yard", "description": "Sacks of grain wait by a creaking waterwheel.",
+         "attributes": {"ambient": "water", "light": 3}, "tags": [{"key": "outdoors", "category": "terrain"}]},
+        {"key": "millfloor", "name": "Mill floor", "description": "The great stones grind, and flour hangs in the air.",
+         "attributes": {"noise": "loud", "npc": {"name": "Miller Jana", "level": 4, "stats": {"str": 14, "wis": 11}}}},
+        {"key": "loft", "name": "Grain loft", "description": "Dusty beams, and a hatch to the sky.\n\nSomething rustles.",
+         "attributes": {"light": 1, "secret": True}},
+    ],
+    "exits": [
+        {"source": "millyard", "destination": "millfloor", "direction": "north"},
+        {"source": "millfloor", "destination": "millyard", "direction": "south"},
+        {"source": "millfloor", "destination": "loft", "direction": "up"},
+        {"source": "loft", "destination": "millfloor", "direction": "down"},
+    ],
+}
+
+
+def seed_world(admin: accounts.Actor, promoter: accounts.Actor) -> None:
+    """A small live world around Limbo, and "The Old Mill" built in a sandbox, ready to promote."""
+    from webapp.worlds import services as worlds
+
+    rooms = {}
+    for key, name, description, link in LIVE_WORLD:
+        rooms[key] = worlds.add_live_room(admin, worlds.room_fields(key, name, description))
+        if link:
+            direction, anchor = link
+            worlds.link_rooms(admin, rooms[anchor].id, rooms[key].id, direction)
+    mill = worlds.create_project(admin, "The Old Mill", "A working mill north-east of the village.", MILL)
+    worlds.transition(admin, mill.id, "submit")
+    worlds.transition(promoter, mill.id, "approve")
+    worlds.build_sandbox(admin, mill.id)

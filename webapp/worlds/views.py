@@ -1,0 +1,266 @@
+"""World builds in the dashboard: projects and their design, review, sandbox walk, the promote dialog,
+the map and exports. Views parse input, call one service and render; the rules live in `services`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, flash, redirect, request, url_for
+from flask_login import current_user
+
+from webapp import inputs
+from webapp.accounts.context import current_actor
+from webapp.accounts.models import Role
+from webapp.errors import BadRequest, DomainError, Invalid
+from webapp.extensions import login_manager
+from webapp.htmx import is_htmx, render_page
+from webapp.processes.views import render
+from webapp.worlds import services, worldmap
+from webapp.worlds.api import export_response
+from webapp.worlds.directions import DIRECTIONS
+from webapp.worlds.models import BuildProject
+
+bp = Blueprint("worlds", __name__)
+ROOM_FIELDS = ("key", "name", "description", "attributes", "tags")
+MAX_IMPORT = 4 * 1024 * 1024
+
+
+@bp.before_request
+def _signed_in() -> Any:
+    if not current_user.is_authenticated:
+        return login_manager.unauthorized()
+    return None
+
+
+@bp.context_processor
+def _helpers() -> dict[str, Any]:
+    return {"DIRECTIONS": DIRECTIONS, "allowed_transitions": services.allowed_transitions, "Role": Role}
+
+
+# -- projects -----------------------------------------------------------------------------------
+
+
+@bp.get("/builds")
+def index() -> Response:
+    return render("worlds/index.html", projects=services.list_projects(current_actor()), form={}, error=None)
+
+
+@bp.post("/builds")
+def create() -> Any:
+    actor = current_actor()
+    form = {k: request.form.get(k, "") for k in ("name", "description")}
+    try:
+        project = services.create_project(actor, form["name"], form["description"])
+    except Invalid as exc:
+        return render("worlds/index.html", status=exc.status, projects=services.list_projects(actor), form=form,
+                      error=exc)
+    flash(f"Build project {project.name!r} created: add its rooms.", "success")
+    return redirect(url_for(".detail", project_id=project.id), code=303)
+
+
+@bp.post("/builds/import")
+def import_project() -> Any:
+    actor = current_actor()
+    actor.require(*services.DESIGN)
+    upload = request.files.get("file")
+    text = upload.read(MAX_IMPORT + 1) if upload and upload.filename else request.form.get("document", "").encode()
+    try:
+        document = inputs.loads(text)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadRequest(f"The import is not valid JSON: {exc}.") from None
+    project = services.import_document(actor, document, request.form.get("name") or None)
+    flash(f"Imported {len(project.rooms)} rooms into the draft {project.name!r}.", "success")
+    return redirect(url_for(".detail", project_id=project.id), code=303)
+
+
+def _detail(project: BuildProject, status: int = 200, **context: Any) -> Response:
+    context.setdefault("room_form", {})
+    context.setdefault("exit_form", {})
+    context.setdefault("errors", {})
+    context.setdefault("error", None)
+    return render("worlds/detail.html", status=status, project=project, **context)
+
+
+@bp.get("/builds/<int:project_id>")
+def detail(project_id: int) -> Response:
+    return _detail(services.get_project(current_actor(), project_id))
+
+
+def _room_form() -> dict[str, str]:
+    return {k: request.form.get(k, "") for k in ROOM_FIELDS}
+
+
+def _room_fields(form: dict[str, str]) -> services.RoomFields:
+    return services.room_fields(form["key"], form["name"], form["description"], form["attributes"] or "{}",
+                                services.parse_tag_text(form["tags"]))
+
+
+@bp.post("/builds/<int:project_id>/rooms")
+def add_room(project_id: int) -> Any:
+    actor = current_actor()
+    actor.require(*services.DESIGN)
+    form = _room_form()
+    try:
+        room = services.add_room(actor, project_id, _room_fields(form))
+    except Invalid as exc:
+        return _detail(services.get_project(actor, project_id), exc.status, room_form=form,
+                       errors=exc.details or {}, error=exc)
+    flash(f"Room {room.name!r} added.", "success")
+    return redirect(url_for(".detail", project_id=project_id) + "#rooms", code=303)
+
+
+@bp.get("/builds/<int:project_id>/rooms/<int:room_id>/edit")
+def edit_room(project_id: int, room_id: int) -> Response:
+    project = services.get_project(current_actor(), project_id)
+    room = services.design_room(project, room_id)
+    form = {"key": room.key, "name": room.name, "description": room.description,
+            "attributes": room.attributes_json, "tags": ", ".join(f"{k}:{c}" if c else k for k, c in room.tags)}
+    return render("worlds/room_form.html", project=project, room=room, form=form, errors={}, error=None)
+
+
+@bp.post("/builds/<int:project_id>/rooms/<int:room_id>")
+def update_room(project_id: int, room_id: int) -> Any:
+    actor = current_actor()
+    actor.require(*services.DESIGN)
+    form = _room_form()
+    try:
+        room = services.update_room(actor, project_id, room_id, _room_fields(form))
+    except Invalid as exc:
+        project = services.get_project(actor, project_id)
+        return render("worlds/room_form.html", status=exc.status, project=project,
+                      room=services.design_room(project, room_id), form=form, errors=exc.details or {}, error=exc)
+    flash(f"Room {room.name!r} saved.", "success")
+    return redirect(url_for(".detail", project_id=project_id) + "#rooms", code=303)
+
+
+@bp.post("/builds/<int:project_id>/rooms/<int:room_id>/delete")
+def remove_room(project_id: int, room_id: int) -> Any:
+    services.remove_room(current_actor(), project_id, room_id)
+    flash("Room removed, with its exits.", "success")
+    return redirect(url_for(".detail", project_id=project_id) + "#rooms", code=303)
+
+
+@bp.post("/builds/<int:project_id>/rooms/<int:room_id>/entry")
+def set_entry(project_id: int, room_id: int) -> Any:
+    room = services.set_entry(current_actor(), project_id, room_id)
+    flash(f"{room.name!r} is the entry room.", "success")
+    return redirect(url_for(".detail", project_id=project_id) + "#rooms", code=303)
+
+
+@bp.post("/builds/<int:project_id>/exits")
+def add_exit(project_id: int) -> Any:
+    actor = current_actor()
+    actor.require(*services.DESIGN)
+    form = {k: request.form.get(k, "") for k in ("source_id", "destination_id", "direction", "aliases")}
+    try:
+        source = inputs.whole_number(form["source_id"], "source_id")
+        destination = inputs.whole_number(form["destination_id"], "destination_id")
+        services.add_exit(actor, project_id, source, destination, form["direction"], form["aliases"])
+    except DomainError as exc:
+        return _detail(services.get_project(actor, project_id), exc.status, exit_form=form, error=exc)
+    flash("Exit added.", "success")
+    return redirect(url_for(".detail", project_id=project_id) + "#exits", code=303)
+
+
+@bp.post("/builds/<int:project_id>/exits/<int:exit_id>/delete")
+def remove_exit(project_id: int, exit_id: int) -> Any:
+    services.remove_exit(current_actor(), project_id, exit_id)
+    flash("Exit removed.", "success")
+    return redirect(url_for(".detail", project_id=project_id) + "#exits", code=303)
+
+
+def _transition(project_id: int, action: str) -> Any:
+    actor = current_actor()
+    if action == "build":
+        project = services.build_sandbox(actor, project_id)
+        message = f"Sandbox built: {len(project.rooms)} rooms. Walk it before promoting."
+    else:
+        project = services.transition(actor, project_id, action, request.form.get("reason", ""))
+        message = f"{project.name!r} is {project.status.value}."
+    flash(message, "success")
+    return redirect(url_for(".detail", project_id=project_id), code=303)
+
+
+for _action in ("submit", "approve", "reject", "build"):
+    bp.add_url_rule(f"/builds/<int:project_id>/{_action}", _action, _transition, methods=["POST"],
+                    defaults={"action": _action})
+
+
+# -- promotion ----------------------------------------------------------------------------------
+
+
+def _dialog(project_id: int, status: int = 200, **context: Any) -> Response:
+    context.setdefault("preview", None)
+    context.setdefault("message", None)
+    return render("worlds/promote.html", "dialog", status=status, project_id=project_id, **context)
+
+
+@bp.get("/builds/<int:project_id>/promote")
+def promote_dialog(project_id: int) -> Response:
+    try:
+        preview = services.promotion_preview(current_actor(), project_id, request.args.get("connection_room_id"),
+                                             request.args.get("direction"))
+    except DomainError as exc:
+        return _dialog(project_id, exc.status, message=exc.message)
+    return _dialog(project_id, preview=preview)
+
+
+@bp.post("/builds/<int:project_id>/promote")
+def promote(project_id: int) -> Any:
+    actor = current_actor()
+    room_id, direction = request.form.get("connection_room_id"), request.form.get("direction")
+    try:
+        result = services.promote(actor, project_id, room_id, direction, request.form.get("preview_token") or None)
+    except DomainError as exc:
+        fresh = None
+        if isinstance(exc, services.WorldChanged | services.ExitConflict):
+            try:
+                fresh = services.promotion_preview(actor, project_id, room_id, direction)
+            except DomainError:
+                fresh = None
+        return _dialog(project_id, exc.status, preview=fresh, message=exc.message)
+    message = (f"{result.project.name!r} is live: {result.promoted_rooms} rooms, connected "
+               f"{result.project.connection_direction} of room {result.project.connection_room_id}.")
+    target = url_for(".world_map", highlight=project_id)
+    if not is_htmx():
+        flash(message, "success")
+        return redirect(target, code=303)
+    flash(message, "success")
+    response = Response(status=204)
+    response.headers["HX-Redirect"] = target
+    return response
+
+
+# -- the world ----------------------------------------------------------------------------------
+
+
+@bp.get("/world/rooms/search")
+def room_search() -> Response:
+    """Live rooms as you type (the connection room picker)."""
+    rooms = services.live_rooms(current_actor(), request.args.get("q", ""))
+    return render("worlds/_room_options.html", rooms=rooms, selected=request.args.get("connection_room_id"))
+
+
+@bp.get("/world/rooms/<int:room_id>")
+def room(room_id: int) -> Response:
+    """A room and its exits as links: walking the sandbox before promotion, or the live world."""
+    actor = current_actor()
+    room = services.get_room(actor, room_id)
+    return render("worlds/room.html", room=room, exits=services.exits_of(room),
+                  project=services.project_of_sandbox(actor, room))
+
+
+@bp.get("/world/map")
+def world_map() -> Response:
+    actor = current_actor()
+    area = inputs.optional_whole_number(request.args.get("area"), "area")
+    highlight = inputs.optional_whole_number(request.args.get("highlight"), "highlight")
+    view = worldmap.build_map(actor, area=area, highlight=highlight, x=request.args.get("x"),
+                             y=request.args.get("y"), span=request.args.get("span"))
+    return render_page("worlds/map.html", "map", view=view)
+
+
+@bp.get("/world/export")
+def export() -> Response:
+    area = inputs.optional_whole_number(request.args.get("area"), "area")
+    return export_response(current_actor(), request.args.get("format", "ev"), area)
