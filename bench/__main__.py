@@ -11,7 +11,7 @@ import traceback
 
 from bench._common import Results, backend_label
 
-ALL = ("serving", "promote", "diff", "history")
+ALL = ("serving", "promote", "diff", "history", "worlds")
 
 
 def main(argv: list[str]) -> int:

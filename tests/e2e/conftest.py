@@ -99,6 +99,11 @@ class PageProblems:
         return console + self.page_errors + self.csp_violations + self.server_errors
 
 
+def assert_no_page_problems(page: Any, allow: tuple[str, ...] = ()) -> None:
+    problems = page.problems.unexpected(allow)
+    assert not problems, "the page reported problems:\n" + "\n".join(problems)
+
+
 # Reports every CSP violation of every document of the context to Python (an exposed binding is
 # not subject to the page's CSP and survives navigations).
 _CSP_LISTENER = """

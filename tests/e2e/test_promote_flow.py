@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import browser_unavailable
+from tests.e2e.conftest import assert_no_page_problems, browser_unavailable
 
 _why = browser_unavailable()
 if _why:
@@ -91,11 +91,6 @@ def screenshot_path(tmp_path: Path) -> Path:
     if os.environ.get("UPDATE_SCREENSHOTS") == "1":
         return REPO / "docs" / "promote-dialog.png"
     return tmp_path / "promote-dialog.png"
-
-
-def assert_no_page_problems(page: Page, allow: tuple[str, ...] = ()) -> None:
-    problems = page.problems.unexpected(allow)  # type: ignore[attr-defined]
-    assert not problems, "the page reported problems:\n" + "\n".join(problems)
 
 
 def test_promote_flow(page: Page, seeded: Seeded, tmp_path: Path) -> None:

@@ -533,13 +533,21 @@ def _allocate_handles(workspace_id: int, keys: Sequence[str]) -> list[str]:
     return handles
 
 
-def _add_exit_rows(workspace_id: int, source_id: int, destination_id: int, key: str, aliases: list[str]) -> Exit:
-    row = Exit(workspace_id=workspace_id, source_id=source_id, destination_id=destination_id, key=key,
-               aliases=aliases)
-    db.session.add(row)
+def _add_exits(workspace_id: int, specs: Sequence[tuple[int, int, str, list[str]]]) -> list[Exit]:
+    """Exits (source id, destination id, key, aliases) and their names, in two flushes however many."""
+    rows = [Exit(workspace_id=workspace_id, source_id=s, destination_id=d, key=k, aliases=a) for s, d, k, a in specs]
+    db.session.add_all(rows)
     db.session.flush()
-    db.session.add_all(ExitName(exit_id=row.id, source_id=source_id, name=n) for n in (key, *aliases))
-    return row
+    db.session.add_all(ExitName(exit_id=row.id, source_id=row.source_id, name=name)
+                       for row in rows for name in (row.key, *row.aliases))
+    db.session.flush()
+    return rows
+
+
+def _exit_pair(workspace_id: int, source_id: int, destination_id: int, direction: Direction) -> list[Exit]:
+    """source → destination in `direction`, and back the opposite way."""
+    return _add_exits(workspace_id, [(source_id, destination_id, direction.name, [direction.short]),
+                                     (destination_id, source_id, direction.opposite.name, [direction.opposite.short])])
 
 
 def build_sandbox(actor: Actor, project_id: int) -> BuildProject:
@@ -565,8 +573,8 @@ def build_sandbox(actor: Actor, project_id: int) -> BuildProject:
     for design, room in zip(project.rooms, rooms, strict=True):
         design.room_id = room.id
     world_id = {design.id: room.id for design, room in zip(project.rooms, rooms, strict=True)}
-    for e in project.exits:
-        _add_exit_rows(actor.workspace_id, world_id[e.source_id], world_id[e.destination_id], e.key, list(e.aliases))
+    _add_exits(actor.workspace_id, [(world_id[e.source_id], world_id[e.destination_id], e.key, list(e.aliases))
+                                    for e in project.exits])
     project.status, project.sandbox_id, project.built_at = target, sandbox.id, utcnow()
     audit.record(actor, "build.built", "build_project", project.id,
                  {"sandbox_id": sandbox.id, "rooms": len(rooms), "exits": len(project.exits)})
@@ -604,9 +612,7 @@ def link_rooms(actor: Actor, source_id: int, destination_id: int, direction_text
     if source.id == destination.id:
         raise Invalid("An exit must lead to another room.")
     try:
-        pair = [_add_exit_rows(actor.workspace_id, source.id, destination.id, direction.name, [direction.short]),
-                _add_exit_rows(actor.workspace_id, destination.id, source.id, direction.opposite.name,
-                               [direction.opposite.short])]
+        pair = _exit_pair(actor.workspace_id, source.id, destination.id, direction)
         audit.record(actor, "world.rooms_linked", "room", source.id,
                      {"from": source.handle, "to": destination.handle, "direction": direction.name})
         db.session.commit()
@@ -720,6 +726,7 @@ def _conflicts(project: BuildProject, connection: Room, entry: Room, direction: 
 @dataclass(frozen=True)
 class WorldPromotion:
     project: BuildProject
+    connection: Room
     promoted_rooms: int
     created_exits: list[Exit]
     entry_room_id: int
@@ -781,13 +788,11 @@ def _write_promotion(actor: Actor, project: BuildProject, connection: Room, entr
     moved = db.session.execute(
         update(Room).where(Room.sandbox_id == sandbox_id).values(sandbox_id=None)
         .execution_options(synchronize_session=False)).rowcount
-    created = [_add_exit_rows(actor.workspace_id, connection.id, entry.id, direction.name, [direction.short]),
-               _add_exit_rows(actor.workspace_id, entry.id, connection.id, direction.opposite.name,
-                              [direction.opposite.short])]
-    db.session.flush()  # the unique exit names decide a race here
+    created = _exit_pair(actor.workspace_id, connection.id, entry.id, direction)  # unique names decide a race
     _mark_live(actor, project, connection, direction, sandbox_id, moved)
     db.session.commit()
-    return WorldPromotion(project=project, promoted_rooms=moved, created_exits=created, entry_room_id=entry.id)
+    return WorldPromotion(project=project, connection=connection, promoted_rooms=moved, created_exits=created,
+                          entry_room_id=entry.id)
 
 
 def _mark_live(actor: Actor, project: BuildProject, connection: Room, direction: Direction,

@@ -220,12 +220,11 @@ def promote(project_id: int) -> Any:
                 fresh = None
         return _dialog(project_id, exc.status, preview=fresh, message=exc.message)
     message = (f"{result.project.name!r} is live: {result.promoted_rooms} rooms, connected "
-               f"{result.project.connection_direction} of room {result.project.connection_room_id}.")
+               f"{result.project.connection_direction} of {result.connection.name}.")
     target = url_for(".world_map", highlight=project_id)
-    if not is_htmx():
-        flash(message, "success")
-        return redirect(target, code=303)
     flash(message, "success")
+    if not is_htmx():
+        return redirect(target, code=303)
     response = Response(status=204)
     response.headers["HX-Redirect"] = target
     return response

@@ -24,7 +24,7 @@ CELL_W, CELL_H = 160, 90  # a grid cell in SVG units
 BOX_W, BOX_H = 124, 44  # a room's box inside its cell
 NAME_CHARS = 17
 MIN_SPAN, MAX_SPAN, DEFAULT_SPAN = 4, 400, 24
-ASPECT = 0.6  # rows shown per column shown (cells are wider than tall)
+ASPECT = 1.0  # rows shown per column shown (cells are wider than tall, so the window is landscape)
 COORDINATE_LIMIT = 1_000_000
 
 
@@ -64,6 +64,7 @@ class MapView:
     area: BuildProject | None
     highlight: BuildProject | None
     areas: list[BuildProject]
+    whole: tuple[int, int, int, int]  # the cells every room of the map lies in: x0, y0, x1, y1
 
     @property
     def rows(self) -> int:
@@ -90,6 +91,17 @@ class MapView:
     def zoom(self, factor: float) -> dict[str, Any]:
         return self.args(span=min(MAX_SPAN, max(MIN_SPAN, round(self.span * factor))))
 
+    def everything(self) -> dict[str, Any]:
+        """The window that shows every room at once."""
+        x0, y0, x1, y1 = self.whole
+        return self.args(x=(x0 + x1) // 2, y=(y0 + y1) // 2, span=_fit(self.whole, MAX_SPAN))
+
+
+def _fit(box: tuple[int, int, int, int], limit: int) -> int:
+    """The span (columns) of a window showing `box` with a cell of margin."""
+    x0, y0, x1, y1 = box
+    return min(limit, max(x1 - x0 + 3, math.ceil((y1 - y0 + 3) / ASPECT), MIN_SPAN))
+
 
 def build_map(actor: Actor, *, area: int | None = None, highlight: int | None = None,
               x: str | None = None, y: str | None = None, span: str | None = None) -> MapView:
@@ -109,11 +121,12 @@ def build_map(actor: Actor, *, area: int | None = None, highlight: int | None = 
         select(Exit.source_id, Exit.destination_id, Exit.key).where(Exit.workspace_id == actor.workspace_id))
         if s in ids and d in ids]
     placed = layout(sorted(ids), exits, start=min(ids) if ids else None)
-    focus = [i for i in marked if i in ids] or sorted(ids)
-    if focus:
-        x0, y0, x1, y1 = placed.bounds(focus)
-        fit = max(x1 - x0 + 3, math.ceil((y1 - y0 + 3) / ASPECT), MIN_SPAN)
-        default_span, default_x, default_y = min(fit, DEFAULT_SPAN * 2), (x0 + x1) // 2, (y0 + y1) // 2
+    # The whole map when it is small, else the highlighted area with a margin around it.
+    whole = placed.bounds(ids)
+    focus = whole if whole[2] - whole[0] < DEFAULT_SPAN or not marked & ids else placed.bounds(marked & ids)
+    if ids:
+        x0, y0, x1, y1 = focus
+        default_span, default_x, default_y = _fit(focus, DEFAULT_SPAN * 2), (x0 + x1) // 2, (y0 + y1) // 2
     else:
         default_span, default_x, default_y = DEFAULT_SPAN, 0, 0
     view_span = inputs.whole_number(span, "span", default=default_span, minimum=MIN_SPAN, maximum=MAX_SPAN)
@@ -137,7 +150,7 @@ def build_map(actor: Actor, *, area: int | None = None, highlight: int | None = 
             lines.append(MapLine(a[0] * CELL_W, a[1] * CELL_H, b[0] * CELL_W, b[1] * CELL_H, kind,
                                  source in marked and destination in marked))
     return MapView(rooms=shown, lines=lines, total=len(rooms), cx=cx, cy=cy, span=view_span, area=area_project,
-                   highlight=highlight_project, areas=services.mapped_areas(actor))
+                   highlight=highlight_project, areas=services.mapped_areas(actor), whole=whole)
 
 
 def _rooms(actor: Actor) -> list[Any]:
