@@ -446,3 +446,18 @@ def test_the_world_export_holds_live_rooms_only(factories):
     factories.live_room(admin)
     factories.build_project(admin)
     assert [r["key"] for r in worlds.export_document(admin)["rooms"]] == ["limbo"]
+
+
+def test_a_promotion_queues_a_world_promoted_webhook_for_every_active_endpoint(factories, db):
+    from webapp.webhooks import services as webhooks
+
+    admin = factories.user("admin")
+    webhooks.create_endpoint(admin, "https://hooks.example/world")
+    limbo = factories.live_room(admin)
+    project = factories.build_project(admin)
+    worlds.promote(admin, project.id, limbo.id, "west")
+    [effect] = db.session.scalars(select(OutboxEffect).where(OutboxEffect.kind == "webhook.deliver")).all()
+    assert effect.payload["event"] == "world.promoted"
+    assert effect.payload["data"] | {"sandbox_id": None} == {
+        "project_id": project.id, "name": project.name, "rooms": 3, "connection_room_id": limbo.id,
+        "connection_room": "limbo#01", "direction": "west", "sandbox_id": None}

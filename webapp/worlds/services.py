@@ -29,6 +29,7 @@ from webapp.audit import services as audit
 from webapp.errors import BadRequest, Conflict, Invalid, NotFound
 from webapp.extensions import db, utcnow
 from webapp.outbox import services as outbox
+from webapp.webhooks import services as webhooks
 from webapp.worlds import batchfile
 from webapp.worlds.directions import DIRECTIONS, Direction, parse_direction
 from webapp.worlds.models import (
@@ -803,10 +804,11 @@ def _mark_live(actor: Actor, project: BuildProject, connection: Room, direction:
     project.connection_room_id = connection.id
     project.connection_direction = direction.name
     project.sandbox_id = None
-    audit.record(actor, "build.promoted", "build_project", project.id,
-                 {"name": project.name, "rooms": moved, "connection_room_id": connection.id,
-                  "connection_room": connection.handle, "direction": direction.name, "sandbox_id": sandbox_id})
+    details = {"project_id": project.id, "name": project.name, "rooms": moved, "connection_room_id": connection.id,
+               "connection_room": connection.handle, "direction": direction.name, "sandbox_id": sandbox_id}
+    audit.record(actor, "build.promoted", "build_project", project.id, details)
     outbox.add(actor.workspace_id, "worlds.remove_sandbox", {"sandbox_id": sandbox_id})
+    webhooks.emit(actor.workspace_id, "world.promoted", details)
 
 
 def _world_changed(actor: Actor, project_id: int, connection_id: int, direction: str) -> NoReturn:
