@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from flask import g, request, session
+from typing import Any
+
+from flask import Blueprint, g, request, session
 from flask_login import current_user
 
 from webapp.accounts import services
@@ -50,3 +52,13 @@ def api_actor() -> Actor:
     if "actor" not in g:
         g.actor = services.actor_for_personal_token(bearer_token())
     return g.actor
+
+
+def signed_in_only(bp: Blueprint) -> None:
+    """Every page of `bp` sends visitors who are not signed in to the login page first."""
+
+    @bp.before_request
+    def _signed_in() -> Any:
+        if not current_user.is_authenticated:
+            return login_manager.unauthorized()
+        return None

@@ -10,13 +10,11 @@ import json
 from typing import Any
 
 from flask import Blueprint, Response, flash, make_response, redirect, render_template, request, url_for
-from flask_login import current_user
 
 from webapp import inputs
-from webapp.accounts.context import current_actor
+from webapp.accounts.context import current_actor, signed_in_only
 from webapp.accounts.models import Role
 from webapp.errors import BadRequest, Conflict, DomainError, Invalid, NotFound
-from webapp.extensions import login_manager
 from webapp.htmx import is_htmx, render_page
 from webapp.processes import services
 from webapp.processes.diff import line_diff
@@ -29,11 +27,7 @@ DRAFT_FIELDS = services.DOCUMENT_FIELDS  # config, input_schema, output_schema
 VALUE_PREVIEW_CHARS = 2000
 
 
-@bp.before_request
-def _signed_in() -> Any:
-    if not current_user.is_authenticated:
-        return login_manager.unauthorized()
-    return None
+signed_in_only(bp)
 
 
 @bp.context_processor

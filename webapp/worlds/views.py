@@ -6,13 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, Response, flash, redirect, request, url_for
-from flask_login import current_user
 
 from webapp import inputs
-from webapp.accounts.context import current_actor
+from webapp.accounts.context import current_actor, signed_in_only
 from webapp.accounts.models import Role
 from webapp.errors import BadRequest, DomainError, Invalid
-from webapp.extensions import login_manager
 from webapp.htmx import is_htmx, render_page
 from webapp.processes.views import render
 from webapp.worlds import services, worldmap
@@ -24,11 +22,7 @@ bp = Blueprint("worlds", __name__)
 ROOM_FIELDS = ("key", "name", "description", "attributes", "tags")
 
 
-@bp.before_request
-def _signed_in() -> Any:
-    if not current_user.is_authenticated:
-        return login_manager.unauthorized()
-    return None
+signed_in_only(bp)
 
 
 @bp.context_processor
