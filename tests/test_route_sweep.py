@@ -11,22 +11,30 @@ from sqlalchemy import select
 from webapp.outbox.models import EffectStatus, OutboxEffect
 from webapp.webhooks import services as webhooks
 
+BOT_URLS = ("/api/v1/link/confirm", "/api/v1/availability")
 SKIPPED_ENDPOINTS = ("static", "rq_dashboard.")  # vendored files; rq-dashboard is tested in test_security
 BAD_QUERY = {"page": "-1", "per_page": "0", "old": "x", "new": "", "from": "abc", "since": "yesterday",
              "until": "2026-13-45", "format": "xml", "limit": "many", "action": "%", "resource": ":",
              "q": "%_\\", "area": "x", "highlight": "-5", "x": "1e99", "y": "", "span": "100000",
-             "connection_room_id": "abc", "direction": "sideways", "connection_direction": "??"}
+             "connection_room_id": "abc", "direction": "sideways", "connection_direction": "??", "month": "2026-99",
+             "day": "someday", "status": "sleepy"}
 BAD_FORM = {"name": "x" * 5000, "config": "[1,", "input_schema": '{"type": 5}', "output_schema": "null",
             "environment": "moon", "url": "ftp://nowhere", "workspace_id": "abc", "change_notes": "é" * 10_000,
             "preview_token": "garbage", "based_on": "-3", "email": "not-an-email", "password": "",
             "key": "a b", "attributes": "{", "tags": "a;b", "source_id": "x", "destination_id": "-1",
-            "direction": "sideways", "aliases": "A B", "connection_room_id": "9" * 30, "reason": "", "document": "["}
+            "direction": "sideways", "aliases": "A B", "connection_room_id": "9" * 30, "reason": "", "document": "[",
+            "day": "2020-01-01", "status": "sleepy", "display_name": "", "quiet_hours": "late", "time_zone": "Mars",
+            "game_start": "9pm", "lead_minutes": "-1", "channel_order": "irc"}
 BAD_JSON_BODIES = [b"", b"[]", b'"text"', b"{", b'{"config": "not an object"}',
                    b'{"config": {}, "input_schema": "x", "output_schema": []}', b'{"name": 5, "slug": ["a"]}',
                    b'{"change_notes": 5, "preview_token": ["x"]}', b'{"name": ""}', b"\xff\xfe",
                    b'{"name": "X", "rooms": [{"key": 5}], "exits": {}}', b'{"rooms": [null], "exits": [7]}',
                    b'{"connection_room_id": true, "connection_direction": 5}', b'{"reason": ["x"]}',
-                   b'{"name": "X", "rooms": [{"key": "a", "name": "A", "tags": "t"}], "entry": {"x": 1}}']
+                   b'{"name": "X", "rooms": [{"key": "a", "name": "A", "tags": "t"}], "entry": {"x": 1}}',
+                   b'{"code": 5, "channel": ["x"], "external_id": {}}', b'{"code": "AB", "channel": "discord", "external_id": 4}',
+                   b'{"channel": "discord", "external_id": "42", "date": "2026-02-30", "status": "maybe"}',
+                   b'{"channel": "discord", "external_id": "42", "date": 5, "status": 7}',
+                   b'{"channel": "discord", "external_id": "42", "date": "tomorrow", "status": null}']
 
 
 @pytest.fixture
@@ -51,7 +59,17 @@ def world(db, factories):
            "project_id": [draft_build.id, built.id, 999_999_999],
            "room_id": [design_room.id, limbo.id, built.rooms[0].room_id, 999_999_999],
            "exit_id": [draft_build.exits[0].id, 999_999_999]}
-    return {"admin": admin, "slugs": [proc.slug, "no-such-process"], "ids": ids, "key": key, "token": token}
+    from webapp.gamenight import services as gamenight
+    from webapp.notify.models import Channel, Contact
+
+    gamenight.save_profile(admin, "Ada", "ada#1")
+    contact = Contact(workspace_id=admin.workspace_id, user_id=admin.user_id, channel=Channel.discord,
+                      external_id="42", confirmed_at=effect.created_at)
+    db.session.add(contact)
+    db.session.commit()
+    ids["contact_id"] = [contact.id, 999_999_999]
+    return {"admin": admin, "slugs": [proc.slug, "acme", "no-such-process"], "ids": ids, "key": key,
+            "token": token, "bot": gamenight.rotate_bot_token(admin)}
 
 
 def _urls(rule: str, world: dict) -> list[str]:
@@ -67,6 +85,7 @@ def test_no_route_answers_500_to_bad_input(app, auth, client, world):
     auth.login(world["admin"].label)
     api_headers = {"Authorization": f"Bearer {world['token']}"}
     serve_headers = {"Authorization": f"Bearer {world['key']}"}
+    bot_headers = {"Authorization": f"Bearer {world['bot']}"}
     failures: list[str] = []
     rules = [r for r in app.url_map.iter_rules() if not r.endpoint.startswith(SKIPPED_ENDPOINTS)]
     assert len(rules) > 30
@@ -74,7 +93,8 @@ def test_no_route_answers_500_to_bad_input(app, auth, client, world):
         if rule.rule == "/logout":
             continue  # swept last: it ends the session the others need
         for url in _urls(rule.rule, world):
-            headers = serve_headers if url.startswith("/api/v1/serve/") else api_headers
+            headers = serve_headers if url.startswith("/api/v1/serve/") else bot_headers if url in BOT_URLS \
+                else api_headers
             for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
                 # Each bad query parameter alone too: one bad value must not hide the handling of another.
                 queries = [BAD_QUERY, *({name: value} for name, value in BAD_QUERY.items())]

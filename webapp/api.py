@@ -36,5 +36,6 @@ def optional_str(body: dict[str, Any], name: str) -> str:
 
 
 from webapp.audit import api as _audit_api  # noqa: F401  (routes register on bp)
+from webapp.gamenight import api as _gamenight_api  # noqa: F401
 from webapp.processes import api as _processes_api  # noqa: F401
 from webapp.worlds import api as _worlds_api  # noqa: F401

@@ -1,0 +1,54 @@
+"""A member sets their status on the availability page in a real browser (htmx, no page reload)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.e2e.conftest import assert_no_page_problems, browser_unavailable
+
+_why = browser_unavailable()
+if _why:
+    pytest.skip(_why, allow_module_level=True)
+
+from playwright.sync_api import Page, expect
+
+from tests.factories import PASSWORD
+
+pytestmark = pytest.mark.e2e
+EMAIL = "jana@example.com"
+
+
+@pytest.fixture
+def linked_member(factories: Any) -> None:
+    from webapp.gamenight import services as gamenight
+
+    admin = factories.user("admin", "Acme")
+    member = factories.user("viewer", "Acme", email=EMAIL)
+    gamenight.save_profile(member, "Jana", "jana#1")
+    code, _ = gamenight.new_link_code(member)
+    gamenight.rotate_bot_token(admin)
+    gamenight.confirm_link(member.workspace_id, code, "discord", "1111", "json://relay.example/hook")
+
+
+def test_a_member_sets_and_clears_a_status_without_a_page_reload(page: Page, linked_member: None) -> None:
+    page.goto("/login")
+    page.get_by_label("E-mail").fill(EMAIL)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("link", name="Game nights").click()
+    today = page.get_by_role("article", name="Today")
+    expect(today).to_contain_text("0 available")
+    page.evaluate("window.__noReload = true")
+    today.get_by_role("button", name="available", exact=True).click()
+    today = page.get_by_role("article", name="Today")
+    expect(today.locator("li.status-available")).to_contain_text("1 available")
+    expect(today.locator("li.status-available")).to_contain_text("Jana")
+    expect(today.get_by_role("button", name="available", exact=True)).to_have_attribute("aria-pressed", "true")
+    today.get_by_role("button", name="available", exact=True).click()  # clicking the current status clears it
+    expect(page.get_by_role("article", name="Today").locator("li.status-available")).to_contain_text("0 available")
+    assert page.evaluate("window.__noReload") is True  # the same document all along: htmx swapped the panels
+    page.get_by_role("button", name="Open calendar").click()
+    expect(page.locator("#calendar table.calendar")).to_be_visible()
+    assert_no_page_problems(page)

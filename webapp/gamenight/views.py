@@ -1,0 +1,190 @@
+"""Game nights in the dashboard: the availability page (public counts, names and one-click statuses for
+linked members), the profile page (player, preferences, linking) and the admins' settings."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, flash, redirect, request, url_for
+from flask_login import current_user
+
+from webapp.accounts import services as accounts
+from webapp.accounts.context import current_actor, signed_in_only
+from webapp.accounts.models import Role, Workspace
+from webapp.errors import DomainError, NotFound
+from webapp.extensions import db, login_manager
+from webapp.gamenight import services
+from webapp.gamenight.models import Status
+from webapp.htmx import is_htmx, no_store, render_page
+from webapp.notify import services as notify
+from webapp.notify.models import Channel
+from webapp.processes.views import render
+
+bp = Blueprint("gamenight", __name__)  # the availability page is public (counts only)
+members = Blueprint("gamenight_members", __name__)  # everything else needs a sign-in
+signed_in_only(members)
+
+
+@bp.context_processor
+@members.context_processor
+def _helpers() -> dict[str, Any]:
+    return {"Status": Status, "Role": Role, "Channel": Channel}
+
+
+def _workspace(slug: str) -> Workspace:
+    ws = db.session.scalar(db.select(Workspace).where(Workspace.slug == slug))
+    if ws is None:
+        raise NotFound("No such workspace.")
+    return ws
+
+
+def _viewer(ws: Workspace) -> tuple[int | None, bool]:
+    """(user id, is a member of ws) for whoever is looking."""
+    if not current_user.is_authenticated:
+        return None, False
+    return current_user.id, accounts.membership(current_user.id, ws.id) is not None
+
+
+# -- availability -------------------------------------------------------------------------------
+
+
+@members.get("/availability")
+def my_availability() -> Response:
+    actor = current_actor()
+    return redirect(url_for("gamenight.availability", slug=services.workspace(actor.workspace_id).slug))
+
+
+def _page(ws: Workspace, status: int = 200, message: str | None = None) -> Response:
+    viewer, member = _viewer(ws)
+    view = services.overview(ws, viewer, member=member)
+    game = services.settings(ws.id)
+    return render_page("gamenight/availability.html", "panels", status, ws=ws, view=view, game=game,
+                       message=message)
+
+
+@bp.get("/w/<slug>/availability")
+def availability(slug: str) -> Response:
+    return _page(_workspace(slug))
+
+
+@bp.post("/w/<slug>/availability")
+def set_availability(slug: str) -> Any:
+    """One click sets (or, clicking the current status again, clears) the member's status for a date."""
+    ws = _workspace(slug)
+    viewer, member = _viewer(ws)
+    if viewer is None:
+        return login_manager.unauthorized()
+    if not member:
+        raise NotFound("No such workspace.")
+    day = services.parse_day(ws, request.form.get("day"))
+    status = services.parse_status(request.form.get("status"))
+    try:
+        services.set_status(ws.id, viewer, day, status, actor_label=current_user.email)
+    except DomainError as exc:
+        if not is_htmx():
+            raise
+        return _page(ws, exc.status, exc.message)
+    if not is_htmx():
+        return redirect(url_for(".availability", slug=slug), code=303)
+    return _page(ws)
+
+
+@bp.get("/w/<slug>/availability/calendar")
+def calendar(slug: str) -> Response:
+    ws = _workspace(slug)
+    viewer, member = _viewer(ws)
+    linked = member and services.is_linked(ws.id, viewer)
+    return render_page("gamenight/calendar.html", "calendar", ws=ws,
+                       month=services.month(ws, request.args.get("month"), viewer, linked=linked), linked=linked)
+
+
+# -- profile ------------------------------------------------------------------------------------
+
+
+def _profile_page(status: int = 200, **context: Any) -> Response:
+    actor = current_actor()
+    assert actor.user_id is not None
+    context.setdefault("error", None)
+    context.setdefault("code", None)
+    return render("gamenight/profile.html", status=status, player=services.profile(actor.workspace_id, actor.user_id),
+                  pref=notify.preference(actor.workspace_id, actor.user_id),
+                  contacts=notify.contacts(actor.workspace_id, actor.user_id),
+                  linked=services.is_linked(actor.workspace_id, actor.user_id),
+                  ws=services.workspace(actor.workspace_id), **context)
+
+
+@members.get("/profile")
+def profile() -> Response:
+    return _profile_page()
+
+
+@members.post("/profile/player")
+def save_player() -> Any:
+    try:
+        services.save_profile(current_actor(), request.form.get("display_name"), request.form.get("aliases", ""))
+    except DomainError as exc:
+        return _profile_page(exc.status, error=exc)
+    flash("Player profile saved.", "success")
+    return redirect(url_for(".profile"), code=303)
+
+
+@members.post("/profile/preferences")
+def save_preferences() -> Any:
+    form = request.form
+    try:
+        notify.update_preferences(current_actor(), form.get("opted_in") == "on", form.getlist("channel_order"),
+                                  form.get("quiet_hours"))
+    except DomainError as exc:
+        return _profile_page(exc.status, error=exc)
+    flash("Preferences saved.", "success")
+    return redirect(url_for(".profile"), code=303)
+
+
+@members.post("/profile/link-code")
+def link_code() -> Response:
+    code, expires = services.new_link_code(current_actor())
+    return no_store(_profile_page(code=code, code_expires=expires))
+
+
+@members.post("/profile/contacts/<int:contact_id>/unlink")
+def unlink(contact_id: int) -> Any:
+    contact = notify.unlink(current_actor(), contact_id)
+    flash(f"Your {contact.channel.value} account is unlinked.", "success")
+    return redirect(url_for(".profile"), code=303)
+
+
+# -- settings (admins) --------------------------------------------------------------------------
+
+
+def _settings_page(status: int = 200, **context: Any) -> Response:
+    actor = current_actor()
+    actor.require(Role.admin, "change the game-night settings")
+    context.setdefault("error", None)
+    context.setdefault("bot_token", None)
+    return render("gamenight/settings.html", status=status, ws=services.workspace(actor.workspace_id),
+                  game=services.settings(actor.workspace_id), **context)
+
+
+@members.get("/settings/gamenight")
+def settings() -> Response:
+    return _settings_page()
+
+
+@members.post("/settings/gamenight")
+def save_settings() -> Any:
+    actor = current_actor()
+    actor.require(Role.admin, "change the game-night settings")
+    form = request.form
+    try:
+        services.update_settings(actor, form.get("time_zone", ""), form.get("game_start", ""),
+                                 form.get("lead_minutes"))
+    except DomainError as exc:
+        return _settings_page(exc.status, error=exc)
+    flash("Game-night settings saved.", "success")
+    return redirect(url_for(".settings"), code=303)
+
+
+@members.post("/settings/gamenight/bot-token")
+def rotate_bot_token() -> Response:
+    token = services.rotate_bot_token(current_actor())
+    return no_store(_settings_page(bot_token=token))

@@ -1,0 +1,60 @@
+"""Who can be reached, how, and whether they want to be: contacts and preferences.
+
+A contact's delivery target (an Apprise URL) is a secret: stored sealed, shown only masked, never
+returned by an endpoint, logged or put in a job's arguments.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import JSON, Enum, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from webapp.extensions import UTCDateTime, db, utcnow
+
+
+class Channel(enum.StrEnum):
+    discord = "discord"
+    telegram = "telegram"
+    signal = "signal"
+    email = "email"
+
+
+CHAT_CHANNELS = (Channel.discord, Channel.telegram, Channel.signal)
+
+
+class Contact(db.Model):
+    """One chat identity (or e-mail address) of a member. An identity belongs to one member of the
+    workspace, and a member has at most one identity per channel."""
+
+    __tablename__ = "contacts"
+    __table_args__ = (
+        UniqueConstraint("workspace_id", "channel", "external_id", name="uq_contacts_identity"),
+        UniqueConstraint("workspace_id", "user_id", "channel", name="uq_contacts_user_channel"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    channel: Mapped[Channel] = mapped_column(Enum(Channel, native_enum=False, length=16))
+    external_id: Mapped[str] = mapped_column(String(200))
+    target_sealed: Mapped[str | None] = mapped_column(Text)  # the Apprise URL, encrypted
+    target_hint: Mapped[str] = mapped_column(String(80), default="")  # e.g. "tgram://…4821"
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Preference(db.Model):
+    """A member's say in being told: opt-in (off until they turn it on), channel order, quiet hours."""
+
+    __tablename__ = "preferences"
+    __table_args__ = (Index("ix_preferences_workspace_opted_in", "workspace_id", "opted_in"),)
+
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    opted_in: Mapped[bool] = mapped_column(default=False)
+    channel_order: Mapped[list[str]] = mapped_column(JSON, default=list)
+    quiet_hours: Mapped[str | None] = mapped_column(String(11))  # "22:00-08:00"
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
