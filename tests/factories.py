@@ -88,3 +88,33 @@ def build_project(actor: Actor, document: dict[str, Any] | None = None, *, until
         if status == until:
             break
     return project
+
+
+def player(workspace_id: int, email: str, status: str | None = "available", *, target: str | None = None,
+           opted_in: bool = True, quiet_hours: str | None = None, channel: str = "discord",
+           external_id: str | None = None, day: Any = None, name: str | None = None) -> int:
+    """A linked member (profile + confirmed contact), opted in or not, with a status for `day` (local today)."""
+    from webapp.accounts.models import Workspace
+    from webapp.extensions import db, utcnow
+    from webapp.gamenight import services as gamenight
+    from webapp.gamenight.models import Availability, PlayerProfile, Status
+    from webapp.notify import services as notify
+    from webapp.notify.models import Channel, Contact, Preference
+
+    ws = db.session.get(Workspace, workspace_id)
+    member = user("viewer", ws.name, email=email)
+    assert member.user_id is not None
+    db.session.add(PlayerProfile(workspace_id=workspace_id, user_id=member.user_id,
+                                 display_name=name or email.split("@")[0].title(), aliases=[]))
+    contact = Contact(workspace_id=workspace_id, user_id=member.user_id, channel=Channel(channel),
+                      external_id=external_id or f"ext-{member.user_id}", confirmed_at=utcnow())
+    if target:
+        notify.set_target(contact, target)
+    db.session.add(contact)
+    db.session.add(Preference(workspace_id=workspace_id, user_id=member.user_id, opted_in=opted_in,
+                              channel_order=[], quiet_hours=quiet_hours))
+    if status:
+        db.session.add(Availability(workspace_id=workspace_id, user_id=member.user_id,
+                                    day=day or gamenight.local_today(ws), status=Status(status)))
+    db.session.commit()
+    return member.user_id

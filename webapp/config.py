@@ -47,6 +47,15 @@ class Settings:
     LOGIN_MAX_FAILURES: int = 5
     LOGIN_FAILURE_WINDOW_SECONDS: int = 900
     WEBHOOK_TIMEOUT_SECONDS: float = 5.0
+    # Game-night deliveries: attempts per message before it is failed, the first back-off between
+    # attempts, and how long a claim may stay `sending` before it is taken for a crash (`unknown`).
+    DELIVERY_MAX_ATTEMPTS: int = 3
+    DELIVERY_BACKOFF_SECONDS: float = 30.0
+    DELIVERY_LEASE_SECONDS: float = 90.0
+    # How many runs of a large campaign job share its fan-out (one per worker you run).
+    FANOUT_RUNS: int = 2
+    # A bot's presence report counts for the ready-check this many minutes.
+    PRESENCE_WINDOW_MINUTES: int = 5
     RQ_QUEUES: tuple[str, ...] = field(default=("default",))
 
     @classmethod

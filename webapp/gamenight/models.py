@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import date, datetime
 
-from sqlalchemy import JSON, Date, Enum, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import JSON, Date, Enum, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.accounts.models import User
@@ -81,3 +81,107 @@ class GamenightSettings(db.Model):
     bot_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     bot_token_prefix: Mapped[str | None] = mapped_column(String(24))
     bot_token_rotated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    summary_target_sealed: Mapped[str | None] = mapped_column(Text)  # Apprise URL of the summary channel
+    summary_target_hint: Mapped[str] = mapped_column(String(80), default="")
+
+
+class CampaignStatus(enum.StrEnum):
+    scheduled = "scheduled"
+    sending = "sending"
+    sent = "sent"
+    partial = "partial"
+    failed = "failed"
+    cancelled = "cancelled"
+
+
+class JobKind(enum.StrEnum):
+    reminder = "reminder"
+    start = "start"
+    ready_check = "ready_check"
+
+
+class JobStatus(enum.StrEnum):
+    scheduled = "scheduled"
+    running = "running"
+    done = "done"
+    cancelled = "cancelled"
+
+
+class Campaign(db.Model):
+    """A promoted game night: a snapshot of who opted in, and its three timed jobs."""
+
+    __tablename__ = "campaigns"
+    __table_args__ = (
+        # One campaign per promoter per workspace-local day (a cancelled one makes room for another).
+        Index("uq_campaigns_promoter_day", "workspace_id", "promoter_id", "local_day", unique=True,
+              sqlite_where=text("status <> 'cancelled'"), postgresql_where=text("status <> 'cancelled'")),
+        UniqueConstraint("workspace_id", "idempotency_key", name="uq_campaigns_idempotency_key"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    promoter_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    local_day: Mapped[date] = mapped_column(Date)
+    start_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    lead_minutes: Mapped[int]
+    statuses: Mapped[list[str]] = mapped_column(JSON)
+    dry_run: Mapped[bool] = mapped_column(default=False)
+    status: Mapped[CampaignStatus] = mapped_column(Enum(CampaignStatus, native_enum=False, length=16),
+                                                   default=CampaignStatus.scheduled)
+    idempotency_key: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    promoter: Mapped[User] = relationship()
+    jobs: Mapped[list[CampaignJob]] = relationship(order_by="CampaignJob.run_at, CampaignJob.id",
+                                                   cascade="all, delete-orphan")
+    recipients: Mapped[list[CampaignRecipient]] = relationship(cascade="all, delete-orphan")
+
+
+class CampaignRecipient(db.Model):
+    """Who was opted in, and with which status, when the campaign was created."""
+
+    __tablename__ = "campaign_recipients"
+
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    status: Mapped[Status] = mapped_column(Enum(Status, native_enum=False, length=16))
+
+
+class CampaignJob(db.Model):
+    """One timed step of a campaign. The row is the truth; RQ only carries its id at `run_at`."""
+
+    __tablename__ = "campaign_jobs"
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "kind", name="uq_campaign_jobs_campaign_kind"),
+        Index("ix_campaign_jobs_status_run_at", "status", "run_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    kind: Mapped[JobKind] = mapped_column(Enum(JobKind, native_enum=False, length=16))
+    run_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    deadline_at: Mapped[datetime] = mapped_column(UTCDateTime)  # after it, nothing of this job is (re)sent
+    status: Mapped[JobStatus] = mapped_column(Enum(JobStatus, native_enum=False, length=16),
+                                              default=JobStatus.scheduled)
+    runs: Mapped[int] = mapped_column(default=0)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    next_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # a retry's time (None: `run_at`)
+    rq_job_id: Mapped[str | None] = mapped_column(String(64))  # the RQ job of its latest scheduled run
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # a running run beats; silence = gone
+    counts: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
+
+
+class PresenceReport(db.Model):
+    """One snapshot from a bot: the voice channel's identities (external ids), or the game server's
+    player names. The ready-check reads the snapshots of the last few minutes."""
+
+    __tablename__ = "presence_reports"
+    __table_args__ = (Index("ix_presence_reports_workspace_seen", "workspace_id", "seen_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    source: Mapped[str] = mapped_column(String(16))  # voice | game_server
+    present: Mapped[list[str]] = mapped_column(JSON, default=list)
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -58,3 +58,49 @@ class Preference(db.Model):
     channel_order: Mapped[list[str]] = mapped_column(JSON, default=list)
     quiet_hours: Mapped[str | None] = mapped_column(String(11))  # "22:00-08:00"
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class DeliveryStatus(enum.StrEnum):
+    sending = "sending"  # claimed; a claim a crash left behind becomes `unknown`, never sent again
+    retrying = "retrying"  # every channel failed this time; the job runs again after a back-off
+    sent = "sent"
+    failed = "failed"
+    skipped = "skipped"  # opted out since the campaign was created, or no usable contact
+    skipped_quiet_hours = "skipped_quiet_hours"
+    unknown = "unknown"
+    dry_run = "dry_run"
+
+
+class Delivery(db.Model):
+    """The ledger: one row per message that must go out at most once, under a unique key such as
+    `campaign:7:start:12`. Claimed (`sending`) before the send, marked after it."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (Index("ix_deliveries_source", "source_type", "source_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(120), unique=True)
+    source_type: Mapped[str] = mapped_column(String(32))  # e.g. campaign_job
+    source_id: Mapped[int]
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    status: Mapped[DeliveryStatus] = mapped_column(Enum(DeliveryStatus, native_enum=False, length=24))
+    channel: Mapped[str | None] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(default=0)
+    provider_answer: Mapped[str | None] = mapped_column(Text)
+    claimed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class SendLog(db.Model):
+    """One row per attempt: outcome, channel type and error. Never a handle or a target."""
+
+    __tablename__ = "send_logs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    delivery_id: Mapped[int] = mapped_column(ForeignKey("deliveries.id", ondelete="CASCADE"), index=True)
+    attempt: Mapped[int]
+    status: Mapped[str] = mapped_column(String(24))
+    channel: Mapped[str | None] = mapped_column(String(16))
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

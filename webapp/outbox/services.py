@@ -31,6 +31,8 @@ from webapp.outbox.models import EffectStatus, OutboxEffect
 log = logging.getLogger(__name__)
 Handler = Callable[[OutboxEffect], dict[str, Any] | None]
 HANDLERS: dict[str, Handler] = {}
+# Other rows that must happen at their time (campaign jobs) bring their own pass to `reconcile`.
+RECONCILERS: list[Callable[[], dict[str, int]]] = []
 # A running effect whose worker vanished (SIGKILL, lost machine) is retried after this lease.
 RUNNING_LEASE = timedelta(minutes=5)
 JOB_FUNCTION = "jobs.outbox.run_effect"
@@ -42,6 +44,11 @@ def handler(kind: str) -> Callable[[Handler], Handler]:
         return fn
 
     return register
+
+
+def reconciler(fn: Callable[[], dict[str, int]]) -> Callable[[], dict[str, int]]:
+    RECONCILERS.append(fn)
+    return fn
 
 
 def add(workspace_id: int | None, kind: str, payload: dict[str, Any]) -> OutboxEffect:
@@ -128,12 +135,14 @@ def run_effect(effect_id: int) -> str:
     return "done"
 
 
-def _job_is_alive(connection: redis.Redis, job_id: str) -> bool:
+def job_is_alive(connection: redis.Redis, job_id: str, *, running: bool = True) -> bool:
+    """Whether Redis holds the job waiting (or, with `running`, being run) — else it must be enqueued again."""
     try:
         status = Job.fetch(job_id, connection=connection).get_status()
     except NoSuchJobError:
         return False
-    return status in {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
+    alive = {JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED} | ({JobStatus.STARTED} if running else set())
+    return status in alive
 
 
 def reconcile(limit: int = 500) -> dict[str, int]:
@@ -152,9 +161,12 @@ def reconcile(limit: int = 500) -> dict[str, int]:
         .limit(limit)
     ).all()
     connection = courier.connection
-    missing = [effect_id for effect_id in due if not _job_is_alive(connection, f"effect-{effect_id}")]
+    missing = [effect_id for effect_id in due if not job_is_alive(connection, f"effect-{effect_id}")]
     enqueued = enqueue_ids(missing)
-    return {"revived": revived, "due": len(due), "enqueued": enqueued}
+    counts = {"revived": revived, "due": len(due), "enqueued": enqueued}
+    for other in RECONCILERS:
+        counts |= other()
+    return counts
 
 
 def list_effects(workspace_id: int, statuses: Sequence[EffectStatus], limit: int = 100) -> Sequence[OutboxEffect]:

@@ -1,0 +1,71 @@
+"""A local HTTP sink for Apprise `json://` posts: what arrived, per path, and a way to fail or hold posts.
+
+    with Sink() as sink:
+        target = sink.target("u7")      # json://127.0.0.1:<port>/u7
+        ...
+        sink.received("u7")             # the posts that arrived at /u7
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import defaultdict
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Self
+
+
+class Sink:
+    def __init__(self) -> None:
+        self.posts: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        self.failing: set[str] = set()  # paths answered with 500
+        self.on_post: Callable[[str, int], None] | None = None  # called (path, total) before answering
+        self.total = 0
+        self._lock = threading.Lock()
+        sink = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                path = self.path.strip("/").split("?")[0]
+                with sink._lock:
+                    sink.total += 1
+                    total = sink.total
+                    if path not in sink.failing:
+                        sink.posts[path].append({"key": self.headers.get("X-Delivery-Key"), **json.loads(body)})
+                if sink.on_post is not None:
+                    sink.on_post(path, total)
+                status = 500 if path in sink.failing else 200
+                self.send_response(status)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"{}")
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+
+    def target(self, path: str) -> str:
+        return f"json://127.0.0.1:{self.port}/{path}"
+
+    def received(self, path: str) -> list[dict[str, Any]]:
+        with self._lock:
+            return list(self.posts.get(path, []))
+
+    def count(self) -> int:
+        with self._lock:
+            return sum(len(p) for p in self.posts.values())
+
+    def __enter__(self) -> Self:
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()

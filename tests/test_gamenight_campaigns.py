@@ -1,0 +1,404 @@
+"""Promote tonight: time-zone math, recipients, guards, dispatch through the ledger, the ready-check."""
+
+from __future__ import annotations
+
+import os
+import time as clock
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import func, select
+
+from tests.sink import Sink
+from webapp.accounts.models import Workspace
+from webapp.errors import Conflict, Invalid
+from webapp.extensions import utcnow
+from webapp.gamenight import campaigns, presence
+from webapp.gamenight import services as gamenight
+from webapp.gamenight.models import Campaign, CampaignJob, CampaignStatus, JobKind, JobStatus
+from webapp.notify.models import Delivery, DeliveryStatus, Preference, SendLog
+
+LJUBLJANA = ZoneInfo("Europe/Ljubljana")
+
+
+@pytest.fixture
+def sink():
+    with Sink() as running:
+        yield running
+
+
+@pytest.fixture
+def promoter(factories):
+    return factories.user("promoter", "Acme", email="promoter@example.com")
+
+
+def soon(minutes: int = 20) -> dict[str, str]:
+    """A start `minutes` from now, as the local date and HH:MM of the workspace (Ljubljana)."""
+    local = (utcnow() + timedelta(minutes=minutes)).astimezone(LJUBLJANA)
+    return {"day": local.date().isoformat(), "start_time": local.strftime("%H:%M")}
+
+
+def job(campaign: Campaign, kind: JobKind) -> CampaignJob:
+    return next(j for j in campaign.jobs if j.kind is kind)
+
+
+def run(db, campaign: Campaign, kind: JobKind, **kwargs) -> str:
+    found = job(campaign, kind)
+    outcome = campaigns.run_job(found.id, now=found.run_at, **kwargs)
+    db.session.expire_all()
+    return outcome
+
+
+def run_until_done(db, campaign: Campaign, kind: JobKind) -> None:
+    for _ in range(10):
+        if run(db, campaign, kind) == "done":
+            return
+    raise AssertionError(f"{kind} never finished")
+
+
+def due_now(db, found: CampaignJob) -> CampaignJob:
+    """Bring a job's time to now (presence reports are judged against the run's time)."""
+    found.run_at, found.deadline_at = utcnow(), utcnow() + timedelta(hours=1)
+    db.session.commit()
+    return found
+
+
+def ledger(db, **where) -> list[Delivery]:
+    query = select(Delivery).order_by(Delivery.key)
+    for name, value in where.items():
+        query = query.where(getattr(Delivery, name) == value)
+    return list(db.session.scalars(query))
+
+
+# -- time -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("day", "expected_utc"), [
+    (date(2026, 3, 29), datetime(2026, 3, 29, 19, 0, tzinfo=UTC)),  # spring forward: CEST from 02:00
+    (date(2026, 10, 25), datetime(2026, 10, 25, 20, 0, tzinfo=UTC)),  # fall back: CET from 03:00
+    (date(2026, 1, 15), datetime(2026, 1, 15, 20, 0, tzinfo=UTC)),  # a normal winter day
+    (date(2026, 7, 1), datetime(2026, 7, 1, 19, 0, tzinfo=UTC)),  # a normal summer day
+])
+def test_21_00_ljubljana_is_the_right_utc_instant_on_dst_switch_days_and_normal_days(day, expected_utc):
+    assert campaigns.start_instant(LJUBLJANA, day, time(21, 0)) == expected_utc
+
+
+def test_campaign_times_do_not_depend_on_the_server_time_zone(db, promoter):
+    previous = os.environ.get("TZ")
+    try:
+        for server_zone in ("America/New_York", "Asia/Tokyo", "UTC"):
+            os.environ["TZ"] = server_zone
+            clock.tzset()
+            p = campaigns.plan(promoter, day="2026-03-29", now=datetime(2026, 3, 28, 12, 0, tzinfo=UTC))
+            assert p.start_at == datetime(2026, 3, 29, 19, 0, tzinfo=UTC)
+            assert {k.value: at for k, at in p.runs}["reminder"] == datetime(2026, 3, 29, 18, 45, tzinfo=UTC)
+    finally:
+        if previous is None:
+            os.environ.pop("TZ", None)
+        else:
+            os.environ["TZ"] = previous
+        clock.tzset()
+
+
+def test_today_is_the_workspace_local_date_not_the_utc_date(db, promoter):
+    # 23:30 UTC on 28 Oct is 00:30 on 29 Oct in Ljubljana: "today" is the 29th.
+    p = campaigns.plan(promoter, now=datetime(2026, 10, 28, 23, 30, tzinfo=UTC))
+    assert p.local_day == date(2026, 10, 29)
+    assert p.start_at == datetime(2026, 10, 29, 20, 0, tzinfo=UTC)
+
+
+def test_a_start_in_the_past_is_a_422_and_writes_nothing(db, promoter):
+    with pytest.raises(Invalid) as caught:
+        campaigns.create(promoter, day="2026-01-15", start_time="21:00", now=datetime(2026, 1, 15, 20, 1, tzinfo=UTC))
+    assert caught.value.status == 422 and "future" in caught.value.message
+    assert db.session.scalar(select(func.count()).select_from(Campaign)) == 0
+
+
+def test_a_late_promotion_sends_the_reminder_at_once(db, promoter):
+    now = datetime(2026, 1, 15, 19, 55, tzinfo=UTC)  # 20:55 local, start 21:00, lead 15
+    runs = {k.value: at for k, at in campaigns.plan(promoter, now=now).runs}
+    assert runs == {"reminder": now, "start": datetime(2026, 1, 15, 20, 0, tzinfo=UTC),
+                    "ready_check": datetime(2026, 1, 15, 20, 0, tzinfo=UTC)}
+
+
+# -- recipients and guards ------------------------------------------------------------------------
+
+
+def test_recipients_are_opted_in_members_with_a_chosen_status_only(db, promoter, factories):
+    ws = promoter.workspace_id
+    yes = factories.player(ws, "yes@example.com", "available")
+    looking = factories.player(ws, "looking@example.com", "looking")
+    factories.player(ws, "maybe@example.com", "maybe")
+    factories.player(ws, "out@example.com", "available", opted_in=False)
+    factories.player(ws, "busy@example.com", "not_available")
+    factories.player(ws, "silent@example.com", None)
+    p = campaigns.plan(promoter, statuses=["available", "looking"], **soon())
+    assert [u for u, _ in p.recipients] == sorted([yes, looking])
+    assert dict(p.channels) == {"none": 2}  # no delivery targets in this test: counted, never a handle
+    with_maybe = campaigns.plan(promoter, statuses=["available", "maybe", "looking"], **soon())
+    assert len(with_maybe.recipients) == 3
+
+
+def test_second_campaign_the_same_local_day_is_a_409_and_cancelling_makes_room(db, promoter):
+    first, created = campaigns.create(promoter, **soon())
+    assert created
+    with pytest.raises(Conflict) as caught:
+        campaigns.create(promoter, **soon(30))
+    assert caught.value.code == "already_promoted"
+    assert db.session.scalar(select(func.count()).select_from(Campaign)) == 1
+    campaigns.cancel(promoter, first.id)
+    again, created = campaigns.create(promoter, **soon(30))
+    assert created and again.id != first.id
+
+
+def test_the_same_idempotency_key_gives_back_the_same_campaign(db, promoter):
+    first, created = campaigns.create(promoter, idempotency_key="night-1", **soon())
+    second, created_again = campaigns.create(promoter, idempotency_key="night-1", **soon())
+    assert created and not created_again and first.id == second.id
+    assert db.session.scalar(select(func.count()).select_from(Campaign)) == 1
+    assert db.session.scalar(select(func.count()).select_from(CampaignJob)) == 3
+
+
+def test_a_campaign_schedules_three_jobs_on_rq_with_aware_utc_times(db, promoter, redis):
+    from rq import Queue
+
+    campaign, _ = campaigns.create(promoter, **soon(30))
+    assert [j.kind for j in campaign.jobs] == [JobKind.reminder, JobKind.start, JobKind.ready_check]
+    start = campaign.start_at
+    assert [j.run_at for j in campaign.jobs] == [start - timedelta(minutes=15), start, start]
+    scheduled = Queue("default", connection=redis).scheduled_job_registry
+    ids = set(scheduled.get_job_ids())
+    assert {j.rq_job_id for j in campaign.jobs} <= ids
+    for j in campaign.jobs:
+        assert abs(scheduled.get_scheduled_time(j.rq_job_id).replace(tzinfo=UTC) - j.run_at) < timedelta(seconds=1)
+
+
+# -- dispatch -------------------------------------------------------------------------------------
+
+
+def test_the_reminder_reaches_each_recipient_once_even_when_the_job_runs_twice(db, promoter, factories, sink):
+    ws = promoter.workspace_id
+    users = [factories.player(ws, f"p{i}@example.com", target=sink.target(f"u{i}")) for i in range(3)]
+    campaign, _ = campaigns.create(promoter, **soon())
+    assert run(db, campaign, JobKind.reminder) == "done"
+    job(campaign, JobKind.reminder).status = JobStatus.running  # as if a second delivery of the RQ job
+    db.session.commit()
+    run(db, campaign, JobKind.reminder)
+    for i in range(3):
+        posts = sink.received(f"u{i}")
+        assert len(posts) == 1
+        assert posts[0]["key"] == f"campaign:{campaign.id}:reminder:{users[i]}"
+        assert posts[0]["title"].startswith("Game night at ")
+    assert {d.status for d in ledger(db)} == {DeliveryStatus.sent}
+
+
+def test_a_member_who_opts_out_after_scheduling_is_skipped(db, promoter, factories, sink):
+    ws = promoter.workspace_id
+    leaver = factories.player(ws, "leaver@example.com", target=sink.target("leaver"))
+    factories.player(ws, "stayer@example.com", target=sink.target("stayer"))
+    campaign, _ = campaigns.create(promoter, **soon())
+    db.session.get(Preference, (ws, leaver)).opted_in = False
+    db.session.commit()
+    run(db, campaign, JobKind.reminder)
+    assert sink.received("leaver") == [] and len(sink.received("stayer")) == 1
+    assert ledger(db, user_id=leaver)[0].status is DeliveryStatus.skipped
+
+
+def test_quiet_hours_at_send_time_skip_the_member(db, promoter, factories, sink):
+    ws = promoter.workspace_id
+    local_now = utcnow().astimezone(LJUBLJANA)
+    around_now = f"{(local_now - timedelta(hours=1)):%H:%M}-{(local_now + timedelta(hours=2)):%H:%M}"
+    sleeper = factories.player(ws, "sleeper@example.com", target=sink.target("sleeper"), quiet_hours=around_now)
+    campaign, _ = campaigns.create(promoter, **soon())
+    found = job(campaign, JobKind.reminder)
+    campaigns.run_job(found.id, now=max(found.run_at, utcnow()))
+    assert sink.received("sleeper") == []
+    assert ledger(db, user_id=sleeper)[0].status is DeliveryStatus.skipped_quiet_hours
+
+
+def test_a_failing_channel_falls_back_to_the_next_in_the_members_order(db, promoter, factories, sink):
+    from webapp.notify import services as notify
+    from webapp.notify.models import Channel, Contact
+
+    ws = promoter.workspace_id
+    member = factories.player(ws, "two@example.com", target=sink.target("discord-two"))
+    telegram = Contact(workspace_id=ws, user_id=member, channel=Channel.telegram, external_id="tg-2",
+                       confirmed_at=utcnow())
+    notify.set_target(telegram, sink.target("telegram-two"))
+    db.session.add(telegram)
+    db.session.get(Preference, (ws, member)).channel_order = ["discord", "telegram"]
+    db.session.commit()
+    sink.failing.add("discord-two")
+    campaign, _ = campaigns.create(promoter, **soon())
+    run(db, campaign, JobKind.reminder)
+    assert len(sink.received("telegram-two")) == 1
+    row = ledger(db, user_id=member)[0]
+    assert row.status is DeliveryStatus.sent and row.channel == "telegram"
+    logs = db.session.scalars(select(SendLog).where(SendLog.delivery_id == row.id).order_by(SendLog.id)).all()
+    assert [(log.status, log.channel) for log in logs] == [("channel_failed", "discord"), ("sent", "telegram")]
+    assert all(sink.target("") not in (log.error or "") for log in logs)
+
+
+def test_retries_exhausted_on_one_channel_make_the_campaign_partial_with_the_right_counts(
+        db, promoter, factories, sink, app):
+    ws = promoter.workspace_id
+    factories.player(ws, "ok1@example.com", target=sink.target("ok1"))
+    factories.player(ws, "ok2@example.com", target=sink.target("ok2"))
+    broken = factories.player(ws, "broken@example.com", target=sink.target("broken"))
+    sink.failing.add("broken")
+    campaign, _ = campaigns.create(promoter, **soon())
+    reminder = job(campaign, JobKind.reminder)
+    assert run(db, campaign, JobKind.reminder) == "retrying"
+    assert ledger(db, user_id=broken)[0].status is DeliveryStatus.retrying
+    for _ in range(app.config["SETTINGS"].DELIVERY_MAX_ATTEMPTS - 1):
+        campaigns.run_job(reminder.id, now=reminder.run_at)
+        db.session.expire_all()
+    row = ledger(db, user_id=broken)[0]
+    assert row.status is DeliveryStatus.failed and row.attempts == app.config["SETTINGS"].DELIVERY_MAX_ATTEMPTS
+    assert job(campaign, JobKind.reminder).status is JobStatus.done
+    assert job(campaign, JobKind.reminder).counts == {"sent": 2, "failed": 1}
+    assert len(sink.received("ok1")) == 1 and sink.received("broken") == []
+    run_until_done(db, campaign, JobKind.start)
+    assert db.session.get(Campaign, campaign.id).status is CampaignStatus.sending  # the ready-check is to come
+    run_until_done(db, campaign, JobKind.ready_check)
+    assert db.session.get(Campaign, campaign.id).status is CampaignStatus.partial
+    answer = campaigns.as_json(db.session.get(Campaign, campaign.id))
+    assert answer["status"] == "partial"
+    assert answer["jobs"][0]["counts"] == {"sent": 2, "failed": 1}
+
+
+def test_a_dry_run_computes_and_logs_but_sends_nothing(db, promoter, factories, sink):
+    factories.player(promoter.workspace_id, "dry@example.com", target=sink.target("dry"))
+    campaign, _ = campaigns.create(promoter, dry_run=True, **soon())
+    for kind in JobKind:
+        run(db, campaign, kind)
+    assert sink.count() == 0
+    assert {d.status for d in ledger(db)} == {DeliveryStatus.dry_run, DeliveryStatus.skipped}  # summary: no channel
+    assert db.session.get(Campaign, campaign.id).status is CampaignStatus.sent
+
+
+def test_a_cancelled_campaign_sends_nothing_more(db, promoter, factories, sink):
+    factories.player(promoter.workspace_id, "c@example.com", target=sink.target("c"))
+    campaign, _ = campaigns.create(promoter, **soon())
+    campaigns.cancel(promoter, campaign.id)
+    assert run(db, campaign, JobKind.reminder) == "cancelled"
+    assert sink.count() == 0
+    assert {j.status for j in db.session.get(Campaign, campaign.id).jobs} == {JobStatus.cancelled}
+
+
+def test_a_job_that_fires_after_its_deadline_sends_nothing(db, promoter, factories, sink):
+    factories.player(promoter.workspace_id, "late@example.com", target=sink.target("late"))
+    campaign, _ = campaigns.create(promoter, **soon())
+    found = job(campaign, JobKind.reminder)
+    assert campaigns.run_job(found.id, now=found.deadline_at + timedelta(seconds=1)) == "done"
+    assert sink.count() == 0
+
+
+def test_a_claim_left_by_a_crash_becomes_unknown_and_is_not_sent_again(db, promoter, factories, sink, app):
+    member = factories.player(promoter.workspace_id, "crash@example.com", target=sink.target("crash"))
+    campaign, _ = campaigns.create(promoter, **soon())
+    found = job(campaign, JobKind.reminder)
+    long_ago = utcnow() - timedelta(seconds=app.config["SETTINGS"].DELIVERY_LEASE_SECONDS + 5)
+    db.session.add(Delivery(workspace_id=promoter.workspace_id, key=f"campaign:{campaign.id}:reminder:{member}",
+                            source_type="campaign_job", source_id=found.id, user_id=member,
+                            status=DeliveryStatus.sending, claimed_at=long_ago))
+    db.session.commit()
+    assert run(db, campaign, JobKind.reminder) == "done"
+    assert sink.count() == 0
+    assert ledger(db, user_id=member)[0].status is DeliveryStatus.unknown
+
+
+def test_redis_flushed_after_scheduling_the_reconciler_still_fires_the_reminder(
+        db, promoter, factories, sink, redis, worker):
+    factories.player(promoter.workspace_id, "kept@example.com", target=sink.target("kept"))
+    campaign, _ = campaigns.create(promoter, **soon())
+    redis.flushdb()  # Redis kept nothing: the rows are the truth
+    reminder = job(campaign, JobKind.reminder)
+    counts = campaigns.reconcile(now=reminder.run_at + timedelta(seconds=1))
+    assert counts == {"campaign_jobs_due": 1, "campaign_jobs_enqueued": 1}
+    reminder.run_at = utcnow() - timedelta(seconds=1)  # the reminder's time has come
+    db.session.commit()
+    worker()
+    assert len(sink.received("kept")) == 1
+    db.session.expire_all()
+    assert job(campaign, JobKind.reminder).status is JobStatus.done
+
+
+def test_the_reconciler_leaves_alone_jobs_redis_still_holds(db, promoter):
+    campaign, _ = campaigns.create(promoter, **soon())
+    counts = campaigns.reconcile(now=campaign.start_at + timedelta(seconds=1))
+    assert counts == {"campaign_jobs_due": 3, "campaign_jobs_enqueued": 0}
+
+
+# -- the ready-check --------------------------------------------------------------------------------
+
+
+def test_ready_check_nudges_only_the_missing_and_sends_a_summary(db, promoter, factories, sink, client):
+    ws = promoter.workspace_id
+    settings = gamenight._settings_row(ws)
+    from webapp.sealing import seal
+
+    settings.summary_target_sealed = seal(sink.target("summary"))
+    db.session.commit()
+    here = factories.player(ws, "here@example.com", target=sink.target("here"), external_id="d-here", name="Here")
+    away = factories.player(ws, "away@example.com", "looking", target=sink.target("away"), external_id="d-away",
+                            name="Away")
+    local_now = utcnow().astimezone(LJUBLJANA)
+    quiet = f"{(local_now - timedelta(hours=1)):%H:%M}-{(local_now + timedelta(hours=2)):%H:%M}"
+    factories.player(ws, "sleepy@example.com", target=sink.target("sleepy"), quiet_hours=quiet, name="Sleepy")
+    factories.player(ws, "maybe@example.com", "maybe", target=sink.target("maybe"), name="Maybe")
+    gamer = factories.player(ws, "gamer@example.com", target=sink.target("gamer"), name="Gamer")
+    presence.report(ws, "voice", ["d-here"])
+    presence.report(ws, "game_server", ["gamer", "Here"])
+    campaign, _ = campaigns.create(promoter, statuses=["available", "maybe", "looking"], **soon())
+    found = due_now(db, job(campaign, JobKind.ready_check))
+    campaigns.run_job(found.id)
+    assert sink.received("here") == [] and sink.received("maybe") == []  # present; not expected
+    assert len(sink.received("away")) == 1 and len(sink.received("gamer")) == 1
+    assert sink.received("sleepy") == []  # quiet hours
+    summary = sink.received("summary")
+    assert len(summary) == 1
+    text = summary[0]["message"]
+    assert "1 of 4 expected players are in voice" in text
+    assert "Missing: Away, Gamer, Sleepy." in text
+    assert "Direct messages sent: 2." in text
+    assert "In the game server but not in voice: Gamer." in text
+    assert {d.user_id for d in ledger(db, status=DeliveryStatus.sent)} == {away, gamer, None}  # None: the summary
+    assert here not in {d.user_id for d in ledger(db)}
+
+
+def test_without_game_server_telemetry_the_summary_has_no_server_line(db, promoter, factories, sink):
+    ws = promoter.workspace_id
+    from webapp.sealing import seal
+
+    gamenight._settings_row(ws).summary_target_sealed = seal(sink.target("summary"))
+    db.session.commit()
+    factories.player(ws, "away@example.com", target=sink.target("away"))
+    campaign, _ = campaigns.create(promoter, **soon())
+    found = job(campaign, JobKind.ready_check)
+    campaigns.run_job(found.id, now=max(found.run_at, utcnow()))
+    text = sink.received("summary")[0]["message"]
+    assert "game server" not in text and "0 of 1" in text
+
+
+def test_presence_older_than_the_window_does_not_count(db, promoter, factories):
+    from webapp.gamenight.models import PresenceReport
+
+    ws = promoter.workspace_id
+    member = factories.player(ws, "old@example.com", external_id="d-old")
+    presence.report(ws, "voice", ["d-old"])
+    assert presence.present_members(ws).in_voice == {member}
+    db.session.execute(PresenceReport.__table__.update().values(seen_at=utcnow() - timedelta(minutes=6)))
+    db.session.commit()
+    assert presence.present_members(ws).in_voice == set()
+
+
+def test_workspaces_do_not_share_campaigns(db, promoter, factories):
+    campaign, _ = campaigns.create(promoter, **soon())
+    other = factories.user("admin", "Other", email="other@example.com")
+    from webapp.errors import NotFound
+
+    with pytest.raises(NotFound):
+        campaigns.get(other, campaign.id)
+    assert db.session.get(Workspace, other.workspace_id) is not None
