@@ -4,27 +4,33 @@ nothing may answer 500. New routes are swept automatically (the list comes from 
 from __future__ import annotations
 
 import re
+from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
 
+from webapp.extensions import utcnow
 from webapp.outbox.models import EffectStatus, OutboxEffect
 from webapp.webhooks import services as webhooks
 
-BOT_URLS = ("/api/v1/link/confirm", "/api/v1/availability")
+BOT_URLS = ("/api/v1/link/confirm", "/api/v1/availability", "/api/v1/presence")
 SKIPPED_ENDPOINTS = ("static", "rq_dashboard.")  # vendored files; rq-dashboard is tested in test_security
 BAD_QUERY = {"page": "-1", "per_page": "0", "old": "x", "new": "", "from": "abc", "since": "yesterday",
              "until": "2026-13-45", "format": "xml", "limit": "many", "action": "%", "resource": ":",
              "q": "%_\\", "area": "x", "highlight": "-5", "x": "1e99", "y": "", "span": "100000",
              "connection_room_id": "abc", "direction": "sideways", "connection_direction": "??", "month": "2026-99",
-             "day": "someday", "status": "sleepy"}
+             "day": "someday", "status": "sleepy", "statuses": "sleepy", "date": "2026-02-30", "start_time": "xx",
+             "lead_minutes": "-5", "dry_run": "on"}
 BAD_FORM = {"name": "x" * 5000, "config": "[1,", "input_schema": '{"type": 5}', "output_schema": "null",
             "environment": "moon", "url": "ftp://nowhere", "workspace_id": "abc", "change_notes": "é" * 10_000,
             "preview_token": "garbage", "based_on": "-3", "email": "not-an-email", "password": "",
             "key": "a b", "attributes": "{", "tags": "a;b", "source_id": "x", "destination_id": "-1",
             "direction": "sideways", "aliases": "A B", "connection_room_id": "9" * 30, "reason": "", "document": "[",
             "day": "2020-01-01", "status": "sleepy", "display_name": "", "quiet_hours": "late", "time_zone": "Mars",
-            "game_start": "9pm", "lead_minutes": "-1", "channel_order": "irc"}
+            "game_start": "9pm", "lead_minutes": "-1", "channel_order": "irc", "statuses": "sleepy",
+            "start_time": "25:61", "date": "2026-13-01", "idempotency_key": "k" * 500, "dry_run": "maybe",
+            "summary_target": "javascript:alert(1)"}
 BAD_JSON_BODIES = [b"", b"[]", b'"text"', b"{", b'{"config": "not an object"}',
                    b'{"config": {}, "input_schema": "x", "output_schema": []}', b'{"name": 5, "slug": ["a"]}',
                    b'{"change_notes": 5, "preview_token": ["x"]}', b'{"name": ""}', b"\xff\xfe",
@@ -34,7 +40,10 @@ BAD_JSON_BODIES = [b"", b"[]", b'"text"', b"{", b'{"config": "not an object"}',
                    b'{"code": 5, "channel": ["x"], "external_id": {}}', b'{"code": "AB", "channel": "discord", "external_id": 4}',
                    b'{"channel": "discord", "external_id": "42", "date": "2026-02-30", "status": "maybe"}',
                    b'{"channel": "discord", "external_id": "42", "date": 5, "status": 7}',
-                   b'{"channel": "discord", "external_id": "42", "date": "tomorrow", "status": null}']
+                   b'{"channel": "discord", "external_id": "42", "date": "tomorrow", "status": null}',
+                   b'{"statuses": ["maybe", 5], "date": "tomorrow", "start_time": "7pm", "lead_minutes": true}',
+                   b'{"statuses": "available", "dry_run": null, "date": [1]}',
+                   b'{"source": "voice", "present": [null, 1.5]}', b'{"source": ["voice"], "present": {}}']
 
 
 @pytest.fixture
@@ -68,6 +77,11 @@ def world(db, factories):
     db.session.add(contact)
     db.session.commit()
     ids["contact_id"] = [contact.id, 999_999_999]
+    from webapp.gamenight import campaigns
+
+    local = (utcnow() + timedelta(hours=2)).astimezone(ZoneInfo("Europe/Ljubljana"))
+    campaign, _ = campaigns.create(admin, day=local.date().isoformat(), start_time=local.strftime("%H:%M"))
+    ids["campaign_id"] = [campaign.id, 999_999_999]
     return {"admin": admin, "slugs": [proc.slug, "acme", "no-such-process"], "ids": ids, "key": key,
             "token": token, "bot": gamenight.rotate_bot_token(admin)}
 

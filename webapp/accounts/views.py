@@ -158,3 +158,10 @@ def format_datetime(value: datetime | None) -> str:
     workspace = g.get("workspace")
     zone = workspace.zone if workspace is not None else UTC
     return value.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
+
+
+@bp.app_template_filter("localclock")
+def format_clock(value: datetime) -> str:
+    """HH:MM of an aware time in the current workspace's time zone."""
+    workspace = g.get("workspace")
+    return value.astimezone(workspace.zone if workspace is not None else UTC).strftime("%H:%M")

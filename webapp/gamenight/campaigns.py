@@ -41,7 +41,7 @@ from webapp.gamenight.models import (
     Status,
 )
 from webapp.notify import delivery
-from webapp.notify.models import Delivery, DeliveryStatus, Preference
+from webapp.notify.models import Delivery, DeliveryStatus, Preference, SendLog
 from webapp.outbox import services as outbox
 
 log = logging.getLogger(__name__)
@@ -102,7 +102,10 @@ def _statuses(raw: Any) -> list[Status]:
                       details={"statuses": "one or more of available, maybe, looking"})
     picked: list[Status] = []
     for value in raw:
-        status = gamenight.parse_status(value) if isinstance(value, str) else None
+        try:
+            status = gamenight.parse_status(value) if isinstance(value, str) else None
+        except BadRequest:
+            status = None
         if status not in PROMOTABLE:
             raise Invalid(f"{value!r} cannot be promoted to; pick from available, maybe, looking.",
                           details={"statuses": "one or more of available, maybe, looking"})
@@ -272,6 +275,35 @@ def channel_counts(campaign: Campaign) -> dict[str, int]:
     return dict(Counter(channel or "none" for (channel,) in rows))
 
 
+@dataclass(frozen=True)
+class LogLine:
+    at: datetime
+    kind: str
+    member: str
+    attempt: int
+    status: str
+    channel: str | None
+    error: str | None
+
+
+def send_log(campaign: Campaign, limit: int = 200) -> list[LogLine]:
+    """The newest attempts of the campaign's deliveries: who (by player name), outcome, channel type, error."""
+    rows = db.session.execute(
+        select(SendLog.created_at, CampaignJob.kind, Delivery.user_id, SendLog.attempt, SendLog.status,
+               SendLog.channel, SendLog.error)
+        .join(Delivery, Delivery.id == SendLog.delivery_id)
+        .join(CampaignJob, (Delivery.source_type == SOURCE) & (Delivery.source_id == CampaignJob.id))
+        .where(CampaignJob.campaign_id == campaign.id).order_by(SendLog.id.desc()).limit(limit)).all()
+    users = sorted({r.user_id for r in rows if r.user_id})
+    names = dict(zip(users, _names_by_id(campaign.workspace_id, users), strict=True))
+    return [LogLine(at=r.created_at, kind=r.kind.value, member=names.get(r.user_id, "summary channel"),
+                    attempt=r.attempt, status=r.status, channel=r.channel, error=r.error) for r in rows]
+
+
+def is_active(campaign: Campaign) -> bool:
+    return campaign.status in (CampaignStatus.scheduled, CampaignStatus.sending)
+
+
 def as_json(campaign: Campaign) -> dict[str, Any]:
     counts = outcome_counts(campaign)
     return {"id": campaign.id, "status": campaign.status.value, "date": campaign.local_day.isoformat(),
@@ -407,13 +439,19 @@ def summary_text(workspace_id: int, *, expected: set[int], missing: Sequence[int
     return "\n".join(lines)
 
 
-def _names(workspace_id: int, user_ids: Sequence[int]) -> list[str]:
+def _names_by_id(workspace_id: int, user_ids: Sequence[int]) -> list[str]:
+    """Player names (else the e-mail's local part) of `user_ids`, in their order."""
     if not user_ids:
         return []
     rows = db.session.execute(select(User.id, User.email, PlayerProfile.display_name).outerjoin(
         PlayerProfile, (PlayerProfile.user_id == User.id) & (PlayerProfile.workspace_id == workspace_id))
         .where(User.id.in_(list(user_ids))))
-    return sorted(name or email.split("@")[0] for _, email, name in rows)
+    found = {user_id: name or email.split("@")[0] for user_id, email, name in rows}
+    return [found.get(user_id, "?") for user_id in user_ids]
+
+
+def _names(workspace_id: int, user_ids: Sequence[int]) -> list[str]:
+    return sorted(_names_by_id(workspace_id, user_ids))
 
 
 def _finish(campaign: Campaign, job: CampaignJob) -> str:

@@ -27,7 +27,7 @@ from webapp.extensions import db, utcnow
 from webapp.gamenight.models import Availability, GamenightSettings, LinkCode, PlayerProfile, Status
 from webapp.notify import services as notify
 from webapp.notify.models import CHAT_CHANNELS, Channel, Contact
-from webapp.sealing import hash_token, new_token
+from webapp.sealing import hash_token, new_token, seal
 
 LINK_CODE_TTL = timedelta(minutes=10)
 LINK_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read off a screen, typed into a chat
@@ -95,6 +95,27 @@ def _settings_row(workspace_id: int) -> GamenightSettings:
     if row is None:
         row = GamenightSettings(workspace_id=workspace_id, game_start="21:00", lead_minutes=15)
         db.session.add(row)
+    return row
+
+
+def set_summary_target(actor: Actor, url: Any) -> GamenightSettings:
+    """Admins: the Apprise URL of the channel that gets the ready-check summary (empty clears it).
+    Stored sealed; only its masked hint is ever shown again."""
+    actor.require(Role.admin, "change the game-night settings")
+    if not isinstance(url, str):
+        raise BadRequest("The summary channel is an Apprise URL such as discord://… or json://….")
+    row = _settings_row(actor.workspace_id)
+    url = url.strip()
+    if url:
+        scheme = url.split("://", 1)[0].lower() if "://" in url else ""
+        if scheme not in notify.SUMMARY_SCHEMES or len(url) > 2000 or any(c.isspace() for c in url):
+            raise BadRequest("The summary channel is an Apprise URL starting with "
+                             f"{', '.join(s + '://' for s in notify.SUMMARY_SCHEMES)}.")
+    row.summary_target_sealed = seal(url) if url else None
+    row.summary_target_hint = notify.mask(url) if url else ""
+    audit.record(actor, "gamenight.summary_channel_set" if url else "gamenight.summary_channel_cleared",
+                 "workspace", actor.workspace_id, {"hint": row.summary_target_hint})
+    db.session.commit()
     return row
 
 

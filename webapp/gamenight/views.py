@@ -3,6 +3,7 @@ linked members), the profile page (player, preferences, linking) and the admins'
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 from flask import Blueprint, Response, flash, redirect, request, url_for
@@ -13,7 +14,7 @@ from webapp.accounts.context import current_actor, signed_in_only
 from webapp.accounts.models import Role, Workspace
 from webapp.errors import DomainError, NotFound
 from webapp.extensions import db, login_manager
-from webapp.gamenight import services
+from webapp.gamenight import campaigns, services
 from webapp.gamenight.models import Status
 from webapp.htmx import is_htmx, no_store, render_page
 from webapp.notify import services as notify
@@ -188,3 +189,82 @@ def save_settings() -> Any:
 def rotate_bot_token() -> Response:
     token = services.rotate_bot_token(current_actor())
     return no_store(_settings_page(bot_token=token))
+
+
+@members.post("/settings/gamenight/summary-channel")
+def save_summary_channel() -> Any:
+    try:
+        services.set_summary_target(current_actor(), request.form.get("summary_target", ""))
+    except DomainError as exc:
+        return _settings_page(exc.status, error=exc)
+    flash("Summary channel saved.", "success")
+    return redirect(url_for(".settings"), code=303)
+
+
+# -- campaigns ----------------------------------------------------------------------------------
+
+
+def _choices() -> dict[str, Any]:
+    args = request.values
+    return {"day": args.get("date") or None, "start_time": args.get("start_time") or None,
+            "lead_minutes": args.get("lead_minutes") or None, "statuses": args.getlist("statuses") or []}
+
+
+@members.get("/campaigns")
+def campaign_list() -> Response:
+    actor = current_actor()
+    ws = services.workspace(actor.workspace_id)
+    return render("gamenight/campaigns.html", ws=ws, game=services.settings(ws.id), actor=actor,
+                  today=services.local_today(ws), campaigns=campaigns.recent(actor))
+
+
+def _promote_dialog(status: int = 200, **context: Any) -> Response:
+    context.setdefault("plan", None)
+    context.setdefault("message", None)
+    return render("gamenight/promote.html", "dialog", status=status, **context)
+
+
+@members.get("/campaigns/preview")
+def campaign_preview() -> Response:
+    """The promote-tonight dialog: who would be told and when (counts and channels, never a handle)."""
+    try:
+        plan = campaigns.preview(current_actor(), **_choices())
+    except DomainError as exc:
+        return _promote_dialog(exc.status, message=exc.message)
+    return no_store(_promote_dialog(plan=plan, dry_run=request.args.get("dry_run") == "on",
+                                    idempotency_key=secrets.token_urlsafe(16)))
+
+
+@members.post("/campaigns")
+def create_campaign() -> Any:
+    try:
+        campaign, _ = campaigns.create(current_actor(), idempotency_key=request.form.get("idempotency_key"),
+                                       dry_run=request.form.get("dry_run") == "on", **_choices())
+    except DomainError as exc:
+        return _promote_dialog(exc.status, message=exc.message)
+    flash("Game night promoted: the reminders are scheduled." if not campaign.dry_run
+          else "Dry run scheduled: it will compute and log, and send nothing.", "success")
+    target = url_for(".campaign", campaign_id=campaign.id)
+    if not is_htmx():
+        return redirect(target, code=303)
+    response = Response(status=204)
+    response.headers["HX-Redirect"] = target
+    return response
+
+
+@members.get("/campaigns/<int:campaign_id>")
+def campaign(campaign_id: int) -> Response:
+    """The timeline; an htmx poll asks for the `timeline` block alone while the campaign is active."""
+    actor = current_actor()
+    found = campaigns.get(actor, campaign_id)
+    ws = services.workspace(actor.workspace_id)
+    return render_page("gamenight/campaign.html", "timeline", ws=ws, actor=actor, campaign=found,
+                       active=campaigns.is_active(found), counts=campaigns.outcome_counts(found),
+                       channels=campaigns.channel_counts(found), log=campaigns.send_log(found))
+
+
+@members.post("/campaigns/<int:campaign_id>/cancel")
+def cancel_campaign(campaign_id: int) -> Any:
+    found = campaigns.cancel(current_actor(), campaign_id)
+    flash("Campaign cancelled: its pending jobs will not run.", "success")
+    return redirect(url_for(".campaign", campaign_id=found.id), code=303)

@@ -26,6 +26,7 @@ QUIET_HOURS_FORMAT = "Quiet hours must look like HH:MM-HH:MM in 24-hour time, e.
 APPRISE_SCHEMES = {Channel.discord: ("discord",), Channel.telegram: ("tgram",), Channel.signal: ("signal", "signals"),
                    Channel.email: ("mailto", "mailtos")}
 TEST_SCHEMES = ("json", "jsons")  # a JSON webhook stands in for any channel (tests, self-hosted relays)
+SUMMARY_SCHEMES = tuple(s for schemes in APPRISE_SCHEMES.values() for s in schemes) + TEST_SCHEMES
 
 
 def parse_quiet_hours(text: str | None) -> tuple[time, time] | None:
