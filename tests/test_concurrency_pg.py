@@ -137,3 +137,49 @@ def test_promotions_of_several_areas_into_one_room_and_direction_at_once_give_on
             assert project.status is ProjectStatus.built and project.sandbox_id is not None
             assert db.session.scalar(select(func.count()).select_from(Room)
                                      .where(Room.sandbox_id == project.sandbox_id)) == 3
+
+
+def test_two_campaigns_created_at_once_by_one_promoter_give_one_row_and_one_409(pg_app, db, factories):
+    from tests.test_gamenight_campaigns import soon
+    from webapp.gamenight.models import Campaign, CampaignJob
+
+    promoter = factories.user("promoter", "Acme", email="racer@example.com")
+    factories.player(promoter.workspace_id, "p@example.com")
+    token = factories.personal_token(promoter)
+    when = soon()
+    body = {"date": when["day"], "start_time": when["start_time"], "statuses": ["available"]}
+    results = _race(pg_app, [("/api/v1/campaigns", body)] * 2, token)
+    assert sorted(status for status, _ in results) == [201, 409]
+    assert next(answer for status, answer in results if status == 409)["error"] == "already_promoted"
+    db.session.expire_all()
+    assert db.session.scalar(select(func.count()).select_from(Campaign)) == 1
+    assert db.session.scalar(select(func.count()).select_from(CampaignJob)) == 3
+
+
+def test_two_creates_with_one_idempotency_key_at_once_give_the_same_campaign(pg_app, db, factories):
+    from tests.test_gamenight_campaigns import soon
+    from webapp.gamenight.models import Campaign
+
+    promoter = factories.user("promoter", "Acme", email="racer@example.com")
+    token = factories.personal_token(promoter)
+    when = soon()
+    body = {"date": when["day"], "start_time": when["start_time"], "statuses": ["available"]}
+    barrier = threading.Barrier(2)
+    results: list[Any] = [None, None]
+
+    def run(index: int) -> None:
+        client = pg_app.test_client()
+        barrier.wait()
+        answer = client.post("/api/v1/campaigns", json=body,
+                             headers={"Authorization": f"Bearer {token}", "Idempotency-Key": "same-key"})
+        results[index] = (answer.status_code, answer.get_json()["id"])
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(status for status, _ in results) == [200, 201]
+    assert results[0][1] == results[1][1]
+    db.session.expire_all()
+    assert db.session.scalar(select(func.count()).select_from(Campaign)) == 1

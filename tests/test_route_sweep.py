@@ -82,6 +82,7 @@ def world(db, factories):
     local = (utcnow() + timedelta(hours=2)).astimezone(ZoneInfo("Europe/Ljubljana"))
     campaign, _ = campaigns.create(admin, day=local.date().isoformat(), start_time=local.strftime("%H:%M"))
     ids["campaign_id"] = [campaign.id, 999_999_999]
+    ids["token"] = ["not-a-signed-link", "eyJjIjo1LCJhIjoieEB5LnoifQ.x.y"]
     return {"admin": admin, "slugs": [proc.slug, "acme", "no-such-process"], "ids": ids, "key": key,
             "token": token, "bot": gamenight.rotate_bot_token(admin)}
 

@@ -52,6 +52,10 @@ class Settings:
     DELIVERY_MAX_ATTEMPTS: int = 3
     DELIVERY_BACKOFF_SECONDS: float = 30.0
     DELIVERY_LEASE_SECONDS: float = 90.0
+    # E-mail contacts: the server's Apprise mail URL (e.g. mailtos://user:pass@smtp.example.com?from=desk@example.com;
+    # each member's address is added as `to=`), and the dashboard's address for links in messages.
+    MAIL_URL: str = ""
+    PUBLIC_URL: str = "http://127.0.0.1:5000"
     # How many runs of a large campaign job share its fan-out (one per worker you run).
     FANOUT_RUNS: int = 2
     # A bot's presence report counts for the ready-check this many minutes.

@@ -147,6 +147,31 @@ def link_code() -> Response:
     return no_store(_profile_page(code=code, code_expires=expires))
 
 
+@members.post("/profile/email")
+def add_email() -> Any:
+    try:
+        contact = notify.request_email(current_actor(), request.form.get("email"))
+    except DomainError as exc:
+        return _profile_page(exc.status, error=exc)
+    flash(f"We mailed a confirmation link to {contact.external_id}; open it to start receiving messages there.",
+          "success")
+    return redirect(url_for(".profile"), code=303)
+
+
+@bp.get("/contacts/email/confirm/<token>")
+def email_confirm_page(token: str) -> Response:
+    """A page with a button, not a confirming GET: mail scanners open links, people press buttons."""
+    contact = notify.email_contact_for(token)
+    return render("gamenight/email_confirm.html", token=token, address=contact.external_id,
+                  confirmed=contact.confirmed_at is not None)
+
+
+@bp.post("/contacts/email/confirm/<token>")
+def email_confirm(token: str) -> Response:
+    contact = notify.confirm_email(token)
+    return render("gamenight/email_confirm.html", token=token, address=contact.external_id, confirmed=True)
+
+
 @members.post("/profile/contacts/<int:contact_id>/unlink")
 def unlink(contact_id: int) -> Any:
     contact = notify.unlink(current_actor(), contact_id)

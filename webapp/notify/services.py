@@ -10,15 +10,19 @@ import re
 from collections.abc import Sequence
 from datetime import time
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
-from sqlalchemy import select
+from flask import current_app
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from sqlalchemy import func, select
 
 from webapp.accounts.services import Actor
 from webapp.audit import services as audit
-from webapp.errors import BadRequest, NotFound
-from webapp.extensions import db
+from webapp.errors import BadRequest, Conflict, NotFound
+from webapp.extensions import db, utcnow
 from webapp.notify.models import Channel, Contact, Preference
+from webapp.outbox import services as outbox
+from webapp.outbox.models import OutboxEffect
 from webapp.sealing import seal
 
 QUIET_HOURS_RE = re.compile(r"([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)")
@@ -141,3 +145,101 @@ def unlink(actor: Actor, contact_id: int) -> Contact:
     audit.record(actor, "contact.unlinked", "contact", contact.id, {"channel": contact.channel.value})
     db.session.commit()
     return contact
+
+
+# -- e-mail contacts: confirmed through a signed link ----------------------------------------------
+
+EMAIL_RE = re.compile(r"[^@\s]{1,64}@[A-Za-z0-9.-]{1,190}\.[A-Za-z]{2,24}")
+EMAIL_LINK_MAX_AGE = 2 * 24 * 3600  # seconds
+
+
+def _email_signer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="email-contact")
+
+
+def _mail_url(address: str) -> str:
+    base = current_app.config["SETTINGS"].MAIL_URL.strip()
+    return base + ("&" if "?" in base else "?") + urlencode({"to": address})
+
+
+def request_email(actor: Actor, address: Any) -> Contact:
+    """A member adds an e-mail address: pending until they open the signed link we mail to it.
+    409 when mail is not set up on this server, the address is another member's, or they have one already."""
+    assert actor.user_id is not None
+    if not current_app.config["SETTINGS"].MAIL_URL.strip():
+        raise Conflict("E-mail is not set up on this server (MAIL_URL); link a chat account instead.",
+                       code="mail_not_configured")
+    address = address.strip() if isinstance(address, str) else ""
+    if not EMAIL_RE.fullmatch(address) or "?" in address or "&" in address:
+        raise BadRequest("Enter an e-mail address such as jana@example.com.", code="invalid_email")
+    mine = db.session.scalar(select(Contact).where(Contact.workspace_id == actor.workspace_id,
+                                                   Contact.user_id == actor.user_id, Contact.channel == Channel.email))
+    owner = db.session.scalar(select(Contact.user_id).where(Contact.workspace_id == actor.workspace_id,
+                                                            Contact.channel == Channel.email,
+                                                            func.lower(Contact.external_id) == address.lower()))
+    if owner is not None and owner != actor.user_id:
+        raise Conflict("This e-mail address belongs to another member.", code="identity_taken")
+    if mine is not None and mine.confirmed_at is not None:
+        raise Conflict("You have a confirmed e-mail contact; unlink it first to use another address.",
+                       code="channel_taken")
+    if mine is None:
+        mine = Contact(workspace_id=actor.workspace_id, user_id=actor.user_id, channel=Channel.email)
+        db.session.add(mine)
+    mine.external_id, mine.target_sealed, mine.target_hint = address, None, ""
+    db.session.flush()
+    outbox.add(actor.workspace_id, "notify.email_confirmation", {"contact_id": mine.id})
+    audit.record(actor, "contact.email_requested", "contact", mine.id, {"channel": "email"})
+    db.session.commit()
+    return mine
+
+
+@outbox.handler("notify.email_confirmation")
+def send_email_confirmation(effect: OutboxEffect) -> dict[str, Any]:
+    """Mail the signed link to a pending address (the effect carries the contact's id only)."""
+    from webapp.notify import delivery
+
+    contact = db.session.get(Contact, effect.payload["contact_id"])
+    if contact is None or contact.confirmed_at is not None or contact.channel is not Channel.email:
+        return {"skipped": "confirmed or removed meanwhile"}
+    token = _email_signer().dumps({"c": contact.id, "a": contact.external_id})
+    link = current_app.config["SETTINGS"].PUBLIC_URL.rstrip("/") + f"/contacts/email/confirm/{token}"
+    ok, answer = delivery.send(_mail_url(contact.external_id), "Confirm your e-mail for game nights",
+                               f"Open this link to receive game-night messages at this address:\n{link}\n\n"
+                               "It works for two days. If you did not ask for it, ignore this message.",
+                               f"contact:{contact.id}:confirm")
+    if not ok:
+        raise RuntimeError(f"the confirmation e-mail was not accepted: {answer}")
+    return {"sent": True}
+
+
+def email_contact_for(token: str) -> Contact:
+    """The pending contact a signed link names; 404 for a bad, expired or already used link."""
+    try:
+        data = _email_signer().loads(token, max_age=EMAIL_LINK_MAX_AGE)
+        contact_id, address = int(data["c"]), str(data["a"])
+    except (BadSignature, KeyError, TypeError, ValueError):
+        raise NotFound("This confirmation link is not valid or has expired; add the address again on your "
+                       "profile page.", code="link_invalid") from None
+    contact = db.session.get(Contact, contact_id)
+    if contact is None or contact.channel is not Channel.email or contact.external_id != address:
+        raise NotFound("This confirmation link is not valid any more; add the address again on your profile page.",
+                       code="link_invalid")
+    return contact
+
+
+def confirm_email(token: str) -> Contact:
+    """Whoever opens the link proves they read that mailbox: the contact is confirmed (once is enough)."""
+    contact = email_contact_for(token)
+    if contact.confirmed_at is None:
+        url = _mail_url(contact.external_id)
+        contact.target_sealed, contact.target_hint = seal(url), mask_email(contact.external_id)
+        contact.confirmed_at = utcnow()
+        audit.record(None, "contact.linked", "contact", contact.id, {"channel": "email", "user_id": contact.user_id},
+                     workspace_id=contact.workspace_id, actor_label="e-mail link")
+        db.session.commit()
+    return contact
+
+
+def mask_email(address: str) -> str:
+    name, _, domain = address.partition("@")
+    return f"mailto://{name[:1]}…@{domain}"
