@@ -124,3 +124,15 @@ def test_seed_demo_builds_a_small_live_world_and_a_mill_ready_to_promote(app, db
     assert mill.status.value == "built" and len(mill.rooms) == 3
     preview = worlds.promotion_preview(actor, mill.id, live["square"].id, "northeast")
     assert preview.conflicts == [] and preview.room_count == 3
+
+
+def test_seed_demo_has_players_ready_for_a_game_night(app, db):
+    from webapp.accounts import services as accounts
+    from webapp.gamenight import campaigns
+
+    assert invoke(app, "seed-demo").exit_code == 0
+    promoter = db.session.scalar(select(User).where(User.email == "promoter@example.com"))
+    actor = accounts.actor_for_user(promoter, accounts.memberships(promoter.id)[0].workspace_id)
+    plan = campaigns.plan(actor, day="tomorrow")
+    assert len(plan.recipients) == 2  # Ana (available) and Eva (available); Dana did not opt in
+    assert campaigns.plan(actor, day="tomorrow", statuses=["available", "maybe", "looking"]).channels == {"discord": 3}

@@ -9,6 +9,8 @@ Runs the whole app on one machine with no Redis install:
   default 5000; ``FLASK_DEBUG`` is honoured if the user set it), the RQ
   worker with scheduler (``worker``) and the reconciler loop
   (``reconcile --every 30``);
+* runs a demo inbox on ``127.0.0.1:8025`` that prints the game-night messages
+  sent to the seeded players (their contacts are ``json://`` targets there);
 * prints the URL once the web server answers.
 
 Ctrl-C / SIGTERM stop everything: each child's process group gets SIGTERM,
@@ -25,15 +27,18 @@ from __future__ import annotations
 
 import ctypes
 import functools
+import json
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -44,6 +49,7 @@ from webapp.config import read_dotenv
 HOST = "127.0.0.1"
 FLASK = [sys.executable, "-m", "flask", "--app", "wsgi"]  # every child is a command of this app
 STOP_TIMEOUT = 10.0  # seconds between SIGTERM and SIGKILL
+DEMO_INBOX_PORT = 8025  # seed-demo's players and summary channel post here (webapp/seed.py)
 READY_TIMEOUT = 15.0  # seconds to wait for the web server to answer
 POLL_INTERVAL = 0.2
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
@@ -158,6 +164,34 @@ def _stop_children(children: list[Child]) -> None:
             pass
 
 
+def _start_demo_inbox() -> ThreadingHTTPServer | None:
+    """The demo players' messages (Apprise `json://127.0.0.1:8025/<name>`) are printed here."""
+
+    class Inbox(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            try:
+                message = json.loads(raw)
+                text = f"{message.get('title', '')}: {message.get('message', '')}".replace("\n", " / ")
+            except ValueError:
+                text = raw[:200].decode("utf-8", "replace")
+            print(f"demo inbox → {self.path.strip('/')}: {text}", flush=True)
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    try:
+        server = ThreadingHTTPServer((HOST, DEMO_INBOX_PORT), Inbox)
+    except OSError as exc:
+        print(f"devserver: demo inbox not started on port {DEMO_INBOX_PORT}: {exc}", file=sys.stderr, flush=True)
+        return None
+    threading.Thread(target=server.serve_forever, name="demo-inbox", daemon=True).start()
+    return server
+
+
 def _web_answers(port: int) -> bool:
     try:
         with urllib.request.urlopen(f"http://{HOST}:{port}/health", timeout=1):
@@ -181,6 +215,7 @@ def main() -> int:
         return 2
 
     valkey: Any = None
+    inbox: ThreadingHTTPServer | None = None
     children: list[Child] = []
     status = 0
     try:
@@ -199,6 +234,7 @@ def main() -> int:
                 print("devserver: seed-demo failed; see above", file=sys.stderr, flush=True)
                 return seeded.returncode
 
+        inbox = _start_demo_inbox()
         if not _signals:
             children = [
                 _spawn("web server", ["run", "--host", HOST, "--port", str(port)], env),
@@ -234,6 +270,8 @@ def main() -> int:
             print(f"devserver: {signal.Signals(_signals[0]).name} received; stopping", flush=True)
     finally:
         _stop_children(children)
+        if inbox is not None:
+            inbox.shutdown()
         if valkey is not None:
             try:
                 valkey.stop()

@@ -27,6 +27,7 @@ def seed_demo(email: str, password: str, workspace: str) -> bool:
               for who, role in (("editor", "editor"), ("promoter", "promoter"), ("viewer", "viewer"))}
     actor = accounts.actor_for_user(user, ws_id)
     seed_world(actor, accounts.actor_for_user(others["promoter"], ws_id))
+    seed_game_nights(actor, password)
 
     triage = processes.create_process(actor, "Support triage", "support-triage",
                                       "Classifies incoming support messages.")
@@ -104,3 +105,38 @@ def seed_world(admin: accounts.Actor, promoter: accounts.Actor) -> None:
     worlds.transition(admin, mill.id, "submit")
     worlds.transition(promoter, mill.id, "approve")
     worlds.build_sandbox(admin, mill.id)
+
+
+DEMO_INBOX = "json://127.0.0.1:8025"  # `make run` prints what arrives there (webapp/devserver.py)
+PLAYERS = [  # name, today's status, tomorrow's, opted in
+    ("Ana", "available", "available", True), ("Bor", "looking", "maybe", True), ("Cene", "maybe", None, True),
+    ("Dana", "available", "looking", False), ("Eva", "not_available", "available", True),
+]
+
+
+def seed_game_nights(admin: accounts.Actor, password: str) -> None:
+    """Five linked players with statuses for today and tomorrow, four opted in, messages to the demo inbox."""
+    from datetime import timedelta
+
+    from webapp.extensions import utcnow
+    from webapp.gamenight import services as gamenight
+    from webapp.gamenight.models import Status
+    from webapp.notify import services as notify
+    from webapp.notify.models import Channel, Contact, Preference
+
+    ws = gamenight.workspace(admin.workspace_id)
+    gamenight.set_summary_target(admin, f"{DEMO_INBOX}/summary")
+    today = gamenight.local_today(ws)
+    for number, (name, now, tomorrow, opted_in) in enumerate(PLAYERS, start=1):
+        user, _ = accounts.create_user(f"{name.lower()}@example.com", password, ws.name, "viewer")
+        player = accounts.actor_for_user(user, ws.id)
+        gamenight.save_profile(player, name, f"{name.lower()}_{number}")
+        contact = Contact(workspace_id=ws.id, user_id=user.id, channel=Channel.discord,
+                          external_id=str(100_000 + number), confirmed_at=utcnow())
+        notify.set_target(contact, f"{DEMO_INBOX}/{name.lower()}")
+        db.session.add(contact)
+        db.session.add(Preference(workspace_id=ws.id, user_id=user.id, opted_in=opted_in, channel_order=["discord"]))
+        db.session.commit()
+        for day, status in ((today, now), (today + timedelta(days=1), tomorrow)):
+            if status:
+                gamenight.set_status(ws.id, user.id, day, Status(status), actor_label="seed")
