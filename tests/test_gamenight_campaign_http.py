@@ -85,7 +85,7 @@ def test_a_second_campaign_the_same_day_is_a_409(api, members):
     ({"start_time": "25:00"}, 400), ({"date": "someday"}, 400), ({"lead_minutes": 0}, 400),
     ({"lead_minutes": "ten"}, 400), ({"statuses": ["not_available"]}, 422), ({"statuses": []}, 422),
     ({"statuses": "nonsense"}, 422), ({"dry_run": "yes"}, 400), ({"colour": "red"}, 400),
-    ({"date": "2020-01-01"}, 422),
+    ({"date": "2020-01-01"}, 422), ({"date": "2099-01-01"}, 422),
 ])
 def test_bad_input_is_a_4xx_with_a_message_and_writes_nothing(api, members, db, change, status):
     answer = api.post("/api/v1/campaigns", body(**change))

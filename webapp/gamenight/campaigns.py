@@ -128,6 +128,8 @@ def plan(actor: Actor, *, day: Any = None, start_time: Any = None, lead_minutes:
         lead = int(lead)
     if isinstance(lead, bool) or not isinstance(lead, int) or not 1 <= lead <= 240:
         raise BadRequest("'lead_minutes' is a whole number of minutes from 1 to 240.")
+    if local_day > gamenight.local_today(ws, now) + timedelta(days=366):
+        raise Invalid("A game night can be promoted at most a year ahead.", details={"date": "at most a year ahead"})
     start_at = start_instant(ws.zone, local_day, clock)
     if start_at <= now:
         raise Invalid(f"The start ({local_day.isoformat()} {clock.strftime('%H:%M')} {ws.time_zone}) has passed; "
