@@ -3,7 +3,8 @@ at start − lead, the start call at start, the ready-check at start — in the 
 
 The `campaign_jobs` rows are the truth: RQ carries only their ids (`enqueue_at`, aware UTC), and the
 reconciler enqueues any job that is due and not done. Every message passes the delivery ledger
-(`notify.deliver_once`), so a job run twice, or after a restart, sends each message once.
+(`notify.delivery.deliver`), so a job run twice, two runs at once, or a run after a restart send each
+message once.
 """
 
 from __future__ import annotations
