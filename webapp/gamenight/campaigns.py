@@ -377,15 +377,15 @@ def run_job(job_id: int, share: int = 0, now: datetime | None = None) -> str:
     if now < job.run_at - EARLY:  # never before its time, whoever enqueued it
         _schedule(job, job.run_at)
         return "early"
-    run = db.session.scalar(update(CampaignJob).where(CampaignJob.id == job.id)
-                            .values(runs=CampaignJob.runs + 1, status=JobStatus.running, heartbeat_at=now)
-                            .returning(CampaignJob.runs))
+    db.session.execute(update(CampaignJob).where(CampaignJob.id == job.id)
+                       .values(runs=CampaignJob.runs + 1, status=JobStatus.running, heartbeat_at=now))
     job.started_at = job.started_at or now
     if campaign.status is CampaignStatus.scheduled:
         campaign.status = CampaignStatus.sending
     db.session.commit()
     settings = current_app.config["SETTINGS"]
-    if run == 1 and share == 0 and job.kind is not JobKind.ready_check and len(campaign.recipients) >= FANOUT_SHARED:
+    # Every main run (the first, a retry, the one after a crash) brings helpers; the ledger keeps them apart.
+    if share == 0 and job.kind is not JobKind.ready_check and len(campaign.recipients) >= FANOUT_SHARED:
         _share(job, settings.FANOUT_RUNS)
     if now > job.deadline_at:
         log.warning("campaign job %s ran after its deadline; nothing more is sent", job.id)
