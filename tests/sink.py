@@ -4,12 +4,14 @@
         target = sink.target("u7")      # json://127.0.0.1:<port>/u7
         ...
         sink.received("u7")             # the posts that arrived at /u7
+        sink.arrival_times()            # time.time() of every post, in arrival order (benchmarks)
 """
 
 from __future__ import annotations
 
 import json
 import threading
+import time
 from collections import defaultdict
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -22,6 +24,7 @@ class Sink:
         self.failing: set[str] = set()  # paths answered with 500
         self.on_post: Callable[[str, int], None] | None = None  # called (path, total) before answering
         self.total = 0
+        self.arrivals: list[float] = []  # time.time() of each post (failing paths too), in arrival order
         self._lock = threading.Lock()
         sink = self
 
@@ -32,6 +35,7 @@ class Sink:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 path = self.path.strip("/").split("?")[0]
                 with sink._lock:
+                    sink.arrivals.append(time.time())
                     sink.total += 1
                     total = sink.total
                     if path not in sink.failing:
@@ -61,6 +65,17 @@ class Sink:
     def count(self) -> int:
         with self._lock:
             return sum(len(p) for p in self.posts.values())
+
+    def arrival_times(self) -> list[float]:
+        with self._lock:
+            return list(self.arrivals)
+
+    def clear(self) -> None:
+        """Forget what arrived (posts, the total, arrival times); `failing` and `on_post` stay."""
+        with self._lock:
+            self.posts.clear()
+            self.arrivals.clear()
+            self.total = 0
 
     def __enter__(self) -> Self:
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
