@@ -10,12 +10,22 @@
 from __future__ import annotations
 
 import json
+import sys
 import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], ConnectionResetError | BrokenPipeError):
+            return  # a client killed in the middle of a post (a SIGKILLed worker): nothing to report
+        super().handle_error(request, client_address)
 
 
 class Sink:
@@ -51,8 +61,7 @@ class Sink:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
+        self.server = _Server(("127.0.0.1", 0), Handler)
         self.port = self.server.server_address[1]
 
     def target(self, path: str) -> str:

@@ -138,7 +138,7 @@ def plan(actor: Actor, *, day: Any = None, start_time: Any = None, lead_minutes:
     picked = _statuses(statuses)
     recipients = _recipients(ws.id, local_day, picked)
     people = delivery.reach(ws.id, [user_id for user_id, _ in recipients])
-    channels = Counter(p.contacts[0].channel.value if p.contacts else "none" for p in people.values())
+    channels = Counter(p.targets[0][0] if p.targets else "none" for p in people.values())
     return Plan(local_day=local_day, start_at=start_at, lead_minutes=lead, statuses=picked, recipients=recipients,
                 channels=channels, zone=ws.time_zone, now=now)
 

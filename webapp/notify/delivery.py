@@ -22,10 +22,12 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
+from typing import Any
 from urllib.parse import quote
 
 import apprise
 from flask import current_app
+from sqlalchemy import insert as insert_into
 from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -51,11 +53,14 @@ class Message:
 
 @dataclass(frozen=True)
 class Reach:
-    """What the rules need about one member, read once per run: opt-in, quiet hours, contacts in order."""
+    """What the rules need about one member, read once per run: opt-in, quiet hours, and the usable
+    targets in the member's order as (channel, sealed target). Plain values, not ORM rows: every claim
+    commits, and a commit expires every row the session holds — holding thousands of contacts made each
+    commit cost O(recipients) and a fan-out quadratic."""
 
     opted_in: bool
     quiet_hours: str | None
-    contacts: list[Contact]
+    targets: list[tuple[str, str]]
 
 
 def _settings() -> Settings:
@@ -73,68 +78,81 @@ def lease() -> timedelta:
 # -- who can be reached how --------------------------------------------------------------------
 
 
-def ordered(contacts: Sequence[Contact], channel_order: Sequence[str]) -> list[Contact]:
-    """Usable contacts (confirmed, with a target) in the member's order; unranked channels after, by name."""
-    rank = {name: i for i, name in enumerate(channel_order)}
-    usable = [c for c in contacts if c.confirmed_at is not None and c.target_sealed]
-    return sorted(usable, key=lambda c: (rank.get(c.channel.value, len(rank)), c.channel.value))
-
-
 def reach(workspace_id: int, user_ids: Iterable[int]) -> dict[int, Reach]:
-    """Preferences and contacts of many members in two queries (chunked for large campaigns)."""
+    """Preferences and usable contacts (confirmed, with a target) of many members, as plain values, in two
+    queries per 900 members. Targets follow the member's channel order; unranked channels after, by name."""
     ids = sorted(set(user_ids))
-    prefs: dict[int, Preference] = {}
-    contacts: dict[int, list[Contact]] = defaultdict(list)
+    prefs: dict[int, tuple[bool, list[str], str | None]] = {}
+    targets: dict[int, list[tuple[str, str]]] = defaultdict(list)
     for start in range(0, len(ids), 900):
         chunk = ids[start:start + 900]
-        prefs.update((p.user_id, p) for p in db.session.scalars(select(Preference).where(
-            Preference.workspace_id == workspace_id, Preference.user_id.in_(chunk))))
-        for contact in db.session.scalars(select(Contact).where(Contact.workspace_id == workspace_id,
-                                                                Contact.user_id.in_(chunk))):
-            contacts[contact.user_id].append(contact)
+        for user_id, opted_in, order, quiet in db.session.execute(
+                select(Preference.user_id, Preference.opted_in, Preference.channel_order, Preference.quiet_hours)
+                .where(Preference.workspace_id == workspace_id, Preference.user_id.in_(chunk))):
+            prefs[user_id] = (bool(opted_in), order or [], quiet)
+        for user_id, channel, sealed in db.session.execute(
+                select(Contact.user_id, Contact.channel, Contact.target_sealed)
+                .where(Contact.workspace_id == workspace_id, Contact.user_id.in_(chunk),
+                       Contact.confirmed_at.is_not(None), Contact.target_sealed.is_not(None))):
+            targets[user_id].append((channel.value, sealed))
     found = {}
     for user_id in ids:
-        pref = prefs.get(user_id)
-        order = pref.channel_order if pref else []
-        found[user_id] = Reach(opted_in=bool(pref and pref.opted_in), quiet_hours=pref.quiet_hours if pref else None,
-                               contacts=ordered(contacts[user_id], order))
+        opted_in, order, quiet = prefs.get(user_id, (False, [], None))
+        rank = {name: i for i, name in enumerate(order)}
+        found[user_id] = Reach(opted_in=opted_in, quiet_hours=quiet,
+                               targets=sorted(targets[user_id], key=lambda t: (rank.get(t[0], len(rank)), t[0])))
     return found
-
-
-def delivery_order(workspace_id: int, user_id: int) -> list[Contact]:
-    return reach(workspace_id, [user_id])[user_id].contacts
 
 
 # -- the ledger --------------------------------------------------------------------------------
 
 
-def _claim(workspace_id: int, message: Message, source_type: str, source_id: int, now: datetime) -> Delivery | None:
-    """Take the message's key for this run, or None when somebody else holds it or it is settled."""
+@dataclass(frozen=True)
+class Claim:
+    """A ledger row this run holds: its id and the attempts made before this one."""
+
+    id: int
+    attempts: int
+
+
+def _claim(workspace_id: int, message: Message, source_type: str, source_id: int, now: datetime) -> Claim | None:
+    """Take the message's key for this run, or None when somebody else holds it or it is settled.
+    Statements, not ORM rows: a fan-out of thousands claims in a tight loop."""
     values = {"workspace_id": workspace_id, "key": message.key, "source_type": source_type, "source_id": source_id,
               "user_id": message.user_id, "status": DeliveryStatus.sending, "attempts": 0, "claimed_at": now}
     dialect = db.session.get_bind().dialect.name
-    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(Delivery)
-    new_id = db.session.scalar(insert.values(**values).on_conflict_do_nothing(index_elements=["key"])
-                               .returning(Delivery.id))
-    if new_id is None:  # known key: only a row waiting for its retry can be claimed again
-        new_id = db.session.scalar(
+    upsert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(Delivery)
+    claimed = db.session.execute(upsert.values(**values).on_conflict_do_nothing(index_elements=["key"])
+                                 .returning(Delivery.id, Delivery.attempts)).first()
+    if claimed is None:  # known key: only a row waiting for its retry can be claimed again
+        claimed = db.session.execute(
             update(Delivery).where(Delivery.key == message.key, Delivery.status == DeliveryStatus.retrying)
-            .values(status=DeliveryStatus.sending, claimed_at=now).returning(Delivery.id))
+            .values(status=DeliveryStatus.sending, claimed_at=now).returning(Delivery.id, Delivery.attempts)).first()
     db.session.commit()
-    return db.session.get(Delivery, new_id) if new_id is not None else None
+    return Claim(*claimed) if claimed is not None else None
 
 
-def _settle(row: Delivery, status: DeliveryStatus, *, channel: str | None = None, answer: str | None = None,
-            error: str | None = None, attempt: bool = False) -> DeliveryStatus:
-    row.status, row.channel = status, channel or row.channel
-    row.provider_answer = answer or row.provider_answer
-    if attempt:
-        row.attempts += 1
+def _log(claim: Claim, attempt: int, status: str, channel: str | None, error: str | None) -> None:
+    db.session.execute(insert_into(SendLog).values(delivery_id=claim.id, attempt=attempt, status=status,
+                                                   channel=channel, error=error, created_at=utcnow()))
+
+
+def _settle(claim: Claim, status: DeliveryStatus, *, channel: str | None = None, answer: str | None = None,
+            error: str | None = None, attempt: bool = False, commit: bool = True) -> DeliveryStatus:
+    """Record the outcome. Without `commit` it is written and commits with the run's next claim — still
+    before the next send, so a crash in between leaves only this row `sending` (→ `unknown`)."""
+    attempts = claim.attempts + 1 if attempt else claim.attempts
+    values: dict[str, Any] = {"status": status, "attempts": attempts}
+    if channel:
+        values["channel"] = channel
+    if answer:
+        values["provider_answer"] = answer
     if status in FINAL:
-        row.finished_at = utcnow()
-    db.session.add(SendLog(delivery_id=row.id, attempt=max(row.attempts, 1), status=status.value,
-                           channel=channel, error=error))
-    db.session.commit()
+        values["finished_at"] = utcnow()
+    db.session.execute(update(Delivery).where(Delivery.id == claim.id).values(**values))
+    _log(claim, max(attempts, 1), status.value, channel, error)
+    if commit:
+        db.session.commit()
     return status
 
 
@@ -142,21 +160,25 @@ def send(url: str, title: str, body: str, key: str) -> tuple[bool, str]:
     """One Apprise target, one call: (accepted, answer). Never logs or returns the URL."""
     if url.split("://", 1)[0].lower() in ("json", "jsons"):
         url += ("&" if "?" in url else "?") + f"+{KEY_HEADER}={quote(key, safe='')}"
-    notifier = apprise.Apprise()
-    if not notifier.add(url):
+    # The target's own plugin, called directly: its answer is this target's, and it skips the thread pool
+    # `Apprise.notify()` fans out to even for one target (about 1 ms a message).
+    plugin = apprise.Apprise.instantiate(url)
+    if plugin is None:
         return False, "the target is not an Apprise URL this server understands"
-    if notifier.notify(title=title, body=body):
+    if plugin.notify(body=body, title=title):
         return True, "accepted"
     return False, "the provider refused it or could not be reached"
 
 
-def _deliver_one(row: Delivery, message: Message, targets: Sequence[tuple[str, str]], *,
-                 dry_run: bool) -> DeliveryStatus:
+def _deliver_one(claim: Claim, message: Message, targets: Sequence[tuple[str, str]], *,
+                 dry_run: bool, commit: bool = True) -> DeliveryStatus:
     """Try each (channel, sealed target) in order; the first that accepts wins."""
     if not targets:
-        return _settle(row, DeliveryStatus.skipped, error="no confirmed contact with a delivery target")
+        return _settle(claim, DeliveryStatus.skipped, error="no confirmed contact with a delivery target",
+                       commit=commit)
     if dry_run:
-        return _settle(row, DeliveryStatus.dry_run, channel=targets[0][0], answer="dry run: nothing sent")
+        return _settle(claim, DeliveryStatus.dry_run, channel=targets[0][0], answer="dry run: nothing sent",
+                       commit=commit)
     errors = []
     for channel, sealed in targets:
         try:
@@ -164,13 +186,12 @@ def _deliver_one(row: Delivery, message: Message, targets: Sequence[tuple[str, s
         except Exception as exc:  # noqa: BLE001 — an unusable target is this channel's failure, not the run's
             ok, answer = False, type(exc).__name__
         if ok:
-            return _settle(row, DeliveryStatus.sent, channel=channel, answer=answer, attempt=True)
+            return _settle(claim, DeliveryStatus.sent, channel=channel, answer=answer, attempt=True, commit=commit)
         errors.append(f"{channel}: {answer}")
-        db.session.add(SendLog(delivery_id=row.id, attempt=row.attempts + 1, status="channel_failed",
-                               channel=channel, error=answer))
-    final = row.attempts + 1 >= _settings().DELIVERY_MAX_ATTEMPTS
-    return _settle(row, DeliveryStatus.failed if final else DeliveryStatus.retrying, error="; ".join(errors),
-                   attempt=True)
+        _log(claim, claim.attempts + 1, "channel_failed", channel, answer)
+    final = claim.attempts + 1 >= _settings().DELIVERY_MAX_ATTEMPTS
+    return _settle(claim, DeliveryStatus.failed if final else DeliveryStatus.retrying, error="; ".join(errors),
+                   attempt=True, commit=commit)
 
 
 def deliver(workspace_id: int, source_type: str, source_id: int, messages: Sequence[Message], *,
@@ -179,7 +200,8 @@ def deliver(workspace_id: int, source_type: str, source_id: int, messages: Seque
     """Deliver each message at most once through its member's channels; what this run settled, by status.
 
     `rotate` starts the walk elsewhere in the list, so runs sharing a fan-out rarely meet on a key;
-    `heartbeat(now)` is called before each claim (its writes commit with the claim)."""
+    `heartbeat(now)` is called before each claim (its writes commit with the claim). One commit per
+    message: its claim, which also carries the previous message's outcome."""
     people = reach(workspace_id, [m.user_id for m in messages if m.user_id is not None])
     outcome: Counter[DeliveryStatus] = Counter()
     start = rotate % len(messages) if messages else 0
@@ -189,28 +211,28 @@ def deliver(workspace_id: int, source_type: str, source_id: int, messages: Seque
             break
         if heartbeat is not None:
             heartbeat(now)
-        row = _claim(workspace_id, message, source_type, source_id, now)
-        if row is None:
+        claim = _claim(workspace_id, message, source_type, source_id, now)
+        if claim is None:
             continue
         who = people.get(message.user_id) if message.user_id is not None else None
         if who is None or (require_opt_in and not who.opted_in):
-            outcome[_settle(row, DeliveryStatus.skipped, error="not opted in")] += 1
+            outcome[_settle(claim, DeliveryStatus.skipped, error="not opted in", commit=False)] += 1
         elif in_quiet_hours(who.quiet_hours, local_time):
-            outcome[_settle(row, DeliveryStatus.skipped_quiet_hours)] += 1
+            outcome[_settle(claim, DeliveryStatus.skipped_quiet_hours, commit=False)] += 1
         else:
-            targets = [(c.channel.value, c.target_sealed) for c in who.contacts if c.target_sealed]
-            outcome[_deliver_one(row, message, targets, dry_run=dry_run)] += 1
+            outcome[_deliver_one(claim, message, who.targets, dry_run=dry_run, commit=False)] += 1
+    db.session.commit()  # the last outcome
     return outcome
 
 
 def deliver_to(workspace_id: int, source_type: str, source_id: int, message: Message, sealed_target: str | None,
                *, dry_run: bool) -> DeliveryStatus | None:
     """One message to a workspace channel (not a member): the ready-check summary."""
-    row = _claim(workspace_id, message, source_type, source_id, utcnow())
-    if row is None:
+    claim = _claim(workspace_id, message, source_type, source_id, utcnow())
+    if claim is None:
         return None
     targets = [("summary", sealed_target)] if sealed_target else []
-    return _deliver_one(row, message, targets, dry_run=dry_run)
+    return _deliver_one(claim, message, targets, dry_run=dry_run)
 
 
 def in_flight(source_type: str, source_id: int, now: datetime) -> list[datetime]:
