@@ -4,6 +4,7 @@ linked members), the profile page (player, preferences, linking) and the admins'
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, Response, flash, redirect, request, url_for
@@ -114,6 +115,17 @@ def _profile_page(status: int = 200, **context: Any) -> Response:
                   ws=services.workspace(actor.workspace_id), **context)
 
 
+def _form_post(save: Callable[[], Any], page: Callable[..., Response], done: Callable[[Any], str], target: str) -> Any:
+    """A form post: on success a flash of `done(result)` and a 303 to `target`; else the page again with the
+    error (its 4xx status) and nothing saved."""
+    try:
+        result = save()
+    except DomainError as exc:
+        return page(exc.status, error=exc)
+    flash(done(result), "success")
+    return redirect(url_for(target), code=303)
+
+
 @members.get("/profile")
 def profile() -> Response:
     return _profile_page()
@@ -121,24 +133,17 @@ def profile() -> Response:
 
 @members.post("/profile/player")
 def save_player() -> Any:
-    try:
-        services.save_profile(current_actor(), request.form.get("display_name"), request.form.get("aliases", ""))
-    except DomainError as exc:
-        return _profile_page(exc.status, error=exc)
-    flash("Player profile saved.", "success")
-    return redirect(url_for(".profile"), code=303)
+    return _form_post(lambda: services.save_profile(current_actor(), request.form.get("display_name"),
+                                                    request.form.get("aliases", "")),
+                      _profile_page, lambda _: "Player profile saved.", ".profile")
 
 
 @members.post("/profile/preferences")
 def save_preferences() -> Any:
     form = request.form
-    try:
-        notify.update_preferences(current_actor(), form.get("opted_in") == "on", form.getlist("channel_order"),
-                                  form.get("quiet_hours"))
-    except DomainError as exc:
-        return _profile_page(exc.status, error=exc)
-    flash("Preferences saved.", "success")
-    return redirect(url_for(".profile"), code=303)
+    return _form_post(lambda: notify.update_preferences(current_actor(), form.get("opted_in") == "on",
+                                                        form.getlist("channel_order"), form.get("quiet_hours")),
+                      _profile_page, lambda _: "Preferences saved.", ".profile")
 
 
 @members.post("/profile/link-code")
@@ -149,13 +154,9 @@ def link_code() -> Response:
 
 @members.post("/profile/email")
 def add_email() -> Any:
-    try:
-        contact = notify.request_email(current_actor(), request.form.get("email"))
-    except DomainError as exc:
-        return _profile_page(exc.status, error=exc)
-    flash(f"We mailed a confirmation link to {contact.external_id}; open it to start receiving messages there.",
-          "success")
-    return redirect(url_for(".profile"), code=303)
+    return _form_post(lambda: notify.request_email(current_actor(), request.form.get("email")), _profile_page,
+                      lambda contact: f"We mailed a confirmation link to {contact.external_id}; open it to start "
+                                      "receiving messages there.", ".profile")
 
 
 @bp.get("/contacts/email/confirm/<token>")
@@ -198,16 +199,10 @@ def settings() -> Response:
 
 @members.post("/settings/gamenight")
 def save_settings() -> Any:
-    actor = current_actor()
-    actor.require(Role.admin, "change the game-night settings")
     form = request.form
-    try:
-        services.update_settings(actor, form.get("time_zone", ""), form.get("game_start", ""),
-                                 form.get("lead_minutes"))
-    except DomainError as exc:
-        return _settings_page(exc.status, error=exc)
-    flash("Game-night settings saved.", "success")
-    return redirect(url_for(".settings"), code=303)
+    return _form_post(lambda: services.update_settings(current_actor(), form.get("time_zone", ""),
+                                                       form.get("game_start", ""), form.get("lead_minutes")),
+                      _settings_page, lambda _: "Game-night settings saved.", ".settings")
 
 
 @members.post("/settings/gamenight/bot-token")
@@ -218,12 +213,8 @@ def rotate_bot_token() -> Response:
 
 @members.post("/settings/gamenight/summary-channel")
 def save_summary_channel() -> Any:
-    try:
-        services.set_summary_target(current_actor(), request.form.get("summary_target", ""))
-    except DomainError as exc:
-        return _settings_page(exc.status, error=exc)
-    flash("Summary channel saved.", "success")
-    return redirect(url_for(".settings"), code=303)
+    return _form_post(lambda: services.set_summary_target(current_actor(), request.form.get("summary_target", "")),
+                      _settings_page, lambda _: "Summary channel saved.", ".settings")
 
 
 # -- campaigns ----------------------------------------------------------------------------------
