@@ -273,3 +273,12 @@ def test_the_campaign_json_never_holds_a_handle_even_after_sending(api, members,
     answer = api.get(f"/api/v1/campaigns/{created['id']}")
     assert answer.get_json()["jobs"][0]["counts"] == {"dry_run": 3}
     assert_no_handle(json.dumps(answer.get_json()))
+
+
+def test_only_admins_change_game_night_settings_or_the_summary_channel(auth, factories, db, promoter):
+    auth.login("promoter@example.com")
+    assert auth.post("/settings/gamenight", data={"time_zone": "UTC", "game_start": "20:00",
+                                                  "lead_minutes": "10"}).status_code == 403
+    assert auth.post("/settings/gamenight/summary-channel",
+                     data={"summary_target": SECRET_TARGET}).status_code == 403
+    assert db.session.scalar(select(func.count()).select_from(GamenightSettings)) == 0
