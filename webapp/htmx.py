@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flask import Response, make_response, render_template, request
+from flask import Response, make_response, redirect, render_template, request
 from jinja2_fragments.flask import render_block
 
 
@@ -18,6 +18,16 @@ def render_page(template: str, block: str, status: int = 200, **context: Any) ->
     """The full page, or only its `block` for htmx; never two copies of the markup."""
     body = render_block(template, block, **context) if is_htmx() else render_template(template, **context)
     return make_response(body, status)
+
+
+def redirect_after_post(target: str) -> Response:
+    """After a successful form post: htmx follows `HX-Redirect` (a dialog's form swaps into the dialog, so
+    a plain redirect would render the next page inside it); a browser without htmx gets a 303."""
+    if not is_htmx():
+        return make_response(redirect(target, code=303))
+    response = make_response("", 204)
+    response.headers["HX-Redirect"] = target
+    return response
 
 
 def toast(response: Response, message: str, level: str = "success") -> Response:

@@ -235,8 +235,7 @@ def cancel(actor: Actor, campaign_id: int) -> Campaign:
     """Pending jobs are cancelled (their rows first, so a job that fires anyway does nothing)."""
     actor.require(*PROMOTE_NIGHT)
     campaign = get(actor, campaign_id)
-    if campaign.status in (CampaignStatus.cancelled, CampaignStatus.sent, CampaignStatus.partial,
-                           CampaignStatus.failed):
+    if not is_active(campaign):
         raise Conflict(f"The campaign is {campaign.status.value}; only a scheduled or sending one can be cancelled.")
     cancelled = db.session.execute(
         update(CampaignJob).where(CampaignJob.campaign_id == campaign.id, CampaignJob.status == JobStatus.scheduled)
@@ -258,24 +257,36 @@ def _drop_from_queue(campaign: Campaign) -> None:
                 log.info("campaign job %s was not on the queue to cancel: %s", job.id, type(exc).__name__)
 
 
+# The ledger rows of a campaign's jobs (counted in SQL: the campaign page polls these every 2 s).
+_OF_JOB = (Delivery.source_type == SOURCE) & (Delivery.source_id == CampaignJob.id)
+
+
 def outcome_counts(campaign: Campaign) -> dict[str, dict[str, int]]:
     """Per job kind: how many deliveries ended in each status."""
     counts: dict[str, dict[str, int]] = {j.kind.value: {} for j in campaign.jobs}
-    rows = db.session.execute(select(CampaignJob.kind, Delivery.status, Delivery.channel)
-                              .join(Delivery, (Delivery.source_type == "campaign_job")
-                                    & (Delivery.source_id == CampaignJob.id))
-                              .where(CampaignJob.campaign_id == campaign.id))
-    for kind, status, _channel in rows:
-        bucket = counts.setdefault(kind.value, {})
-        bucket[status.value] = bucket.get(status.value, 0) + 1
+    rows = db.session.execute(select(CampaignJob.kind, Delivery.status, func.count()).join(Delivery, _OF_JOB)
+                              .where(CampaignJob.campaign_id == campaign.id)
+                              .group_by(CampaignJob.kind, Delivery.status))
+    for kind, status, n in rows:
+        counts.setdefault(kind.value, {})[status.value] = n
     return counts
 
 
 def channel_counts(campaign: Campaign) -> dict[str, int]:
-    rows = db.session.execute(select(Delivery.channel).join(
-        CampaignJob, (Delivery.source_type == "campaign_job") & (Delivery.source_id == CampaignJob.id))
-        .where(CampaignJob.campaign_id == campaign.id, Delivery.status == DeliveryStatus.sent))
-    return dict(Counter(channel or "none" for (channel,) in rows))
+    """Messages sent, per channel."""
+    rows = db.session.execute(select(Delivery.channel, func.count()).join(CampaignJob, _OF_JOB)
+                              .where(CampaignJob.campaign_id == campaign.id, Delivery.status == DeliveryStatus.sent)
+                              .group_by(Delivery.channel))
+    return {channel or "none": n for channel, n in rows}
+
+
+def recipient_counts(campaign_ids: Sequence[int]) -> dict[int, int]:
+    """How many members each campaign's snapshot holds (one query for a whole list)."""
+    rows = db.session.execute(select(CampaignRecipient.campaign_id, func.count())
+                              .where(CampaignRecipient.campaign_id.in_(list(campaign_ids)))
+                              .group_by(CampaignRecipient.campaign_id))
+    found = {campaign_id: n for campaign_id, n in rows}
+    return {campaign_id: found.get(campaign_id, 0) for campaign_id in campaign_ids}
 
 
 @dataclass(frozen=True)
@@ -295,7 +306,7 @@ def send_log(campaign: Campaign, limit: int = 200) -> list[LogLine]:
         select(SendLog.created_at, CampaignJob.kind, Delivery.user_id, SendLog.attempt, SendLog.status,
                SendLog.channel, SendLog.error)
         .join(Delivery, Delivery.id == SendLog.delivery_id)
-        .join(CampaignJob, (Delivery.source_type == SOURCE) & (Delivery.source_id == CampaignJob.id))
+        .join(CampaignJob, _OF_JOB)
         .where(CampaignJob.campaign_id == campaign.id).order_by(SendLog.id.desc()).limit(limit)).all()
     users = sorted({r.user_id for r in rows if r.user_id})
     names = dict(zip(users, _names_by_id(campaign.workspace_id, users), strict=True))
@@ -311,7 +322,7 @@ def as_json(campaign: Campaign) -> dict[str, Any]:
     counts = outcome_counts(campaign)
     return {"id": campaign.id, "status": campaign.status.value, "date": campaign.local_day.isoformat(),
             "start_at": campaign.start_at.isoformat(), "dry_run": campaign.dry_run,
-            "recipient_count": len(campaign.recipients), "statuses": campaign.statuses,
+            "recipient_count": recipient_counts([campaign.id])[campaign.id], "statuses": campaign.statuses,
             "jobs": [{"type": j.kind.value, "run_at": j.run_at.isoformat(), "status": j.status.value,
                       "counts": counts.get(j.kind.value, {})} for j in campaign.jobs],
             "channels": channel_counts(campaign)}
@@ -409,10 +420,11 @@ def _announce(campaign: Campaign, job: CampaignJob, now: datetime, rotate: int =
 def _ready_check(campaign: Campaign, job: CampaignJob, now: datetime) -> None:
     """Nudge whoever said they would come but is not in voice; a summary to the summary channel."""
     ws = gamenight.workspace(campaign.workspace_id)
-    recipients = [r.user_id for r in campaign.recipients]
-    expected = set(db.session.scalars(select(Availability.user_id).where(
+    expected = set(db.session.scalars(select(Availability.user_id).join(
+        CampaignRecipient, (CampaignRecipient.user_id == Availability.user_id)
+        & (CampaignRecipient.campaign_id == campaign.id)).where(
         Availability.workspace_id == ws.id, Availability.day == campaign.local_day,
-        Availability.status.in_([Status.available, Status.looking]), Availability.user_id.in_(recipients))))
+        Availability.status.in_([Status.available, Status.looking]))))
     seen = presence.present_members(ws.id, now)
     missing = sorted(expected - seen.in_voice)
     messages = [delivery.Message(f"campaign:{campaign.id}:ready_check:{user_id}", user_id, "Ready check",

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select
 
 from webapp.errors import BadRequest
 from webapp.extensions import db, utcnow
@@ -70,10 +70,3 @@ def present_members(workspace_id: int, now: datetime | None = None) -> Presence:
     return Presence(in_voice=in_voice, in_game=in_game,
                     has_game_server=any(r.source == "game_server" for r in reports))
 
-
-def latest(workspace_id: int) -> dict[str, datetime | None]:
-    """When each source last reported (for the campaign page)."""
-    rows = db.session.execute(select(PresenceReport.source, func.max(PresenceReport.seen_at))
-                              .where(PresenceReport.workspace_id == workspace_id).group_by(PresenceReport.source))
-    found = dict(rows.all())
-    return {source: found.get(source) for source in SOURCES}

@@ -14,10 +14,10 @@ from webapp.accounts import services as accounts
 from webapp.accounts.context import current_actor, signed_in_only
 from webapp.accounts.models import Role, Workspace
 from webapp.errors import DomainError, NotFound
-from webapp.extensions import db, login_manager
+from webapp.extensions import login_manager
 from webapp.gamenight import campaigns, services
 from webapp.gamenight.models import Status
-from webapp.htmx import is_htmx, no_store, render_page
+from webapp.htmx import is_htmx, no_store, redirect_after_post, render_page
 from webapp.notify import services as notify
 from webapp.notify.models import Channel
 from webapp.processes.views import render
@@ -31,13 +31,6 @@ signed_in_only(members)
 @members.context_processor
 def _helpers() -> dict[str, Any]:
     return {"Status": Status, "Role": Role, "Channel": Channel}
-
-
-def _workspace(slug: str) -> Workspace:
-    ws = db.session.scalar(db.select(Workspace).where(Workspace.slug == slug))
-    if ws is None:
-        raise NotFound("No such workspace.")
-    return ws
 
 
 def _viewer(ws: Workspace) -> tuple[int | None, bool]:
@@ -66,13 +59,13 @@ def _page(ws: Workspace, status: int = 200, message: str | None = None) -> Respo
 
 @bp.get("/w/<slug>/availability")
 def availability(slug: str) -> Response:
-    return _page(_workspace(slug))
+    return _page(accounts.workspace_by_slug(slug))
 
 
 @bp.post("/w/<slug>/availability")
 def set_availability(slug: str) -> Any:
     """One click sets (or, clicking the current status again, clears) the member's status for a date."""
-    ws = _workspace(slug)
+    ws = accounts.workspace_by_slug(slug)
     viewer, member = _viewer(ws)
     if viewer is None:
         return login_manager.unauthorized()
@@ -93,7 +86,7 @@ def set_availability(slug: str) -> Any:
 
 @bp.get("/w/<slug>/availability/calendar")
 def calendar(slug: str) -> Response:
-    ws = _workspace(slug)
+    ws = accounts.workspace_by_slug(slug)
     viewer, member = _viewer(ws)
     linked = member and services.is_linked(ws.id, viewer)
     return render_page("gamenight/calendar.html", "calendar", ws=ws,
@@ -230,8 +223,10 @@ def _choices() -> dict[str, Any]:
 def campaign_list() -> Response:
     actor = current_actor()
     ws = services.workspace(actor.workspace_id)
+    recent = campaigns.recent(actor)
     return render("gamenight/campaigns.html", ws=ws, game=services.settings(ws.id), actor=actor,
-                  today=services.local_today(ws), campaigns=campaigns.recent(actor))
+                  today=services.local_today(ws), campaigns=recent,
+                  recipients=campaigns.recipient_counts([c.id for c in recent]))
 
 
 def _promote_dialog(status: int = 200, **context: Any) -> Response:
@@ -260,12 +255,7 @@ def create_campaign() -> Any:
         return _promote_dialog(exc.status, message=exc.message)
     flash("Game night promoted: the reminders are scheduled." if not campaign.dry_run
           else "Dry run scheduled: it will compute and log, and send nothing.", "success")
-    target = url_for(".campaign", campaign_id=campaign.id)
-    if not is_htmx():
-        return redirect(target, code=303)
-    response = Response(status=204)
-    response.headers["HX-Redirect"] = target
-    return response
+    return redirect_after_post(url_for(".campaign", campaign_id=campaign.id))
 
 
 @members.get("/campaigns/<int:campaign_id>")
@@ -275,6 +265,7 @@ def campaign(campaign_id: int) -> Response:
     found = campaigns.get(actor, campaign_id)
     ws = services.workspace(actor.workspace_id)
     return render_page("gamenight/campaign.html", "timeline", ws=ws, actor=actor, campaign=found,
+                       recipients=campaigns.recipient_counts([found.id])[found.id],
                        active=campaigns.is_active(found), counts=campaigns.outcome_counts(found),
                        channels=campaigns.channel_counts(found), log=campaigns.send_log(found))
 

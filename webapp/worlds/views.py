@@ -11,7 +11,7 @@ from webapp import inputs
 from webapp.accounts.context import current_actor, signed_in_only
 from webapp.accounts.models import Role
 from webapp.errors import BadRequest, DomainError, Invalid
-from webapp.htmx import is_htmx, render_page
+from webapp.htmx import redirect_after_post, render_page
 from webapp.processes.views import render
 from webapp.worlds import services, worldmap
 from webapp.worlds.api import export_response
@@ -217,11 +217,7 @@ def promote(project_id: int) -> Any:
                f"{result.project.connection_direction} of {result.connection.name}.")
     target = url_for(".world_map", highlight=project_id)
     flash(message, "success")
-    if not is_htmx():
-        return redirect(target, code=303)
-    response = Response(status=204)
-    response.headers["HX-Redirect"] = target
-    return response
+    return redirect_after_post(target)
 
 
 # -- the world ----------------------------------------------------------------------------------
