@@ -27,6 +27,10 @@ opt-ins and statuses); the campaign is created through `campaigns.create`.
 2. Availability. GET /w/<slug>/availability of a workspace whose 1,000 members all have a status for
    today, tomorrow and the next three days (5,000 rows), signed in as a linked member (names, status
    buttons) and anonymously (counts): median of 20 each; baseline GET /health.
+
+3. Planning room. Today's room in that workspace with 200 players, 50 team names and 597 votes: the page
+   (a chip per player in the draft), a vote and an auto-draft by htmx (each answers with the room):
+   median of 20 each; context: the ratio to GET /health.
 """
 
 from __future__ import annotations
@@ -59,6 +63,8 @@ RECIPIENTS = int(os.environ.get("BENCH_FANOUT_RECIPIENTS", "5000"))
 MEMBERS = 1000
 WORKERS = 2
 PAGE_RUNS = 20
+ROOM_PLAYERS = 200
+SUGGESTIONS = 50
 T0_AHEAD = 3.0  # seconds from scheduling the start call to T0
 FANOUT_TIMEOUT = 45.0  # seconds after T0 (the target is 30): a MISS, not a hang
 SETTLE_TIMEOUT = 10.0  # seconds after the last post for the start job's row to be done
@@ -330,7 +336,7 @@ def availability(results: Results, app: Any) -> None:
         ids = bulk_members(ws.id, "guild", MEMBERS, days,
                            lambda i, d: statuses[(i + (d - today).days) % len(statuses)],
                            lambda u: f"json://127.0.0.1:9/g{u}")
-        slug = ws.slug
+        slug, ws_id = ws.slug, ws.id
         db.session.remove()
     assert len(ids) == MEMBERS
     url = f"/w/{slug}/availability"
@@ -358,6 +364,70 @@ def availability(results: Results, app: Any) -> None:
                  f"context: {MEMBERS} members x {len(days)} days of statuses", fmt="{}")
     results.info("health_ms", health, "baseline: GET /health, same run", fmt="{:.1f}")
     results.info("availability_vs_health", signed_in / health if health else 0.0, "context: ratio")
+    planning_room(results, app, ws_id, ids, member, health)
+
+
+# -- 3. the planning room -----------------------------------------------------------------------
+
+
+def planning_room(results: Results, app: Any, workspace_id: int, ids: list[int], member: Any, health: float) -> None:
+    """Today's room with ROOM_PLAYERS players, SUGGESTIONS team names and a vote from every player on three of
+    them; the signed-in member (in the room) loads it (the draft draws a chip per player), votes (htmx: the
+    room comes back) and auto-drafts (htmx, nothing saved)."""
+    import re
+
+    from sqlalchemy import insert, select
+
+    from webapp.extensions import db, utcnow
+    from webapp.gamenight.models import PlanningMember, PlanningRoom, SuggestionVote, TeamSuggestion
+
+    with app.app_context():
+        now = utcnow()
+        room = PlanningRoom(workspace_id=workspace_id, day=today_of(workspace_id), created_by_id=ids[0], seed=7)
+        db.session.add(room)
+        db.session.flush()
+        players = ids[:ROOM_PLAYERS]
+        db.session.execute(insert(PlanningMember), [{"room_id": room.id, "user_id": u, "joined_at": now}
+                                                    for u in players])
+        db.session.execute(insert(TeamSuggestion), [{"room_id": room.id, "name": f"Team name {i}",
+                                                     "name_key": f"team name {i}", "created_by_id": ids[i],
+                                                     "created_at": now} for i in range(SUGGESTIONS)])
+        suggestion_ids = [s.id for s in db.session.scalars(
+            select(TeamSuggestion).where(TeamSuggestion.room_id == room.id).order_by(TeamSuggestion.id))]
+        db.session.execute(insert(SuggestionVote), [
+            {"suggestion_id": suggestion_ids[(i * 7 + k) % SUGGESTIONS], "user_id": u, "created_at": now}
+            for i, u in enumerate(players[1:], start=1) for k in range(3)])
+        db.session.commit()
+        day = room.day.isoformat()
+        db.session.remove()
+    page = member.get("/planning/today")
+    text = page.get_data(as_text=True)
+    assert page.status_code == 200 and text.count('class="chip"') == ROOM_PLAYERS, "the draft shows no chips"
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', text).group(1)
+    headers = {"HX-Request": "true", "X-CSRFToken": csrf}
+    vote_url = f"/planning/today/suggestions/{suggestion_ids[0]}/vote"
+    draft_form = {"day": day, "team_count": "4", "seed": "7", "op": "auto",
+                  **{f"player_{u}": "bench" for u in ids[:ROOM_PLAYERS]}}
+    for _ in range(2):
+        member.get("/planning/today")
+        assert member.post(vote_url, data={"day": day}, headers=headers).status_code == 200
+    load = median(time_ms(lambda: member.get("/planning/today"), PAGE_RUNS))
+    vote = median(time_ms(lambda: member.post(vote_url, data={"day": day}, headers=headers), PAGE_RUNS))
+    draft = median(time_ms(lambda: member.post("/planning/today/draft", data=draft_form, headers=headers),
+                           PAGE_RUNS))
+    results.check("planning_page_ms", load, "<", 100, fmt="{:.1f}")
+    results.check("planning_vote_ms", vote, "<", 100, fmt="{:.1f}")
+    results.check("planning_auto_draft_ms", draft, "<", 100, fmt="{:.1f}")
+    results.info("planning_room", f"{ROOM_PLAYERS} players, {SUGGESTIONS} suggestions, "
+                 f"{3 * (ROOM_PLAYERS - 1)} votes; page {len(text) / 1024:.0f} kB",
+                 "context", fmt="{}")
+    results.info("planning_vs_health", load / health if health else 0.0, "context: ratio to GET /health")
+
+
+def today_of(workspace_id: int) -> date:
+    from webapp.gamenight import services as gamenight
+
+    return gamenight.local_today(gamenight.workspace(workspace_id))
 
 
 def run(results: Results) -> None:

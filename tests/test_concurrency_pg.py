@@ -183,3 +183,25 @@ def test_two_creates_with_one_idempotency_key_at_once_give_the_same_campaign(pg_
     assert results[0][1] == results[1][1]
     db.session.expire_all()
     assert db.session.scalar(select(func.count()).select_from(Campaign)) == 1
+
+
+def test_six_members_opening_the_planning_room_at_once_get_one_room_and_are_all_in_it(pg_app, db, factories):
+    from webapp.gamenight import services as gamenight
+    from webapp.gamenight.models import PlanningMember, PlanningRoom, TeamSuggestion
+
+    admin = factories.user("admin", "Acme")
+    for i in range(6):
+        factories.player(admin.workspace_id, f"p{i}@example.com", "available", external_id=f"p-{i}")
+    bot = gamenight.rotate_bot_token(admin)
+    results = _race(pg_app, [("/api/v1/planning/today/create", {"channel": "discord", "external_id": f"p-{i}"})
+                             for i in range(6)], bot)
+    assert sorted(status for status, _ in results) == [200] * 5 + [201]
+    assert db.session.scalar(select(func.count()).select_from(PlanningRoom)) == 1
+    assert db.session.scalar(select(func.count()).select_from(PlanningMember)) == 6
+
+    names = ["Owls", "owls", " OWLS ", "Owls  "] * 3
+    results = _race(pg_app, [("/api/v1/planning/today/suggestions",
+                              {"channel": "discord", "external_id": f"p-{i % 6}", "name": name})
+                             for i, name in enumerate(names)], bot)
+    assert Counter(status for status, _ in results) == Counter({200: 11, 201: 1})
+    assert db.session.scalar(select(func.count()).select_from(TeamSuggestion)) == 1

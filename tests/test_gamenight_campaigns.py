@@ -336,7 +336,7 @@ def test_the_reconciler_leaves_alone_jobs_redis_still_holds(db, promoter):
 
 def test_ready_check_nudges_only_the_missing_and_sends_a_summary(db, promoter, factories, sink, client):
     ws = promoter.workspace_id
-    settings = gamenight._settings_row(ws)
+    settings = gamenight.settings_row(ws)
     from webapp.sealing import seal
 
     settings.summary_target_sealed = seal(sink.target("summary"))
@@ -372,7 +372,7 @@ def test_without_game_server_telemetry_the_summary_has_no_server_line(db, promot
     ws = promoter.workspace_id
     from webapp.sealing import seal
 
-    gamenight._settings_row(ws).summary_target_sealed = seal(sink.target("summary"))
+    gamenight.settings_row(ws).summary_target_sealed = seal(sink.target("summary"))
     db.session.commit()
     factories.player(ws, "away@example.com", target=sink.target("away"))
     campaign, _ = campaigns.create(promoter, **soon())

@@ -30,7 +30,9 @@ BAD_FORM = {"name": "x" * 5000, "config": "[1,", "input_schema": '{"type": 5}', 
             "day": "2020-01-01", "status": "sleepy", "display_name": "", "quiet_hours": "late", "time_zone": "Mars",
             "game_start": "9pm", "lead_minutes": "-1", "channel_order": "irc", "statuses": "sleepy",
             "start_time": "25:61", "date": "2026-13-01", "idempotency_key": "k" * 500, "dry_run": "maybe",
-            "summary_target": "javascript:alert(1)"}
+            "summary_target": "javascript:alert(1)", "team_count": "x", "seed": "1e9", "move": "abc",
+            "op": "explode", "planning_threshold": "-1", "post_target": "javascript:", "team_name_0": "x" * 100,
+            "player_1": "99", "clear_post_target": "on"}
 BAD_JSON_BODIES = [b"", b"[]", b'"text"', b"{", b'{"config": "not an object"}',
                    b'{"config": {}, "input_schema": "x", "output_schema": []}', b'{"name": 5, "slug": ["a"]}',
                    b'{"change_notes": 5, "preview_token": ["x"]}', b'{"name": ""}', b"\xff\xfe",
@@ -43,7 +45,10 @@ BAD_JSON_BODIES = [b"", b"[]", b'"text"', b"{", b'{"config": "not an object"}',
                    b'{"channel": "discord", "external_id": "42", "date": "tomorrow", "status": null}',
                    b'{"statuses": ["maybe", 5], "date": "tomorrow", "start_time": "7pm", "lead_minutes": true}',
                    b'{"statuses": "available", "dry_run": null, "date": [1]}',
-                   b'{"source": "voice", "present": [null, 1.5]}', b'{"source": ["voice"], "present": {}}']
+                   b'{"source": "voice", "present": [null, 1.5]}', b'{"source": ["voice"], "present": {}}',
+                   b'{"teams": [{"name": 5, "players": [true]}], "auto": "yes"}', b'{"suggestion_id": [1], "name": 5}',
+                   b'{"auto": true, "team_count": "x", "seed": [], "names": [1]}', b'{"date": "2020-01-01"}',
+                   b'{"auto": true, "team_count": 2, "names": [5, null]}', b'{"teams": [{"players": {}}, 3]}']
 
 
 @pytest.fixture
@@ -83,6 +88,16 @@ def world(db, factories):
     campaign, _ = campaigns.create(admin, day=local.date().isoformat(), start_time=local.strftime("%H:%M"))
     ids["campaign_id"] = [campaign.id, 999_999_999]
     ids["token"] = ["not-a-signed-link", "eyJjIjo1LCJhIjoieEB5LnoifQ.x.y"]
+    from webapp.gamenight import planning
+
+    planning.update_settings(admin, 1)
+    gamenight.set_status(admin.workspace_id, admin.user_id, gamenight.local_today(gamenight.workspace(
+        admin.workspace_id)), gamenight.Status.available, actor_label="test")
+    member = planning.Member.of(admin)
+    planning.create(member)
+    suggestion, _ = planning.suggest(member, "Owls")
+    ids["suggestion_id"] = [suggestion.id, 999_999_999]
+    ids["day"] = [gamenight.local_today(gamenight.workspace(admin.workspace_id)).isoformat(), "2020-01-01", "someday"]
     return {"admin": admin, "slugs": [proc.slug, "acme", "no-such-process"], "ids": ids, "key": key,
             "token": token, "bot": gamenight.rotate_bot_token(admin)}
 

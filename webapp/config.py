@@ -60,6 +60,14 @@ class Settings:
     FANOUT_RUNS: int = 2
     # A bot's presence report counts for the ready-check this many minutes.
     PRESENCE_WINDOW_MINUTES: int = 5
+    # Discord sign-in and linking (OAuth2 + PKCE, scope `identify`): the Discord application's client id and
+    # secret (without both, the Discord buttons are hidden), the comma-separated callback addresses this
+    # server may send to Discord (each registered there too; empty means `<PUBLIC_URL>/auth/discord/callback`),
+    # and Discord's address (tests point it at a fake provider).
+    DISCORD_CLIENT_ID: str = ""
+    DISCORD_CLIENT_SECRET: str = field(default="", repr=False)
+    DISCORD_REDIRECT_URIS: str = ""
+    DISCORD_BASE_URL: str = "https://discord.com"
     RQ_QUEUES: tuple[str, ...] = field(default=("default",))
 
     @classmethod
@@ -97,6 +105,16 @@ class Settings:
                 )
             return replace(self, SECRET_KEY=DEV_SECRET_KEY)
         return self
+
+    @property
+    def discord_configured(self) -> bool:
+        return bool(self.DISCORD_CLIENT_ID.strip() and self.DISCORD_CLIENT_SECRET.strip())
+
+    @property
+    def discord_redirect_uris(self) -> tuple[str, ...]:
+        """The allowlist of OAuth callback addresses (exact matches)."""
+        uris = tuple(u.strip() for u in self.DISCORD_REDIRECT_URIS.split(",") if u.strip())
+        return uris or (self.PUBLIC_URL.rstrip("/") + "/auth/discord/callback",)
 
     @property
     def database_url(self) -> str:

@@ -115,10 +115,12 @@ PLAYERS = [  # name, today's status, tomorrow's, opted in
 
 
 def seed_game_nights(admin: accounts.Actor, password: str) -> None:
-    """Five linked players with statuses for today and tomorrow, four opted in, messages to the demo inbox."""
+    """Five linked players with statuses for today and tomorrow, four opted in, messages to the demo inbox;
+    today's planning room unlocks at three ready players and is announced in the demo inbox."""
     from datetime import timedelta
 
     from webapp.extensions import utcnow
+    from webapp.gamenight import planning
     from webapp.gamenight import services as gamenight
     from webapp.gamenight.models import Status
     from webapp.notify import services as notify
@@ -126,6 +128,7 @@ def seed_game_nights(admin: accounts.Actor, password: str) -> None:
 
     ws = gamenight.workspace(admin.workspace_id)
     gamenight.set_summary_target(admin, f"{DEMO_INBOX}/summary")
+    planning.update_settings(admin, 3, f"{DEMO_INBOX}/rooms")  # three are ready today: the room can open
     today = gamenight.local_today(ws)
     for number, (name, now, tomorrow, opted_in) in enumerate(PLAYERS, start=1):
         user, _ = accounts.create_user(f"{name.lower()}@example.com", password, ws.name, "viewer")

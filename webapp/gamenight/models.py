@@ -83,6 +83,11 @@ class GamenightSettings(db.Model):
     bot_token_rotated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     summary_target_sealed: Mapped[str | None] = mapped_column(Text)  # Apprise URL of the summary channel
     summary_target_hint: Mapped[str] = mapped_column(String(80), default="")
+    # Today's planning room unlocks once this many members are available or looking.
+    planning_threshold: Mapped[int] = mapped_column(default=6, server_default="6")
+    # Where a new planning room is announced (an Apprise URL, e.g. a Discord webhook or thread); sealed.
+    planning_post_target_sealed: Mapped[str | None] = mapped_column(Text)
+    planning_post_target_hint: Mapped[str] = mapped_column(String(80), default="", server_default="")
 
 
 class CampaignStatus(enum.StrEnum):
@@ -120,7 +125,7 @@ class Campaign(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
-    promoter_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    promoter_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))  # None: deleted
     local_day: Mapped[date] = mapped_column(Date)
     start_at: Mapped[datetime] = mapped_column(UTCDateTime)
     lead_minutes: Mapped[int]
@@ -132,7 +137,7 @@ class Campaign(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    promoter: Mapped[User] = relationship()
+    promoter: Mapped[User | None] = relationship()
     jobs: Mapped[list[CampaignJob]] = relationship(order_by="CampaignJob.run_at, CampaignJob.id",
                                                    cascade="all, delete-orphan")
     recipients: Mapped[list[CampaignRecipient]] = relationship(cascade="all, delete-orphan")
@@ -185,3 +190,82 @@ class PresenceReport(db.Model):
     source: Mapped[str] = mapped_column(String(16))  # voice | game_server
     present: Mapped[list[str]] = mapped_column(JSON, default=list)
     seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class PostStatus(enum.StrEnum):
+    off = "off"  # no announcement channel set when the room was created
+    pending = "pending"
+    sent = "sent"
+    failed = "failed"  # the last attempt failed; RQ retries it with back-off until it gives up
+
+
+class PlanningRoom(db.Model):
+    """Today's planning room of a workspace: who joins, team-name suggestions and votes, the teams.
+    One per workspace and local day; read-only once that day has ended."""
+
+    __tablename__ = "planning_rooms"
+    __table_args__ = (UniqueConstraint("workspace_id", "day", name="uq_planning_rooms_workspace_day"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    day: Mapped[date] = mapped_column(Date)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    seed: Mapped[int] = mapped_column(default=0)  # the auto-draft's default seed
+    teams_saved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    post_status: Mapped[PostStatus] = mapped_column(Enum(PostStatus, native_enum=False, length=16),
+                                                    default=PostStatus.off)
+    post_error: Mapped[str] = mapped_column(String(300), default="")
+
+    members: Mapped[list[PlanningMember]] = relationship(order_by="PlanningMember.joined_at, PlanningMember.user_id",
+                                                         cascade="all, delete-orphan")
+    teams: Mapped[list[PlanningTeam]] = relationship(order_by="PlanningTeam.position", cascade="all, delete-orphan")
+    suggestions: Mapped[list[TeamSuggestion]] = relationship(cascade="all, delete-orphan")
+
+
+class PlanningTeam(db.Model):
+    """A saved team of a room (the draft is not stored: it lives in the page until it is saved)."""
+
+    __tablename__ = "planning_teams"
+    __table_args__ = (UniqueConstraint("room_id", "position", name="uq_planning_teams_room_position"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    room_id: Mapped[int] = mapped_column(ForeignKey("planning_rooms.id", ondelete="CASCADE"))
+    position: Mapped[int]
+    name: Mapped[str] = mapped_column(String(40))
+
+
+class PlanningMember(db.Model):
+    """A member in the room; `team_id` None is the bench (late joiners land there)."""
+
+    __tablename__ = "planning_members"
+
+    room_id: Mapped[int] = mapped_column(ForeignKey("planning_rooms.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("planning_teams.id", ondelete="SET NULL"))
+    joined_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class TeamSuggestion(db.Model):
+    """A team name put to the vote; names that differ only in case or spacing are one suggestion."""
+
+    __tablename__ = "team_suggestions"
+    __table_args__ = (UniqueConstraint("room_id", "name_key", name="uq_team_suggestions_room_name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    room_id: Mapped[int] = mapped_column(ForeignKey("planning_rooms.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(40))
+    name_key: Mapped[str] = mapped_column(String(40))  # casefolded, spaces collapsed
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SuggestionVote(db.Model):
+    """One vote per member per suggestion (voting again withdraws it)."""
+
+    __tablename__ = "suggestion_votes"
+
+    suggestion_id: Mapped[int] = mapped_column(ForeignKey("team_suggestions.id", ondelete="CASCADE"),
+                                               primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -51,7 +51,11 @@ def local_today(ws: Workspace, now: datetime | None = None) -> date:
 
 def settings(workspace_id: int) -> GamenightSettings:
     found = db.session.get(GamenightSettings, workspace_id)
-    return found or GamenightSettings(workspace_id=workspace_id, game_start="21:00", lead_minutes=15)
+    return found or _default_settings(workspace_id)
+
+
+def _default_settings(workspace_id: int) -> GamenightSettings:
+    return GamenightSettings(workspace_id=workspace_id, game_start="21:00", lead_minutes=15, planning_threshold=6)
 
 
 def parse_clock(text: str | None, what: str = GAME_START_FORMAT) -> time:
@@ -82,7 +86,7 @@ def update_settings(actor: Actor, time_zone: str, game_start: str, lead_minutes:
         raise BadRequest("The reminder lead is a whole number of minutes from 1 to 240.")
     ws = workspace(actor.workspace_id)
     ws.time_zone = time_zone
-    row = _settings_row(actor.workspace_id)
+    row = settings_row(actor.workspace_id)
     row.game_start, row.lead_minutes = start.strftime("%H:%M"), lead
     audit.record(actor, "gamenight.settings_updated", "workspace", ws.id,
                  {"time_zone": time_zone, "game_start": row.game_start, "lead_minutes": lead})
@@ -90,10 +94,10 @@ def update_settings(actor: Actor, time_zone: str, game_start: str, lead_minutes:
     return row
 
 
-def _settings_row(workspace_id: int) -> GamenightSettings:
+def settings_row(workspace_id: int) -> GamenightSettings:
     row = db.session.get(GamenightSettings, workspace_id)
     if row is None:
-        row = GamenightSettings(workspace_id=workspace_id, game_start="21:00", lead_minutes=15)
+        row = _default_settings(workspace_id)
         db.session.add(row)
     return row
 
@@ -102,28 +106,33 @@ def set_summary_target(actor: Actor, url: Any) -> GamenightSettings:
     """Admins: the Apprise URL of the channel that gets the ready-check summary (empty clears it).
     Stored sealed; only its masked hint is ever shown again."""
     actor.require(Role.admin, "change the game-night settings")
-    if not isinstance(url, str):
-        raise BadRequest("The summary channel is an Apprise URL such as discord://… or json://….")
-    row = _settings_row(actor.workspace_id)
-    url = url.strip()
-    if url:
-        scheme = url.split("://", 1)[0].lower() if "://" in url else ""
-        if scheme not in notify.SUMMARY_SCHEMES or len(url) > 2000 or any(c.isspace() for c in url):
-            raise BadRequest("The summary channel is an Apprise URL starting with "
-                             f"{', '.join(s + '://' for s in notify.SUMMARY_SCHEMES)}.")
-    row.summary_target_sealed = seal(url) if url else None
-    row.summary_target_hint = notify.mask(url) if url else ""
-    audit.record(actor, "gamenight.summary_channel_set" if url else "gamenight.summary_channel_cleared",
-                 "workspace", actor.workspace_id, {"hint": row.summary_target_hint})
+    row = settings_row(actor.workspace_id)
+    row.summary_target_sealed, row.summary_target_hint = apprise_target(url)
+    action = "gamenight.summary_channel_set" if row.summary_target_hint else "gamenight.summary_channel_cleared"
+    audit.record(actor, action, "workspace", actor.workspace_id, {"hint": row.summary_target_hint})
     db.session.commit()
     return row
+
+
+def apprise_target(url: Any) -> tuple[str | None, str]:
+    """A workspace channel's Apprise URL → (sealed, masked hint); empty → (None, ""); anything else → 400."""
+    if not isinstance(url, str):
+        raise BadRequest("A channel is an Apprise URL such as discord://… or json://….")
+    url = url.strip()
+    if not url:
+        return None, ""
+    scheme = url.split("://", 1)[0].lower() if "://" in url else ""
+    if scheme not in notify.SUMMARY_SCHEMES or len(url) > 2000 or any(c.isspace() for c in url):
+        raise BadRequest("A channel is an Apprise URL starting with "
+                         f"{', '.join(s + '://' for s in notify.SUMMARY_SCHEMES)}.")
+    return seal(url), notify.mask(url)
 
 
 def rotate_bot_token(actor: Actor) -> str:
     """A new bot token for the workspace (the old one stops working at once); returned once, stored hashed."""
     actor.require(Role.admin, "rotate the bot token")
     token = new_token("pdb")
-    row = _settings_row(actor.workspace_id)
+    row = settings_row(actor.workspace_id)
     row.bot_token_hash, row.bot_token_prefix, row.bot_token_rotated_at = hash_token(token), token[:10], utcnow()
     audit.record(actor, "gamenight.bot_token_rotated", "workspace", actor.workspace_id, {"prefix": token[:10]})
     db.session.commit()
@@ -151,11 +160,21 @@ def profile(workspace_id: int, user_id: int) -> PlayerProfile | None:
 
 def save_profile(actor: Actor, display_name: Any, aliases: Any) -> PlayerProfile:
     """Create or update the member's one player profile."""
+    player = put_profile(actor, display_name, aliases)
+    db.session.commit()
+    return player
+
+
+def put_profile(actor: Actor, display_name: Any, aliases: Any = None) -> PlayerProfile:
+    """`save_profile` in the caller's transaction (no commit); `aliases=None` keeps the current ones."""
     assert actor.user_id is not None
     display_name = display_name.strip() if isinstance(display_name, str) else ""
     if not display_name or len(display_name) > 80 or "\n" in display_name:
         raise Invalid("A player needs a display name of 1 to 80 characters.",
                       details={"display_name": "required, one line, at most 80 characters"})
+    player = profile(actor.workspace_id, actor.user_id)
+    if aliases is None:
+        aliases = list(player.aliases) if player is not None else []
     if isinstance(aliases, str):
         aliases = aliases.split(",")
     if not isinstance(aliases, list) or not all(isinstance(a, str) for a in aliases):
@@ -166,21 +185,23 @@ def save_profile(actor: Actor, display_name: Any, aliases: Any) -> PlayerProfile
             if len(alias) > 60:
                 raise Invalid("A game alias has at most 60 characters.", details={"aliases": "at most 60 each"})
             names.append(alias)
-    player = profile(actor.workspace_id, actor.user_id)
     if player is None:
         player = PlayerProfile(workspace_id=actor.workspace_id, user_id=actor.user_id)
         db.session.add(player)
     player.display_name, player.aliases = display_name, names[:20]
     audit.record(actor, "player.saved", "user", actor.user_id, {"display_name": display_name})
-    db.session.commit()
     return player
 
 
 def is_linked(workspace_id: int, user_id: int | None) -> bool:
-    if user_id is None or profile(workspace_id, user_id) is None:
+    """A player profile and at least one confirmed contact (one query: the layout asks on every page)."""
+    if user_id is None:
         return False
-    return db.session.scalar(select(func.count()).select_from(Contact).where(
-        Contact.workspace_id == workspace_id, Contact.user_id == user_id, Contact.confirmed_at.is_not(None))) > 0
+    return db.session.scalar(select(
+        select(Contact.id).join(PlayerProfile, (PlayerProfile.workspace_id == Contact.workspace_id)
+                                & (PlayerProfile.user_id == Contact.user_id))
+        .where(Contact.workspace_id == workspace_id, Contact.user_id == user_id, Contact.confirmed_at.is_not(None))
+        .exists()))
 
 
 def new_link_code(actor: Actor) -> tuple[str, datetime]:
@@ -216,24 +237,11 @@ def confirm_link(workspace_id: int, code: Any, channel: Any, external_id: Any, t
     if link is None or link.used_at is not None or link.expires_at <= now:
         raise NotFound("This link code is unknown, used or expired; ask the member for a new one from their "
                        "profile page.", code="link_code_invalid")
-    owner = db.session.scalar(select(Contact).where(Contact.workspace_id == workspace_id, Contact.channel == channel,
-                                                    Contact.external_id == external_id))
-    if owner is not None and owner.user_id != link.user_id:
-        raise Conflict(f"This {channel.value} account is already linked to another member. They must unlink it "
-                       "on their profile page first.", code="identity_taken")
-    contact = owner or db.session.scalar(select(Contact).where(
-        Contact.workspace_id == workspace_id, Contact.user_id == link.user_id, Contact.channel == channel))
-    if contact is not None and contact.external_id != external_id:
-        raise Conflict(f"This member already has another {channel.value} account linked; they must unlink it "
-                       "on their profile page first.", code="channel_taken")
-    if contact is None:
-        contact = Contact(workspace_id=workspace_id, user_id=link.user_id, channel=channel, external_id=external_id)
-        db.session.add(contact)
+    contact, _ = attach_identity(workspace_id, link.user_id, channel, external_id, now=now)
     if target is not None:
         if not isinstance(target, str):
             raise BadRequest("'target' is an Apprise URL.")
         notify.set_target(contact, target)
-    contact.confirmed_at = now
     link.used_at = now
     audit.record(None, "contact.linked", "contact", None, {"channel": channel.value, "user_id": link.user_id},
                  workspace_id=workspace_id, actor_label="bot")
@@ -244,6 +252,42 @@ def confirm_link(workspace_id: int, code: Any, channel: Any, external_id: Any, t
         raise Conflict(f"This {channel.value} account was linked to another member at the same moment.",
                        code="identity_taken") from None
     return contact
+
+
+def identity_owner(workspace_id: int, channel: Channel, external_id: str) -> int | None:
+    """The member of the workspace who has this chat identity (confirmed or not), or None."""
+    return db.session.scalar(select(Contact.user_id).where(
+        Contact.workspace_id == workspace_id, Contact.channel == channel, Contact.external_id == external_id))
+
+
+def attach_identity(workspace_id: int, user_id: int, channel: Channel, external_id: str, *, replace: bool = False,
+                    now: datetime | None = None) -> tuple[Contact, str | None]:
+    """Give a member the chat identity (channel, external id), confirmed now, in the caller's transaction.
+
+    The bot's link codes and Discord's OAuth both come here, so the 1:1 rules are written once (and the
+    schema's unique constraints back them): 409 `identity_taken` when another member of the workspace has
+    the identity; when the member has another identity on that channel, 409 `channel_taken` — or, with
+    `replace`, that contact takes the new identity (its delivery target belonged to the old account and
+    is cleared). Returns the contact and the external id it replaced, if any."""
+    owner = db.session.scalar(select(Contact).where(Contact.workspace_id == workspace_id, Contact.channel == channel,
+                                                    Contact.external_id == external_id))
+    if owner is not None and owner.user_id != user_id:
+        raise Conflict(f"This {channel.value} account is already linked to another member. They must unlink it "
+                       "on their profile page first.", code="identity_taken")
+    contact = owner or db.session.scalar(select(Contact).where(
+        Contact.workspace_id == workspace_id, Contact.user_id == user_id, Contact.channel == channel))
+    replaced = None
+    if contact is not None and contact.external_id != external_id:
+        if not replace:
+            raise Conflict(f"This member already has another {channel.value} account linked; they must unlink it "
+                           "on their profile page first.", code="channel_taken")
+        replaced = contact.external_id
+        contact.external_id, contact.target_sealed, contact.target_hint = external_id, None, ""
+    if contact is None:
+        contact = Contact(workspace_id=workspace_id, user_id=user_id, channel=channel, external_id=external_id)
+        db.session.add(contact)
+    contact.confirmed_at = now or utcnow()
+    return contact, replaced
 
 
 def _channel(value: Any, *, chat_only: bool = False) -> Channel:
@@ -392,6 +436,13 @@ def _days(workspace_id: int, wanted: Sequence[date], viewer_id: int | None, *, n
         if user_id == viewer_id:
             entry.mine = status
     return [by_day[d] for d in wanted]
+
+
+def ready(workspace_id: int, day: date) -> int:
+    """How many members are available or looking on a local date."""
+    return db.session.scalar(select(func.count()).select_from(Availability).where(
+        Availability.workspace_id == workspace_id, Availability.day == day,
+        Availability.status.in_([Status.available, Status.looking])))
 
 
 @dataclass

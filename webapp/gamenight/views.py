@@ -3,19 +3,21 @@ linked members), the profile page (player, preferences, linking) and the admins'
 
 from __future__ import annotations
 
+import json
 import secrets
 from collections.abc import Callable
 from typing import Any
 
-from flask import Blueprint, Response, flash, redirect, request, url_for
-from flask_login import current_user
+from flask import Blueprint, Response, flash, redirect, request, session, url_for
+from flask_login import current_user, logout_user
 
+from webapp.accounts import privacy
 from webapp.accounts import services as accounts
 from webapp.accounts.context import current_actor, signed_in_only
 from webapp.accounts.models import Role, Workspace
 from webapp.errors import DomainError, NotFound
 from webapp.extensions import login_manager
-from webapp.gamenight import campaigns, services
+from webapp.gamenight import campaigns, planning, services
 from webapp.gamenight.models import Status
 from webapp.htmx import is_htmx, no_store, redirect_after_post, render_page
 from webapp.notify import services as notify
@@ -54,7 +56,7 @@ def _page(ws: Workspace, status: int = 200, message: str | None = None) -> Respo
     view = services.overview(ws, viewer, member=member)
     game = services.settings(ws.id)
     return render_page("gamenight/availability.html", "panels", status, ws=ws, view=view, game=game,
-                       message=message)
+                       message=message, room=planning.view(ws, viewer) if member else None)
 
 
 @bp.get("/w/<slug>/availability")
@@ -173,6 +175,29 @@ def unlink(contact_id: int) -> Any:
     return redirect(url_for(".profile"), code=303)
 
 
+@members.get("/profile/export")
+def export_my_data() -> Response:
+    """The "Download my data" link: everything about the signed-in member, as a JSON attachment."""
+    data = privacy.export(current_user.id)
+    response = Response(json.dumps(data, indent=2, ensure_ascii=False), mimetype="application/json")
+    response.headers["Content-Disposition"] = (
+        f"attachment; filename=promotion-desk-{data['exported_at'][:10]}.json")
+    return no_store(response)
+
+
+def _delete_and_sign_out() -> None:
+    privacy.delete_account(current_user.id, request.form.get("confirm_email"))
+    logout_user()
+    session.clear()  # the flash below lands in a fresh session
+
+
+@members.post("/profile/delete")
+def delete_account() -> Any:
+    """The "Delete my account" form: on success signed out and sent to the login page; else the profile
+    page again with the error, nothing deleted."""
+    return _form_post(_delete_and_sign_out, _profile_page, lambda _: "Your account was deleted.", "accounts.login")
+
+
 # -- settings (admins) --------------------------------------------------------------------------
 
 
@@ -208,6 +233,14 @@ def rotate_bot_token() -> Response:
 def save_summary_channel() -> Any:
     return _form_post(lambda: services.set_summary_target(current_actor(), request.form.get("summary_target", "")),
                       _settings_page, lambda _: "Summary channel saved.", ".settings")
+
+
+@members.post("/settings/gamenight/planning")
+def save_planning_settings() -> Any:
+    form = request.form
+    target = form.get("post_target") if form.get("post_target") or form.get("clear_post_target") else None
+    return _form_post(lambda: planning.update_settings(current_actor(), form.get("planning_threshold"), target),
+                      _settings_page, lambda _: "Planning room settings saved.", ".settings")
 
 
 # -- campaigns ----------------------------------------------------------------------------------

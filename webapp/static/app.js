@@ -31,6 +31,26 @@
   document.addEventListener("focusin", function (e) {
     if (e.target.matches("[data-select-on-focus]")) { e.target.select(); }
   });
+  // The planning room's draft: drag a player chip onto a team (or the bench); the form re-renders the draft.
+  document.addEventListener("dragstart", function (e) {
+    var chip = e.target.closest && e.target.closest(".chip[data-player]");
+    if (chip) { e.dataTransfer.setData("text/plain", chip.dataset.player); }
+  });
+  document.addEventListener("dragover", function (e) {
+    if (e.target.closest && e.target.closest(".draft-column")) { e.preventDefault(); }
+  });
+  document.addEventListener("drop", function (e) {
+    var column = e.target.closest && e.target.closest(".draft-column");
+    var form = document.getElementById("draft-form");
+    if (!column || !form) { return; }
+    e.preventDefault();
+    var input = form.querySelector('[data-player-input="' + e.dataTransfer.getData("text/plain") + '"]');
+    if (!input) { return; }
+    input.value = column.dataset.team;
+    // htmx sends the form's last focused button with it: the dragged chip would count as a click on it.
+    if (document.activeElement) { document.activeElement.blur(); }
+    form.dispatchEvent(new Event("redraft"));
+  });
   document.addEventListener("DOMContentLoaded", function () {
     document.querySelectorAll("#toasts .toast").forEach(expire);
   });

@@ -1,0 +1,116 @@
+"""The planning room in the dashboard: today's room (join, suggest and vote, draft and save teams) and the
+read-only rooms of past days. Every change answers with the room again (the `room` block for htmx)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from typing import Any
+
+from flask import Blueprint, Response, redirect, request, url_for
+
+from webapp.accounts.context import current_actor, signed_in_only
+from webapp.errors import DomainError, NotFound
+from webapp.gamenight import planning, services
+from webapp.gamenight.planning import Draft, Member
+from webapp.htmx import is_htmx, render_page
+
+bp = Blueprint("planning", __name__)
+signed_in_only(bp)
+
+
+def _page(day: date | None = None, status: int = 200, message: str | None = None,
+          draft: Draft | None = None) -> Response:
+    actor = current_actor()
+    ws = services.workspace(actor.workspace_id)
+    room = planning.view(ws, actor.user_id, day)
+    if room.room is not None and draft is None:
+        draft = Draft.of(room)
+    return render_page("gamenight/planning.html", "room", status, ws=ws, view=room, draft=draft, message=message,
+                       linked=services.is_linked(ws.id, actor.user_id))
+
+
+def _change(apply: Callable[[Member, Any], Any]) -> Response:
+    """Run one change for the signed-in member on the day the page showed; answer with the room (a 303 back
+    to it without htmx), or the room with the error and its 4xx status."""
+    try:
+        apply(Member.of(current_actor()), request.form.get("day"))
+    except DomainError as exc:
+        return _page(status=exc.status, message=exc.message)
+    if not is_htmx():
+        return redirect(url_for(".today"), code=303)
+    return _page()
+
+
+@bp.get("/planning/today")
+def today() -> Response:
+    return _page()
+
+
+@bp.get("/planning/<day>")
+def past(day: str) -> Any:
+    """A day's room; today's is the live one, other days are read-only."""
+    ws = services.workspace(current_actor().workspace_id)
+    try:
+        wanted = date.fromisoformat(day)
+    except ValueError:
+        raise NotFound("No planning room on that date (dates are YYYY-MM-DD).") from None
+    if wanted == services.local_today(ws):
+        return redirect(url_for(".today"))
+    return _page(wanted)
+
+
+@bp.post("/planning/today/create")
+def create() -> Response:
+    return _change(planning.create)
+
+
+@bp.post("/planning/today/join")
+def join() -> Response:
+    return _change(planning.join)
+
+
+@bp.post("/planning/today/leave")
+def leave() -> Response:
+    return _change(planning.leave)
+
+
+@bp.post("/planning/today/suggestions")
+def suggest() -> Response:
+    return _change(lambda who, day: planning.suggest(who, request.form.get("name"), day))
+
+
+@bp.post("/planning/today/suggestions/<int:suggestion_id>/vote")
+def vote(suggestion_id: int) -> Response:
+    return _change(lambda who, day: planning.vote(who, suggestion_id, day=day))
+
+
+@bp.post("/planning/today/draft")
+def draft() -> Response:
+    """Rework the draft without saving it: move a chip (`move`), auto-draft (`op=auto`, `op=reshuffle`), or
+    change the number of teams. Nothing is written."""
+    actor = current_actor()
+    ws = services.workspace(actor.workspace_id)
+    try:
+        room = planning.view(ws, actor.user_id)
+        if room.room is None:
+            raise NotFound("There is no planning room today yet.", code="no_room")
+        current = Draft.parse(room, request.form)
+        if request.form.get("move"):
+            current.moved(request.form["move"])
+        elif request.form.get("op") in ("auto", "reshuffle"):
+            current.auto(reshuffle=request.form["op"] == "reshuffle")
+    except DomainError as exc:
+        return _page(status=exc.status, message=exc.message)
+    return _page(draft=current)
+
+
+@bp.post("/planning/today/teams")
+def save_teams() -> Response:
+    def save(who: Member, day: Any) -> Any:
+        room = planning.view(services.workspace(who.workspace_id), who.user_id)
+        if room.room is None:
+            raise NotFound("There is no planning room today yet.", code="no_room")
+        return planning.save_teams(who, Draft.parse(room, request.form).as_teams(), day)
+
+    return _change(save)
