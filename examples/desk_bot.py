@@ -297,7 +297,7 @@ def telegram_poll_once(client: DeskClient, api: str, bot_token: str, offset: int
             requests.post(f"{base}/sendMessage", timeout=TIMEOUT, json={
                 "chat_id": message["chat"]["id"], "text": reply, "parse_mode": "HTML"}).raise_for_status()
         except requests.RequestException as exc:  # the command ran; do not run it again for a lost reply
-            log.warning("telegram sendMessage failed: %s", exc)
+            log.warning("telegram sendMessage failed: %s", _quiet(exc))
     return offset
 
 
@@ -307,8 +307,14 @@ def run_telegram(client: DeskClient, api: str, bot_token: str, target_template: 
         try:
             offset = telegram_poll_once(client, api, bot_token, offset, timeout=30, target_template=target_template)
         except requests.RequestException as exc:
-            log.warning("telegram getUpdates failed: %s", exc)
+            log.warning("telegram getUpdates failed: %s", _quiet(exc))
             time.sleep(5)
+
+
+def _quiet(exc: requests.RequestException) -> str:
+    """An error without its URL: Telegram's carries the bot token in the path."""
+    response = getattr(exc, "response", None)
+    return f"{type(exc).__name__} (HTTP {response.status_code})" if response is not None else type(exc).__name__
 
 
 # -- Signal: signal-cli-rest-api ----------------------------------------------------------------
@@ -353,6 +359,7 @@ def run_signal(client: DeskClient, api: str, number: str, target_template: str =
 PING, APPLICATION_COMMAND = 1, 2
 PONG, CHANNEL_MESSAGE = 1, 4
 EPHEMERAL = 64  # only the member who asked sees the answer
+DISCORD_MAX_SKEW = 300  # seconds between a request's signed timestamp and now
 STRING = 3
 DISCORD_COMMANDS = [
     {"name": "avail", "description": "Set, change or clear your game-night status", "options": [
@@ -374,11 +381,15 @@ def discord_command_text(data: dict[str, Any]) -> str:
     return "help"
 
 
-def discord_verified(public_key: Any, body: bytes, signature: str, timestamp: str) -> bool:
-    """Discord signs `timestamp + body` with the application's Ed25519 key."""
+def discord_verified(public_key: Any, body: bytes, signature: str, timestamp: str, *,
+                     now: float | None = None) -> bool:
+    """Discord signs `timestamp + body` with the application's Ed25519 key; a request signed more than
+    `DISCORD_MAX_SKEW` seconds away from now is a replay, refused too."""
     from cryptography.exceptions import InvalidSignature
 
     try:
+        if abs((now if now is not None else time.time()) - int(timestamp)) > DISCORD_MAX_SKEW:
+            return False
         public_key.verify(bytes.fromhex(signature), timestamp.encode() + body)
     except (InvalidSignature, ValueError):
         return False
@@ -412,8 +423,11 @@ def discord_handler(client: DeskClient, public_key_hex: str) -> type[BaseHTTPReq
 
     class InteractionHandler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            if length > 1_000_000:
+            try:
+                length = int(self.headers.get("Content-Length") or 0)
+            except ValueError:
+                length = -1
+            if not 0 <= length <= 1_000_000:
                 status, answer = 413, {"error": "too large"}
             else:
                 status, answer = discord_answer(client, public_key, self.rfile.read(length),

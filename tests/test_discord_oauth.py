@@ -110,6 +110,7 @@ def test_link_discord_creates_the_player_from_a_suggested_game_name_and_keeps_no
     contact = db.session.scalar(select(Contact))
     assert (contact.user_id, contact.channel, contact.external_id) == (nelly.user_id, Channel.discord, NELLY["id"])
     assert contact.confirmed_at is not None and contact.target_sealed is None
+    assert contact.oauth_verified_at == contact.confirmed_at  # Discord proved it: this contact may sign in
     assert gamenight.profile(nelly.workspace_id, nelly.user_id).display_name == "NellyB_"
     assert gamenight.is_linked(nelly.workspace_id, nelly.user_id)
     event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "contact.linked"))
@@ -320,9 +321,17 @@ def test_the_entry_points_show_while_unlinked(auth, client, nelly, fake):
 # -- sign-in ------------------------------------------------------------------------------------
 
 
+def _proven_by_oauth(db) -> None:
+    """As if each Discord contact had come through Link Discord (factories.player links like a bot)."""
+    for contact in db.session.scalars(select(Contact).where(Contact.channel == Channel.discord)):
+        contact.oauth_verified_at = contact.confirmed_at
+    db.session.commit()
+
+
 def test_sign_in_with_discord_opens_the_linked_members_workspace_and_honours_next(client, fake, factories, db):
     admin = factories.user("admin", "Acme")
     member_id = factories.player(admin.workspace_id, EMAIL, external_id=NELLY["id"])
+    _proven_by_oauth(db)
     with client.session_transaction() as session:
         session["stale"] = "from before"
     start = client.get("/login/discord?next=/profile")
@@ -333,7 +342,7 @@ def test_sign_in_with_discord_opens_the_linked_members_workspace_and_honours_nex
     assert answer.status_code == 302 and answer.headers["Location"] == "/profile"
     with client.session_transaction() as session:
         assert "stale" not in session and "discord_oauth" not in session
-        assert session["_user_id"] == str(member_id)
+        assert session["_user_id"].split(":")[0] == str(member_id)
     page = client.get("/profile")
     assert page.status_code == 200 and EMAIL in page.get_data(as_text=True)
     event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "auth.login"))
@@ -341,9 +350,10 @@ def test_sign_in_with_discord_opens_the_linked_members_workspace_and_honours_nex
     assert fake.revoked == fake.issued[:1]
 
 
-def test_an_offsite_next_is_ignored_at_sign_in(client, fake, factories):
+def test_an_offsite_next_is_ignored_at_sign_in(client, fake, factories, db):
     admin = factories.user("admin", "Acme")
     factories.player(admin.workspace_id, EMAIL, external_id=NELLY["id"])
+    _proven_by_oauth(db)
     start = client.get("/login/discord?next=//evil.example/x")
     answer = client.get(fake.approve(start.headers["Location"]))
     assert answer.status_code == 302 and answer.headers["Location"] == "/"
@@ -363,9 +373,21 @@ def test_sign_in_with_an_account_linked_to_two_people_is_refused(client, fake, f
     other = factories.user("admin", "Globex")
     factories.player(acme.workspace_id, "one@example.com", external_id=NELLY["id"])
     factories.player(other.workspace_id, "two@example.com", external_id=NELLY["id"])
+    _proven_by_oauth(db)
     answer = client.get(fake.approve(client.get("/login/discord").headers["Location"]))
     assert answer.status_code == 409 and "different people" in answer.get_data(as_text=True)
     assert client.get("/profile").status_code == 302
+
+
+def test_a_discord_id_a_bot_linked_with_a_code_never_signs_in(client, fake, factories, db):
+    """A bot only asserts an external id (whoever holds the bot token could name anyone's); Discord proves it."""
+    admin = factories.user("admin", "Acme")
+    member = factories.user("viewer", "Acme", email=EMAIL)
+    gamenight.save_profile(member, "Nelly", "")
+    code, _ = gamenight.new_link_code(member)
+    gamenight.confirm_link(admin.workspace_id, code, "discord", NELLY["id"])
+    answer = client.get(fake.approve(client.get("/login/discord").headers["Location"]))
+    assert answer.status_code == 403 and client.get("/profile").status_code == 302
 
 
 def test_odd_input_on_every_discord_route_is_a_4xx_never_a_500(auth, client, nelly, fake):

@@ -162,9 +162,9 @@ class DiscordEndpoint:
         self.url = f"http://127.0.0.1:{self.server.server_port}/interactions"
 
     def post(self, interaction: dict[str, Any], *, key: Ed25519PrivateKey | None = None,
-             tamper: bool = False) -> requests.Response:
+             tamper: bool = False, age: int = 0) -> requests.Response:
         body = json.dumps(interaction).encode()
-        timestamp = str(int(time.time()))
+        timestamp = str(int(time.time()) - age)
         signature = (key or self.key).sign(timestamp.encode() + body).hex()
         if tamper:
             body = body.replace(b'"type": 1', b'"type": 2')
@@ -204,6 +204,35 @@ def test_discord_endpoint_refuses_a_bad_or_missing_signature_with_401(discord_en
     assert requests.post(endpoint.url, json=ping, timeout=10).status_code == 401
     assert requests.post(endpoint.url, json=ping, timeout=10, headers={
         "X-Signature-Ed25519": "not hex", "X-Signature-Timestamp": "1"}).status_code == 401
+
+
+def test_discord_endpoint_refuses_a_replayed_request_signed_long_ago(discord_endpoint):
+    endpoint = discord_endpoint(bot.DeskClient("http://127.0.0.1:9", "pdb_test"))
+    ping = {"type": 1, "id": "1", "application_id": "2"}
+    assert endpoint.post(ping, age=bot.DISCORD_MAX_SKEW + 60).status_code == 401  # a valid signature, but old
+    assert endpoint.post(ping, age=30).status_code == 200
+
+
+def test_discord_endpoint_refuses_a_negative_or_odd_content_length(discord_endpoint):
+    endpoint = discord_endpoint(bot.DeskClient("http://127.0.0.1:9", "pdb_test"))
+    host, port = endpoint.url.split("//")[1].split("/")[0].split(":")
+    import socket
+
+    for length in ("-1", "abc"):
+        with socket.create_connection((host, int(port)), timeout=5) as sock:
+            sock.sendall(f"POST /interactions HTTP/1.1\r\nHost: x\r\nContent-Length: {length}\r\n\r\n".encode())
+            assert b" 413 " in sock.recv(200)
+
+
+def test_telegram_errors_are_logged_without_the_bot_token(caplog, httpserver):
+    httpserver.expect_request("/botSECRET-TOKEN/getUpdates").respond_with_data("no", status=500)
+    with caplog.at_level("WARNING"):
+        try:
+            bot.telegram_poll_once(bot.DeskClient("http://127.0.0.1:9", "pdb_test"), httpserver.url_for("/"),
+                                   "SECRET-TOKEN", 0)
+        except requests.RequestException as exc:
+            bot.log.warning("telegram getUpdates failed: %s", bot._quiet(exc))
+    assert "HTTP 500" in caplog.text and "SECRET-TOKEN" not in caplog.text
 
 
 # -- the real desk on a real port ---------------------------------------------------------------

@@ -159,6 +159,16 @@ def test_one_vote_per_member_per_suggestion_and_voting_again_withdraws_it(room):
     assert actions.count("planning.voted") == 4 and actions.count("planning.vote_withdrawn") == 1
 
 
+def test_default_team_names_never_repeat_a_leading_suggestion(room):
+    a = room.members_[0]
+    clash, _ = planning.suggest(a, "team 2")
+    planning.vote(a, clash.id)
+    assert planning.view(gamenight.workspace(a.workspace_id), None).leading_names(3) == ["team 2", "Team 3", "Team 4"]
+    planning.save_auto_draft(a, 2)  # saves: no two teams share a name
+    assert [t.name for t in _db.session.scalars(select(PlanningTeam).order_by(PlanningTeam.position))] == \
+        ["team 2", "Team 3"]
+
+
 def test_leading_names_put_the_most_voted_first(room):
     a, b, c = room.members_[:3]
     early, _ = planning.suggest(a, "Early")
@@ -234,8 +244,10 @@ def test_saved_teams_are_stored_audited_and_a_late_joiner_lands_on_the_bench(roo
         [("Owls", [a.user_id, b.user_id, c.user_id]), ("Bats", [d.user_id, e.user_id])]
     assert [p.user_id for p in view.bench] == [f.user_id]
     event = _db.session.scalar(select(AuditEvent).where(AuditEvent.action == "planning.teams_saved"))
-    assert event.details["teams"][0] == {"name": "Owls", "players": ["Player 1", "Player 2", "Player 3"]}
-    assert event.details["bench"] == ["Player 6"] and event.actor_id == a.user_id
+    assert event.details["teams"][0] == {"name": "Owls", "players": [
+        {"user_id": a.user_id, "name": "Player 1"}, {"user_id": b.user_id, "name": "Player 2"},
+        {"user_id": c.user_id, "name": "Player 3"}]}
+    assert event.details["bench"] == [{"user_id": f.user_id, "name": "Player 6"}] and event.actor_id == a.user_id
 
     late = ws.players(1, prefix="late")[0]
     planning.join(late)
@@ -473,7 +485,7 @@ def test_a_new_room_is_announced_once_through_the_outbox(ws, worker, sink):
 
 
 def test_a_failed_announcement_is_shown_and_retried_and_never_blocks_the_room(ws, worker, sink, app, monkeypatch):
-    monkeypatch.setitem(app.config, "SETTINGS", replace(app.config["SETTINGS"], OUTBOX_MAX_ATTEMPTS=2))
+    monkeypatch.setitem(app.config, "SETTINGS", replace(app.config["SETTINGS"], OUTBOX_MAX_ATTEMPTS=3))
     planning.update_settings(ws.actor, 6, sink.target("down"))
     members = ws.players(6)
     sink.failing.add("down")
@@ -482,7 +494,7 @@ def test_a_failed_announcement_is_shown_and_retried_and_never_blocks_the_room(ws
     worker()
     _db.session.expire_all()
     room = _db.session.get(PlanningRoom, created.id)
-    assert room.post_status is PostStatus.failed and room.post_error
+    assert room.post_status is PostStatus.retrying and room.post_error
     effect = _db.session.scalars(select(OutboxEffect)).one()
     assert effect.status is EffectStatus.pending and effect.attempts == 1  # a retry is scheduled
     assert count(PlanningMember) == 2
@@ -494,6 +506,43 @@ def test_a_failed_announcement_is_shown_and_retried_and_never_blocks_the_room(ws
     assert _db.session.get(PlanningRoom, created.id).post_status is PostStatus.sent and sink.count() == 1
 
 
+def test_an_announcement_that_runs_out_of_attempts_says_it_gave_up(ws, worker, sink, app, monkeypatch, auth):
+    monkeypatch.setitem(app.config, "SETTINGS", replace(app.config["SETTINGS"], OUTBOX_MAX_ATTEMPTS=1))
+    planning.update_settings(ws.actor, 6, sink.target("down"))
+    members = ws.players(6)
+    sink.failing.add("down")
+    created, _ = planning.create(members[0])
+    worker()
+    _db.session.expire_all()
+    assert _db.session.get(PlanningRoom, created.id).post_status is PostStatus.failed
+    assert _db.session.scalars(select(OutboxEffect.status)).one() is EffectStatus.failed
+    auth.login("p1@example.com")
+    assert "gave up" in auth.get("/planning/today").get_data(as_text=True)
+
+
 def test_without_an_announcement_channel_nothing_is_queued(ws):
     created, _ = planning.create(ws.players(6)[0])
     assert created.post_status is PostStatus.off and count(OutboxEffect) == 0
+
+
+def test_a_refused_save_shows_the_draft_as_it_was(ws, room, auth):
+    a, b = room.members_[:2]
+    auth.login("p1@example.com")
+    form = {"day": room.day.isoformat(), "team_count": "2", "seed": "1", "team_name_0": "Owls", "team_name_1": "owls",
+            **{f"player_{m.user_id}": "bench" for m in room.members_}, f"player_{a.user_id}": "1",
+            f"player_{b.user_id}": "²"}  # a digit Python's isdigit() accepts and int() refuses: the bench
+    answer = auth.post("/planning/today/teams", htmx=True, data=form)
+    page = answer.get_data(as_text=True)
+    assert answer.status_code == 400 and "Two teams" in page and count(PlanningTeam) == 0
+    assert f'name="player_{a.user_id}" value="1"' in page and f'name="player_{b.user_id}" value="bench"' in page
+    assert 'value="owls"' in page  # the names as typed, to fix
+
+
+def test_a_future_day_is_not_open_yet(ws, room, auth, client, bot):
+    tomorrow = (room.day + timedelta(days=1)).isoformat()
+    with pytest.raises(Conflict) as caught:
+        planning.join(room.members_[0], tomorrow)
+    assert caught.value.code == "room_not_open_yet"
+    auth.login("p1@example.com")
+    page = auth.get(f"/planning/{tomorrow}").get_data(as_text=True)
+    assert "Open the planning room" not in page and "opens on its day" in page

@@ -92,7 +92,8 @@ def acme(factories, auth):
                          SuggestionVote(suggestion_id=foxes.id, user_id=miha),
                          SuggestionVote(suggestion_id=owls.id, user_id=miha)])
     audit.record(boss, "planning.teams_saved", "planning_room", room.id,
-                 {"day": today.isoformat(), "teams": [{"name": "Red Foxes", "players": ["Jana Novak", "Miha Secret"]}],
+                 {"day": today.isoformat(), "teams": [{"name": "Red Foxes", "players": [
+                     {"user_id": jana, "name": "Jana Novak"}, {"user_id": miha, "name": "Miha Secret"}]}],
                   "bench": []})
     audit.record(None, "contact.linked", "contact", None, {"channel": "discord", "user_id": jana},
                  workspace_id=ws.id, actor_label="bot")
@@ -276,7 +277,9 @@ def test_deletion_keeps_shared_history_under_a_pseudonym(auth, client, acme, db)
     linked = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "contact.linked")).all()
     assert sorted(str(e.details["user_id"]) for e in linked) == sorted([label, str(acme.miha)])
     saved = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "planning.teams_saved"))
-    assert saved.details["teams"][0]["players"] == [label, "Miha Secret"] and saved.actor_label == "boss@example.com"
+    assert saved.details["teams"][0]["players"] == [{"user_id": label, "name": label},
+                                                    {"user_id": acme.miha, "name": "Miha Secret"}]
+    assert saved.actor_label == "boss@example.com"
     [deleted] = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "account.deleted")).all()
     assert (deleted.workspace_id, deleted.resource_id, deleted.actor_id) == (acme.ws.id, label, None)
     auth.login("boss@example.com")
@@ -290,7 +293,8 @@ def test_deletion_leaves_the_other_members_data_untouched(auth, acme, db):
                         CampaignRecipient, Membership, Delivery)}
     miha_audit = [(e.id, e.actor_label, json.dumps(e.details)) for e in db.session.scalars(
         select(AuditEvent).where(or_(AuditEvent.actor_id == acme.miha,
-                                     cast(AuditEvent.details, String).contains(str(acme.miha)))))]
+                                     cast(AuditEvent.details, String).contains(str(acme.miha))),
+                                 AuditEvent.action != "planning.teams_saved"))]  # a shared row: checked above
     delete_account(auth, "jana@example.com")
     db.session.expire_all()
     assert before == {m.__tablename__: count(m, m.user_id == acme.miha)
@@ -365,3 +369,35 @@ def test_every_reference_to_a_user_is_either_removed_or_kept_without_it(app):
 def test_the_pseudonym_is_stable_and_differs_per_member(app):
     assert privacy.pseudonym(12) == privacy.pseudonym(12) != privacy.pseudonym(13)
     assert re.fullmatch(r"deleted-member-[0-9a-f]{8}", privacy.pseudonym(12))
+
+
+def test_a_deleted_accounts_session_does_not_sign_in_whoever_gets_its_id_next(app, client, auth, factories):
+    """SQLite hands the highest deleted id to the next new user: the session names the creation time too."""
+    from webapp.accounts import privacy
+    from webapp.accounts.models import User
+
+    factories.user("admin", "Acme", email="boss@example.com")
+    gone = factories.user("viewer", "Acme", email="gone@example.com")
+    auth.login("gone@example.com")
+    assert client.get("/profile").status_code == 200
+    privacy.delete_account(gone.user_id, "gone@example.com")
+    newcomer = factories.user("viewer", "Acme", email="newcomer@example.com")
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        assert newcomer.user_id == gone.user_id  # the reuse this guards against
+    answer = client.get("/profile")
+    assert answer.status_code == 302 and "/login" in answer.headers["Location"]
+    assert User.query.filter_by(email="newcomer@example.com").one().get_id().startswith(f"{newcomer.user_id}:")
+
+
+def test_deletion_goes_by_id_so_a_namesake_keeps_their_name_in_the_audit_log(auth, acme, db):
+    """Two members may share a player name; only the deleted one's entries become the pseudonym."""
+    from webapp.audit import services as audit
+
+    audit.record(None, "planning.teams_saved", "planning_room", 1,
+                 {"teams": [{"name": "A", "players": [{"user_id": acme.miha, "name": "Jana Novak"}]}]},
+                 workspace_id=acme.ws.id, actor_label="bot (discord)")
+    db.session.commit()
+    delete_account(auth, "jana@example.com")
+    db.session.expire_all()
+    namesake = db.session.scalar(select(AuditEvent).where(AuditEvent.actor_label == "bot (discord)"))
+    assert namesake.details["teams"][0]["players"] == [{"user_id": acme.miha, "name": "Jana Novak"}]

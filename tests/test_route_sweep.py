@@ -32,7 +32,7 @@ BAD_FORM = {"name": "x" * 5000, "config": "[1,", "input_schema": '{"type": 5}', 
             "start_time": "25:61", "date": "2026-13-01", "idempotency_key": "k" * 500, "dry_run": "maybe",
             "summary_target": "javascript:alert(1)", "team_count": "x", "seed": "1e9", "move": "abc",
             "op": "explode", "planning_threshold": "-1", "post_target": "javascript:", "team_name_0": "x" * 100,
-            "player_1": "99", "clear_post_target": "on"}
+            "player_1": "²", "clear_post_target": "on"}
 BAD_JSON_BODIES = [b"", b"[]", b'"text"', b"{", b'{"config": "not an object"}',
                    b'{"config": {}, "input_schema": "x", "output_schema": []}', b'{"name": 5, "slug": ["a"]}',
                    b'{"change_notes": 5, "preview_token": ["x"]}', b'{"name": ""}', b"\xff\xfe",

@@ -18,8 +18,14 @@ login_manager.login_message = "Sign in to continue."
 
 
 @login_manager.user_loader
-def load_user(user_id: str) -> User | None:
-    return db.session.get(User, int(user_id))
+def load_user(session_id: str) -> User | None:
+    """The user a session names (`User.get_id`), if they still exist: same id and same creation time."""
+    user_id, _, _ = session_id.partition(":")
+    try:
+        user = db.session.get(User, int(user_id))
+    except ValueError:
+        return None
+    return user if user is not None and user.get_id() == session_id else None
 
 
 def current_actor() -> Actor:

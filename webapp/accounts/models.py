@@ -38,6 +38,11 @@ class User(UserMixin, db.Model):
 
     memberships: Mapped[list[Membership]] = relationship(back_populates="user", cascade="all, delete-orphan")
 
+    def get_id(self) -> str:
+        """What the session cookie names: the id and the creation time. SQLite may hand a deleted user's id
+        to the next new user; a cookie of the deleted account must not sign that one in."""
+        return f"{self.id}:{self.created_at.timestamp():.6f}"
+
 
 class Workspace(db.Model):
     __tablename__ = "workspaces"

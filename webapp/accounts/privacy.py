@@ -16,7 +16,7 @@ from datetime import date, datetime
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import Text, cast, delete, func, or_, select, update
 from sqlalchemy.orm import InstrumentedAttribute
 
 from webapp.accounts.models import ApiToken, LoginFailure, Membership, Role, TokenKind, User, Workspace
@@ -59,8 +59,8 @@ KEPT: tuple[InstrumentedAttribute[Any], ...] = (
     ProcessVersion.promoted_by_id, BuildProject.owner_id, BuildProject.promoted_by_id,
     WebhookEndpoint.created_by_id,
 )
-# Audit details keys whose values name members by their player name (planning.teams_saved, player.saved).
-NAME_KEYS = frozenset({"display_name", "players", "bench"})
+# Keys that name a member in audit details: in an entry with their `user_id`, or in an event about them.
+NAMED_BY = frozenset({"user_id", "name", "display_name"})
 AUDIT_BATCH = 500
 
 
@@ -260,51 +260,45 @@ def _workspaces_of(user_id: int) -> list[Workspace]:
 
 def _pseudonymise_audit(user: User, label: str, workspace_ids: list[int]) -> None:
     """Keep the audit trail, but without the member in it: the actor label, a `user` resource id, and
-    details naming them (their user id, e-mail or player name) become the pseudonym; the IP address of
-    what they did is dropped."""
+    details naming them (their user id, their e-mail, a `{"user_id", "name"}` entry such as a saved team's
+    player, their own `player.saved` name) become the pseudonym; the IP address of what they did is dropped.
+    Other members' rows are matched by id, never by a name the two might share."""
     email = user.email.lower()
-    names = _names_by_workspace(user, workspace_ids)
-    about_them = or_(_acted_by(user),
-                     (AuditEvent.resource_type == "user") & (AuditEvent.resource_id == str(user.id)))
-    ids = db.session.scalars(select(AuditEvent.id).where(or_(AuditEvent.workspace_id.in_(workspace_ids), about_them))
-                             .order_by(AuditEvent.id)).all()
+    mine = (AuditEvent.resource_type == "user") & (AuditEvent.resource_id == str(user.id))
+    mentions = or_(func.lower(cast(AuditEvent.details, Text)).contains(email),
+                   cast(AuditEvent.details, Text).contains(str(user.id)))
+    ids = db.session.scalars(select(AuditEvent.id).where(
+        or_(_acted_by(user), mine, AuditEvent.workspace_id.in_(workspace_ids) & mentions))
+        .order_by(AuditEvent.id)).all()
     for batch in _chunks(ids, AUDIT_BATCH):
         for event in db.session.scalars(select(AuditEvent).where(AuditEvent.id.in_(batch))):
             if event.actor_id == user.id or event.actor_label.lower() == email:
                 event.actor_label, event.ip = label, None
-            if event.resource_type == "user" and event.resource_id == str(user.id):
+            about_them = event.resource_type == "user" and event.resource_id == str(user.id)
+            if about_them:
                 event.resource_id = label
-            details = _scrub(event.details or {}, None, user.id, email, names.get(event.workspace_id, set()), label)
+            details = _scrub(event.details or {}, None, user.id, email, label, about_them)
             if details != event.details:
                 event.details = details  # a new object: the JSON column sees the change
         db.session.flush()
 
 
-def _names_by_workspace(user: User, workspace_ids: list[int]) -> dict[int | None, set[str]]:
-    """The player names the member went by in each workspace: the profile's display name, earlier ones
-    from `player.saved` events, and the e-mail's local part (what the planning room shows without a profile)."""
-    names: dict[int | None, set[str]] = {ws_id: {user.email.split("@")[0]} for ws_id in workspace_ids}
-    for ws_id, name in db.session.execute(select(PlayerProfile.workspace_id, PlayerProfile.display_name)
-                                          .where(PlayerProfile.user_id == user.id)):
-        names.setdefault(ws_id, set()).add(name)
-    for ws_id, details in db.session.execute(
-            select(AuditEvent.workspace_id, AuditEvent.details)
-            .where(AuditEvent.action == "player.saved", AuditEvent.resource_type == "user",
-                   AuditEvent.resource_id == str(user.id))):
-        if isinstance(details, dict) and isinstance(details.get("display_name"), str):
-            names.setdefault(ws_id, set()).add(details["display_name"])
-    return names
+def _is_them(value: Any, user_id: int) -> bool:
+    return not isinstance(value, bool) and value in (user_id, str(user_id))
 
 
-def _scrub(value: Any, key: str | None, user_id: int, email: str, names: set[str], label: str) -> Any:
+def _scrub(value: Any, key: str | None, user_id: int, email: str, label: str, about_them: bool) -> Any:
     """`value` (an audit event's details) with every mention of the member replaced by `label`."""
     if isinstance(value, dict):
-        return {k: _scrub(v, k, user_id, email, names, label) for k, v in value.items()}
+        if _is_them(value.get("user_id"), user_id):  # an entry about them: its name goes too
+            return {k: label if k in NAMED_BY else _scrub(v, k, user_id, email, label, about_them)
+                    for k, v in value.items()}
+        return {k: _scrub(v, k, user_id, email, label, about_them) for k, v in value.items()}
     if isinstance(value, list):
-        return [_scrub(v, key, user_id, email, names, label) for v in value]
-    if key == "user_id" and not isinstance(value, bool) and value in (user_id, str(user_id)):
+        return [_scrub(v, key, user_id, email, label, about_them) for v in value]
+    if key == "user_id" and _is_them(value, user_id):
         return label
-    if isinstance(value, str) and (value.lower() == email or (key in NAME_KEYS and value in names)):
+    if isinstance(value, str) and (value.lower() == email or (about_them and key in NAMED_BY)):
         return label
     return value
 

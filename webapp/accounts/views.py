@@ -31,7 +31,7 @@ def inject_actor() -> dict[str, Any]:
     return {"actor": actor, "workspace": g.workspace, "memberships": services.memberships(actor.user_id)}
 
 
-def _safe_next(target: str | None) -> str | None:
+def safe_next(target: str | None) -> str | None:
     """A relative path on this site, or None (no open redirects, no `//host` or `/\\host`)."""
     if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
         return None
@@ -61,7 +61,7 @@ def login() -> Response | str | tuple[str, int]:
     first = services.memberships(user.id)
     if first:
         session["workspace_id"] = first[0].workspace_id
-    return redirect(_safe_next(next_url) or url_for("accounts.index"))
+    return redirect(safe_next(next_url) or url_for("accounts.index"))
 
 
 @bp.post("/logout")
@@ -84,7 +84,7 @@ def switch_workspace() -> Response:
         raise NotFound("You are not a member of that workspace.")
     session["workspace_id"] = membership.workspace_id
     flash(f"Now working in {membership.workspace.name}.")
-    return redirect(_safe_next(urlsplit(request.referrer or "").path) or url_for("accounts.index"))
+    return redirect(safe_next(urlsplit(request.referrer or "").path) or url_for("accounts.index"))
 
 
 # -- environment keys and personal access tokens ------------------------------------------------

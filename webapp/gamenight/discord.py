@@ -291,6 +291,7 @@ def link(actor: Actor, identity: DiscordIdentity, display_name: Any, *, replacin
             services.put_profile(actor, display_name)
         contact, replaced = services.attach_identity(actor.workspace_id, actor.user_id, Channel.discord,
                                                      identity.id, replace=True)
+        contact.oauth_verified_at = contact.confirmed_at  # Discord itself said so: this contact may sign in
         db.session.flush()
         audit.record(actor, "contact.linked", "contact", contact.id,
                      {"channel": Channel.discord.value, "via": "oauth", "user_id": actor.user_id,
@@ -322,13 +323,14 @@ def display_name_from(form: Mapping[str, str]) -> str:
 
 
 def sign_in(identity: DiscordIdentity) -> tuple[User, int]:
-    """The member this Discord account is linked to (confirmed), and the workspace to open. 403 when nobody
-    linked it; 409 when it is linked to different people in different workspaces."""
+    """The member this Discord account is linked to through Link Discord (Discord proved it; a bot's link code
+    only asserts an id, so it never signs anyone in), and the workspace to open. 403 when nobody linked it
+    so; 409 when it is linked to different people in different workspaces."""
     rows = db.session.execute(
         select(Contact.user_id, Contact.workspace_id).join(Workspace, Workspace.id == Contact.workspace_id)
         .join(Membership, (Membership.user_id == Contact.user_id) & (Membership.workspace_id == Contact.workspace_id))
         .where(Contact.channel == Channel.discord, Contact.external_id == identity.id,
-               Contact.confirmed_at.is_not(None))
+               Contact.oauth_verified_at.is_not(None))
         .order_by(Workspace.name, Contact.id)).all()
     if not rows:
         raise Forbidden(f"No member has linked the Discord account {identity.name}. Sign in with your e-mail and "

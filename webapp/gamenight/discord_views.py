@@ -17,7 +17,7 @@ from flask_login import current_user, login_user
 
 from webapp.accounts.context import current_actor, signed_in_only
 from webapp.accounts.services import Actor
-from webapp.accounts.views import _safe_next
+from webapp.accounts.views import safe_next
 from webapp.errors import BadRequest, Conflict, DomainError
 from webapp.gamenight import discord, services
 from webapp.gamenight.discord import DiscordIdentity
@@ -69,7 +69,7 @@ def link() -> Response:
 
 @bp.get("/login/discord")
 def login() -> Response:
-    url, flow = discord.begin("login", _callback_url(), next_url=_safe_next(request.args.get("next")))
+    url, flow = discord.begin("login", _callback_url(), next_url=safe_next(request.args.get("next")))
     return _to_discord(url, flow)
 
 
@@ -86,7 +86,7 @@ def callback() -> Response:
         session.clear()  # a fresh session (and CSRF token) at sign-in, as with a password
         login_user(user)
         session["workspace_id"] = workspace_id
-        return redirect(_safe_next(flow.get("next")) or url_for("accounts.index"))
+        return redirect(safe_next(flow.get("next")) or url_for("accounts.index"))
     if not current_user.is_authenticated or current_user.id != flow.get("user_id"):
         raise BadRequest("You are not signed in as the member who started Link Discord. Nothing was changed; sign "
                          "in and start again from your profile page.", code="member_changed")

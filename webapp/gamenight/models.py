@@ -196,7 +196,8 @@ class PostStatus(enum.StrEnum):
     off = "off"  # no announcement channel set when the room was created
     pending = "pending"
     sent = "sent"
-    failed = "failed"  # the last attempt failed; RQ retries it with back-off until it gives up
+    retrying = "retrying"  # an attempt failed; RQ runs the next one after a back-off
+    failed = "failed"  # the last attempt failed too: given up (the Jobs page can retry it)
 
 
 class PlanningRoom(db.Model):

@@ -47,6 +47,7 @@ MAX_SUGGESTIONS = 50  # per room
 MIN_TEAMS, MAX_TEAMS = 2, 8
 THRESHOLD_MAX = 500
 POST_EFFECT = "gamenight.planning_post"
+NO_ROOM = "There is no planning room today yet; it opens once enough members are ready."
 
 
 @dataclass(frozen=True)
@@ -94,11 +95,12 @@ class Room:
     day: date
     ready: int  # available + looking that day
     threshold: int
-    read_only: bool  # the day has ended
+    read_only: bool  # not today: the day has ended, or has not come yet
     room: PlanningRoom | None
     players: list[Player] = field(default_factory=list)
     suggestions: list[Suggestion] = field(default_factory=list)
     viewer_id: int | None = None
+    later: bool = False  # a day still to come
 
     @property
     def unlocked(self) -> bool:
@@ -121,7 +123,9 @@ class Room:
     def leading_names(self, count: int) -> list[str]:
         """Default team names: the most voted suggestions (ties: the earlier one), then Team N."""
         names = [s.name for s in self.suggestions if s.votes > 0][:count]
-        return names + [f"Team {i}" for i in range(len(names) + 1, count + 1)]
+        taken = {name.casefold() for name in names}
+        spare = (f"Team {i}" for i in range(len(names) + 1, 2 * MAX_TEAMS + 1) if f"team {i}" not in taken)
+        return names + [next(spare) for _ in range(count - len(names))]
 
     def as_json(self) -> dict[str, Any]:
         room = self.room
@@ -152,8 +156,8 @@ def view(ws: Workspace, viewer_id: int | None, day: date | None = None, now: dat
     day = day or today
     ready = services.ready(ws.id, day)
     room = db.session.scalar(select(PlanningRoom).where(PlanningRoom.workspace_id == ws.id, PlanningRoom.day == day))
-    found = Room(day=day, ready=ready, threshold=threshold(ws.id), read_only=day < today, room=room,
-                 viewer_id=viewer_id)
+    found = Room(day=day, ready=ready, threshold=threshold(ws.id), read_only=day != today, room=room,
+                 viewer_id=viewer_id, later=day > today)
     if room is not None:
         found.players = [Player(user_id, name or email.split("@")[0], team_id) for user_id, team_id, name, email in
                          db.session.execute(
@@ -189,26 +193,29 @@ def _open_day(who: Member, day: Any) -> tuple[Workspace, date]:
     today = services.local_today(ws)
     if day not in (None, "", "today"):
         asked = services.parse_day(ws, day)
-        if asked != today:
+        if asked < today:
             raise Conflict(f"The planning room of {asked.isoformat()} closed when that day ended; it is read-only "
                            "now.", code="room_closed")
+        if asked > today:
+            raise Conflict(f"Planning rooms are for today; the room of {asked.isoformat()} opens on that day.",
+                           code="room_not_open_yet")
     if not services.is_linked(who.workspace_id, who.user_id):
         raise Conflict("Link your account to take part: create your player profile and link a chat account on your "
                        "profile page.", code="not_linked")
     return ws, today
 
 
-def _room(who: Member, day: Any) -> PlanningRoom:
+def _room(who: Member, day: Any, *, lock: bool = False) -> PlanningRoom:
     ws, today = _open_day(who, day)
-    room = db.session.scalar(select(PlanningRoom).where(PlanningRoom.workspace_id == ws.id, PlanningRoom.day == today))
+    query = select(PlanningRoom).where(PlanningRoom.workspace_id == ws.id, PlanningRoom.day == today)
+    room = db.session.scalar(query.with_for_update() if lock else query)
     if room is None:
-        raise NotFound("There is no planning room today yet; it opens once enough members are ready.",
-                       code="no_room")
+        raise NotFound(NO_ROOM, code="no_room")
     return room
 
 
-def _joined(who: Member, day: Any) -> PlanningRoom:
-    room = _room(who, day)
+def _joined(who: Member, day: Any, *, lock: bool = False) -> PlanningRoom:
+    room = _room(who, day, lock=lock)
     if db.session.get(PlanningMember, (room.id, who.user_id)) is None:
         raise Conflict("Join the planning room first.", code="not_in_room")
     return room
@@ -286,8 +293,8 @@ def clean_name(value: Any) -> str:
 
 def suggest(who: Member, name: Any, day: Any = None) -> tuple[TeamSuggestion, bool]:
     """Put a team name to the vote. A name that differs from an existing one only in case or spacing is that
-    one (False: merged)."""
-    room = _joined(who, day)
+    one (False: merged). The room is locked meanwhile (PostgreSQL), so its cap holds under a rush."""
+    room = _joined(who, day, lock=True)
     name = clean_name(name)
     key = name.casefold()
     found = db.session.scalar(select(TeamSuggestion).where(TeamSuggestion.room_id == room.id,
@@ -408,10 +415,13 @@ def save_teams(who: Member, teams: Any, day: Any = None) -> PlanningRoom:
                            .values(team_id=rows[position].id))
     room.teams_saved_at = utcnow()
     names_of = _names(who.workspace_id, in_room)
+
+    def players(ids: Any) -> list[dict[str, Any]]:  # by id too: a deleted member's entry can be pseudonymised
+        return [{"user_id": p, "name": names_of[p]} for p in sorted(ids, key=lambda p: (names_of[p], p))]
+
     _audit(who, "planning.teams_saved", room,
-           {"teams": [{"name": name, "players": sorted(names_of[p] for p in by_team[i])}
-                      for i, name in enumerate(names)],
-            "bench": sorted(names_of[p] for p in in_room - placed.keys())})
+           {"teams": [{"name": name, "players": players(by_team[i])} for i, name in enumerate(names)],
+            "bench": players(in_room - placed.keys())})
     db.session.commit()
     return room
 
@@ -437,6 +447,24 @@ def save_auto_draft(who: Member, count: Any, seed: Any = None, names: Any = None
         raise BadRequest(f"'names' lists {count} team names.")
     dealt = auto_draft([p.user_id for p in current.players], count, _seed(seed, room.seed))
     return save_teams(who, [{"name": n, "players": d} for n, d in zip(names, dealt, strict=True)], day)
+
+
+def redraw(who: Member, form: Any) -> Draft:
+    """The page's draft reworked, nothing written: a chip moved on (`move`), an auto-draft (`op=auto`, or
+    `op=reshuffle` for the next seed), or the team count changed."""
+    current = Draft.parse(_today_view(who), form)
+    if form.get("move"):
+        return current.moved(form["move"])
+    if form.get("op") in ("auto", "reshuffle"):
+        return current.auto(reshuffle=form["op"] == "reshuffle")
+    return current
+
+
+def _today_view(who: Member) -> Room:
+    room = view(services.workspace(who.workspace_id), who.user_id)
+    if room.room is None:
+        raise NotFound(NO_ROOM, code="no_room")
+    return room
 
 
 @dataclass
@@ -472,7 +500,8 @@ class Draft:
         placement: dict[int, int | None] = {}
         for player in room.players:
             value = form.get(f"player_{player.user_id}", "bench")
-            placement[player.user_id] = int(value) if value.isdigit() and int(value) < count else None
+            placement[player.user_id] = int(value) if value.isascii() and value.isdigit() and int(value) < count \
+                else None
         return cls(count, _seed(form.get("seed"), room.room.seed), names, placement)
 
     def moved(self, user_id: Any) -> Draft:
@@ -500,6 +529,11 @@ class Draft:
 
     def as_teams(self) -> list[dict[str, Any]]:
         return [{"name": name, "players": self.team(i)} for i, name in enumerate(self.names)]
+
+    @classmethod
+    def of_form(cls, who: Member, form: Any) -> Draft:
+        """The page's draft as it stands (to save it, or to show it again with an error)."""
+        return cls.parse(_today_view(who), form)
 
 
 def _names(workspace_id: int, user_ids: set[int]) -> dict[int, str]:
@@ -556,7 +590,11 @@ def post_room(effect: OutboxEffect) -> dict[str, Any]:
                                    f"room, suggest team names and vote: {link}", f"planning:{room.id}:post")
     except Exception as exc:  # noqa: BLE001 — an unusable target is a failed post, recorded like one
         ok, answer = False, type(exc).__name__
-    room.post_status, room.post_error = (PostStatus.sent, "") if ok else (PostStatus.failed, answer[:300])
+    if ok:
+        room.post_status, room.post_error = PostStatus.sent, ""
+    else:  # the outbox counted this attempt when it claimed the effect
+        last = effect.attempts >= effect.max_attempts
+        room.post_status, room.post_error = PostStatus.failed if last else PostStatus.retrying, answer[:300]
     db.session.commit()
     if not ok:
         raise RuntimeError(f"the announcement was not accepted: {answer}")

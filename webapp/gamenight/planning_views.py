@@ -30,16 +30,25 @@ def _page(day: date | None = None, status: int = 200, message: str | None = None
                        linked=services.is_linked(ws.id, actor.user_id))
 
 
-def _change(apply: Callable[[Member, Any], Any]) -> Response:
+def _change(apply: Callable[[Member, Any], Any], *, keep_draft: bool = False) -> Response:
     """Run one change for the signed-in member on the day the page showed; answer with the room (a 303 back
-    to it without htmx), or the room with the error and its 4xx status."""
+    to it without htmx), or the room with the error and its 4xx status (and, with `keep_draft`, the page's
+    draft as it was, so a refused save loses no placement)."""
+    who = Member.of(current_actor())
     try:
-        apply(Member.of(current_actor()), request.form.get("day"))
+        apply(who, request.form.get("day"))
     except DomainError as exc:
-        return _page(status=exc.status, message=exc.message)
+        return _page(status=exc.status, message=exc.message, draft=_form_draft(who) if keep_draft else None)
     if not is_htmx():
         return redirect(url_for(".today"), code=303)
     return _page()
+
+
+def _form_draft(who: Member) -> Draft | None:
+    try:
+        return Draft.of_form(who, request.form)
+    except DomainError:
+        return None
 
 
 @bp.get("/planning/today")
@@ -87,19 +96,9 @@ def vote(suggestion_id: int) -> Response:
 
 @bp.post("/planning/today/draft")
 def draft() -> Response:
-    """Rework the draft without saving it: move a chip (`move`), auto-draft (`op=auto`, `op=reshuffle`), or
-    change the number of teams. Nothing is written."""
-    actor = current_actor()
-    ws = services.workspace(actor.workspace_id)
+    """Rework the draft without saving it (a chip moved, an auto-draft, another team count)."""
     try:
-        room = planning.view(ws, actor.user_id)
-        if room.room is None:
-            raise NotFound("There is no planning room today yet.", code="no_room")
-        current = Draft.parse(room, request.form)
-        if request.form.get("move"):
-            current.moved(request.form["move"])
-        elif request.form.get("op") in ("auto", "reshuffle"):
-            current.auto(reshuffle=request.form["op"] == "reshuffle")
+        current = planning.redraw(Member.of(current_actor()), request.form)
     except DomainError as exc:
         return _page(status=exc.status, message=exc.message)
     return _page(draft=current)
@@ -107,10 +106,5 @@ def draft() -> Response:
 
 @bp.post("/planning/today/teams")
 def save_teams() -> Response:
-    def save(who: Member, day: Any) -> Any:
-        room = planning.view(services.workspace(who.workspace_id), who.user_id)
-        if room.room is None:
-            raise NotFound("There is no planning room today yet.", code="no_room")
-        return planning.save_teams(who, Draft.parse(room, request.form).as_teams(), day)
-
-    return _change(save)
+    return _change(lambda who, day: planning.save_teams(who, Draft.of_form(who, request.form).as_teams(), day),
+                   keep_draft=True)

@@ -283,6 +283,7 @@ def attach_identity(workspace_id: int, user_id: int, channel: Channel, external_
                            "on their profile page first.", code="channel_taken")
         replaced = contact.external_id
         contact.external_id, contact.target_sealed, contact.target_hint = external_id, None, ""
+        contact.oauth_verified_at = None  # proven for the old account, not this one
     if contact is None:
         contact = Contact(workspace_id=workspace_id, user_id=user_id, channel=channel, external_id=external_id)
         db.session.add(contact)

@@ -43,6 +43,9 @@ class Contact(db.Model):
     target_sealed: Mapped[str | None] = mapped_column(Text)  # the Apprise URL, encrypted
     target_hint: Mapped[str] = mapped_column(String(80), default="")  # e.g. "tgram://…4821"
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Set when the provider proved the identity (Discord OAuth), not just a bot asserting it: only such a
+    # contact may sign its member in.
+    oauth_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

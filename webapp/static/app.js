@@ -44,7 +44,9 @@
     var form = document.getElementById("draft-form");
     if (!column || !form) { return; }
     e.preventDefault();
-    var input = form.querySelector('[data-player-input="' + e.dataTransfer.getData("text/plain") + '"]');
+    var player = e.dataTransfer.getData("text/plain");
+    if (!/^\d+$/.test(player)) { return; }
+    var input = form.querySelector('[data-player-input="' + player + '"]');
     if (!input) { return; }
     input.value = column.dataset.team;
     // htmx sends the form's last focused button with it: the dragged chip would count as a click on it.
