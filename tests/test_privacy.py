@@ -401,3 +401,17 @@ def test_deletion_goes_by_id_so_a_namesake_keeps_their_name_in_the_audit_log(aut
     db.session.expire_all()
     namesake = db.session.scalar(select(AuditEvent).where(AuditEvent.actor_label == "bot (discord)"))
     assert namesake.details["teams"][0]["players"] == [{"user_id": acme.miha, "name": "Jana Novak"}]
+
+
+def test_a_version_promoted_by_a_deleted_member_still_says_it_was_promoted(app, auth, factories):
+    from webapp.accounts import privacy
+
+    admin = factories.user("admin", "Acme", email="boss@example.com")
+    promoter = factories.user("promoter", "Acme", email="pro@example.com")
+    proc = factories.process(admin, "Greeter")
+    live = factories.production(promoter, proc)
+    privacy.delete_account(promoter.user_id, "pro@example.com")
+    auth.login("boss@example.com")
+    for url in (f"/processes/{proc.slug}", f"/versions/{live.id}"):
+        page = auth.get(url).get_data(as_text=True)
+        assert "promoted" in page and "by a deleted member" in page and "pro@example.com" not in page, url

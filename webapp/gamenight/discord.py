@@ -239,8 +239,7 @@ def check_not_taken(workspace_id: int, user_id: int, identity_id: str) -> None:
     """409 when the Discord account belongs to another member of the workspace."""
     owner = services.identity_owner(workspace_id, Channel.discord, identity_id)
     if owner is not None and owner != user_id:
-        raise Conflict("This Discord account is already linked to another member of this workspace. They must "
-                       "unlink it on their profile page first; nothing was changed.", code="identity_taken")
+        raise services.identity_taken(Channel.discord)
 
 
 def current_discord(workspace_id: int, user_id: int) -> Contact | None:

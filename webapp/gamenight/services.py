@@ -260,6 +260,11 @@ def identity_owner(workspace_id: int, channel: Channel, external_id: str) -> int
         Contact.workspace_id == workspace_id, Contact.channel == channel, Contact.external_id == external_id))
 
 
+def identity_taken(channel: Channel) -> Conflict:
+    return Conflict(f"This {channel.value} account is already linked to another member of this workspace. They "
+                    "must unlink it on their profile page first; nothing was changed.", code="identity_taken")
+
+
 def attach_identity(workspace_id: int, user_id: int, channel: Channel, external_id: str, *, replace: bool = False,
                     now: datetime | None = None) -> tuple[Contact, str | None]:
     """Give a member the chat identity (channel, external id), confirmed now, in the caller's transaction.
@@ -272,8 +277,7 @@ def attach_identity(workspace_id: int, user_id: int, channel: Channel, external_
     owner = db.session.scalar(select(Contact).where(Contact.workspace_id == workspace_id, Contact.channel == channel,
                                                     Contact.external_id == external_id))
     if owner is not None and owner.user_id != user_id:
-        raise Conflict(f"This {channel.value} account is already linked to another member. They must unlink it "
-                       "on their profile page first.", code="identity_taken")
+        raise identity_taken(channel)
     contact = owner or db.session.scalar(select(Contact).where(
         Contact.workspace_id == workspace_id, Contact.user_id == user_id, Contact.channel == channel))
     replaced = None
