@@ -23,7 +23,7 @@ from rq.job import Job
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from webapp.accounts.models import Role, User
+from webapp.accounts.models import Role
 from webapp.accounts.services import Actor
 from webapp.audit import services as audit
 from webapp.errors import BadRequest, Conflict, Invalid, NotFound, TooManyRequests
@@ -38,7 +38,6 @@ from webapp.gamenight.models import (
     CampaignStatus,
     JobKind,
     JobStatus,
-    PlayerProfile,
     Status,
 )
 from webapp.notify import delivery
@@ -309,7 +308,7 @@ def send_log(campaign: Campaign, limit: int = 200) -> list[LogLine]:
         .join(CampaignJob, _OF_JOB)
         .where(CampaignJob.campaign_id == campaign.id).order_by(SendLog.id.desc()).limit(limit)).all()
     users = sorted({r.user_id for r in rows if r.user_id})
-    names = dict(zip(users, _names_by_id(campaign.workspace_id, users), strict=True))
+    names = gamenight.player_names(campaign.workspace_id, users)
     return [LogLine(at=r.created_at, kind=r.kind.value, member=names.get(r.user_id, "summary channel"),
                     attempt=r.attempt, status=r.status, channel=r.channel, error=r.error) for r in rows]
 
@@ -454,19 +453,8 @@ def summary_text(workspace_id: int, *, expected: set[int], missing: Sequence[int
     return "\n".join(lines)
 
 
-def _names_by_id(workspace_id: int, user_ids: Sequence[int]) -> list[str]:
-    """Player names (else the e-mail's local part) of `user_ids`, in their order."""
-    if not user_ids:
-        return []
-    rows = db.session.execute(select(User.id, User.email, PlayerProfile.display_name).outerjoin(
-        PlayerProfile, (PlayerProfile.user_id == User.id) & (PlayerProfile.workspace_id == workspace_id))
-        .where(User.id.in_(list(user_ids))))
-    found = {user_id: name or email.split("@")[0] for user_id, email, name in rows}
-    return [found.get(user_id, "?") for user_id in user_ids]
-
-
 def _names(workspace_id: int, user_ids: Sequence[int]) -> list[str]:
-    return sorted(_names_by_id(workspace_id, user_ids))
+    return sorted(gamenight.player_names(workspace_id, user_ids).values())
 
 
 def _finish(campaign: Campaign, job: CampaignJob) -> str:

@@ -159,7 +159,8 @@ def view(ws: Workspace, viewer_id: int | None, day: date | None = None, now: dat
     found = Room(day=day, ready=ready, threshold=threshold(ws.id), read_only=day != today, room=room,
                  viewer_id=viewer_id, later=day > today)
     if room is not None:
-        found.players = [Player(user_id, name or email.split("@")[0], team_id) for user_id, team_id, name, email in
+        found.players = [Player(user_id, services.shown_name(name, email), team_id)
+                         for user_id, team_id, name, email in
                          db.session.execute(
                              select(PlanningMember.user_id, PlanningMember.team_id, PlayerProfile.display_name,
                                     User.email)
@@ -414,7 +415,7 @@ def save_teams(who: Member, teams: Any, day: Any = None) -> PlanningRoom:
                                                         PlanningMember.user_id.in_(players))
                            .values(team_id=rows[position].id))
     room.teams_saved_at = utcnow()
-    names_of = _names(who.workspace_id, in_room)
+    names_of = services.player_names(who.workspace_id, in_room)
 
     def players(ids: Any) -> list[dict[str, Any]]:  # by id too: a deleted member's entry can be pseudonymised
         return [{"user_id": p, "name": names_of[p]} for p in sorted(ids, key=lambda p: (names_of[p], p))]
@@ -534,14 +535,6 @@ class Draft:
     def of_form(cls, who: Member, form: Any) -> Draft:
         """The page's draft as it stands (to save it, or to show it again with an error)."""
         return cls.parse(_today_view(who), form)
-
-
-def _names(workspace_id: int, user_ids: set[int]) -> dict[int, str]:
-    rows = db.session.execute(select(User.id, User.email, PlayerProfile.display_name)
-                              .outerjoin(PlayerProfile, (PlayerProfile.user_id == User.id)
-                                         & (PlayerProfile.workspace_id == workspace_id))
-                              .where(User.id.in_(user_ids)))
-    return {user_id: name or email.split("@")[0] for user_id, email, name in rows}
 
 
 # -- settings and the announcement --------------------------------------------------------------

@@ -11,7 +11,7 @@ from __future__ import annotations
 import calendar
 import secrets
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -437,10 +437,26 @@ def _days(workspace_id: int, wanted: Sequence[date], viewer_id: int | None, *, n
         entry = by_day[day]
         entry.counts[status] += 1
         if names:
-            entry.names[status].append(display_name or email.split("@")[0])
+            entry.names[status].append(shown_name(display_name, email))
         if user_id == viewer_id:
             entry.mine = status
     return [by_day[d] for d in wanted]
+
+
+def shown_name(display_name: str | None, email: str) -> str:
+    """How a member is named to others: their player's display name, else their e-mail's local part."""
+    return display_name or email.split("@")[0]
+
+
+def player_names(workspace_id: int, user_ids: Iterable[int]) -> dict[int, str]:
+    """`shown_name` of each of `user_ids` in the workspace."""
+    ids = list(user_ids)
+    if not ids:
+        return {}
+    rows = db.session.execute(select(User.id, User.email, PlayerProfile.display_name).outerjoin(
+        PlayerProfile, (PlayerProfile.user_id == User.id) & (PlayerProfile.workspace_id == workspace_id))
+        .where(User.id.in_(ids)))
+    return {user_id: shown_name(name, email) for user_id, email, name in rows}
 
 
 def ready(workspace_id: int, day: date) -> int:
