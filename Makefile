@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 # The app reads .env itself (webapp/config.py); keep Flask's CLI from suggesting python-dotenv.
 export FLASK_SKIP_DOTENV := 1
 
-.PHONY: install run test bench clean
+.PHONY: install run test drills bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,10 @@ run: install .env
 
 test: install
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The fault drills alone (they also run in `make test`): real workers, stalling sinks, loopback only.
+drills: install
+	$(PY) -m pytest tests/drills -q $(PYTEST_ARGS)
 
 bench: install
 	$(PY) -m bench

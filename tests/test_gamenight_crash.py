@@ -5,14 +5,9 @@ one after it, and two workers sharing one large fan-out. Either way every recipi
 from __future__ import annotations
 
 import dataclasses
-import functools
-import os
-import signal
-import subprocess
-import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -21,10 +16,9 @@ from rq import Worker
 from rq.job import Job
 from rq.job import JobStatus as RQStatus
 from sqlalchemy import select
-from werkzeug.security import generate_password_hash
 
 from tests.sink import Sink
-from webapp.accounts import services as accounts
+from tests.workers import TIMEOUT, Workers, wait_for
 from webapp.config import Settings
 from webapp.extensions import utcnow
 from webapp.gamenight import campaigns
@@ -33,9 +27,7 @@ from webapp.gamenight.models import Campaign, CampaignJob, CampaignStatus, JobKi
 from webapp.notify.models import Delivery, DeliveryStatus
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="finds RQ's work horses in /proc")
-ROOT = Path(__file__).resolve().parent.parent
 LEASE = 2.0  # seconds a claim or a heartbeat stays fresh, here and in the workers
-TIMEOUT = 20.0  # only stops a broken run from hanging
 
 
 @pytest.fixture
@@ -53,78 +45,8 @@ def settings(app, monkeypatch) -> Settings:
 
 
 @pytest.fixture
-def promoter(factories, monkeypatch):
-    # Hundreds of members: a cheap password hash keeps building them fast (nobody signs in here).
-    monkeypatch.setattr(accounts, "generate_password_hash",
-                        functools.partial(generate_password_hash, method="pbkdf2:sha256:1"))
+def promoter(factories):
     return factories.user("promoter", "Acme", email="promoter@example.com")
-
-
-def descendants(pid: int) -> list[int]:
-    """Children, grandchildren… of `pid`, from /proc."""
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        try:
-            stat = (entry / "stat").read_text() if entry.name.isdigit() else ""
-        except OSError:  # gone meanwhile
-            continue
-        if stat:
-            children.setdefault(int(stat.rsplit(")", 1)[1].split()[1]), []).append(int(entry.name))
-    found, todo = [], [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
-
-
-def _group(pid: int) -> int | None:
-    try:
-        return os.getpgid(pid)
-    except ProcessLookupError:
-        return None
-
-
-class Workers:
-    """`flask --app wsgi worker` processes, each in a process group of its own (the RQ worker, its
-    scheduler and its work horse), output to files; whatever is still running at the end is killed."""
-
-    def __init__(self, settings: Settings, logs: Path) -> None:
-        self.env = {k: v for k, v in os.environ.items() if k not in ("FLASK_DEBUG", "DEBUG")}
-        self.env |= {"FLASK_SKIP_DOTENV": "1", "PYTHONUNBUFFERED": "1", "SECRET_KEY": settings.SECRET_KEY,
-                     "DATABASE_URL": settings.DATABASE_URL, "REDIS_URL": settings.REDIS_URL,
-                     "DELIVERY_LEASE_SECONDS": str(LEASE), "FANOUT_RUNS": str(settings.FANOUT_RUNS)}
-        self.logs = logs
-        self.procs: list[subprocess.Popen[bytes]] = []
-
-    def start(self, *args: str) -> subprocess.Popen[bytes]:
-        log = open(self.logs / f"worker-{len(self.procs)}.log", "wb")  # noqa: SIM115 — the child writes it
-        with log:
-            proc = subprocess.Popen([sys.executable, "-m", "flask", "--app", "wsgi", "worker", *args], cwd=ROOT,
-                                    env=self.env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                    start_new_session=True)
-        self.procs.append(proc)
-        return proc
-
-    @staticmethod
-    def kill(proc: subprocess.Popen[bytes]) -> None:
-        """SIGKILL the worker's group (the worker, its scheduler) and its work horse, which RQ puts in a
-        group of its own (`os.setpgrp()` after the fork): the worker first, so it cannot see the horse die."""
-        groups = [proc.pid] + [group for pid in descendants(proc.pid) if (group := _group(pid))]
-        for group in dict.fromkeys(groups):
-            try:
-                os.killpg(group, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        proc.wait(10)
-
-    def output(self) -> str:
-        return "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-4000:]}"
-                         for p in sorted(self.logs.glob("worker-*.log")))
-
-    def close(self) -> None:
-        for proc in self.procs:
-            self.kill(proc)
 
 
 @pytest.fixture
@@ -135,12 +57,6 @@ def workers(settings, tmp_path) -> Iterator[Workers]:
     finally:
         running.close()
 
-
-def wait_for(condition: Callable[[], bool], why: Callable[[], str], timeout: float = TIMEOUT) -> None:
-    give_up = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < give_up, why()
-        time.sleep(0.1)
 
 
 def fresh(db) -> None:

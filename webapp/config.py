@@ -31,6 +31,16 @@ def _bool(value: str) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
+def strong_password_hash(method: str) -> bool:
+    """Whether a werkzeug method string is at least as strong as its default (`scrypt`, n=2**15)."""
+    name, *params = method.strip().split(":")
+    if name == "scrypt":
+        return not params or (params[0].isdecimal() and int(params[0]) >= 2**15)
+    if name == "pbkdf2" and params and params[0] in {"sha256", "sha512"}:
+        return len(params) == 1 or (params[1].isdecimal() and int(params[1]) >= 600_000)
+    return False
+
+
 @dataclass(frozen=True)
 class Settings:
     SECRET_KEY: str = ""
@@ -43,6 +53,9 @@ class Settings:
     # Outbox retry policy: attempts before an effect is marked failed, and the first back-off.
     OUTBOX_MAX_ATTEMPTS: int = 5
     OUTBOX_BACKOFF_SECONDS: float = 2.0
+    # How passwords are hashed (werkzeug's method string). Tests use a cheap one; outside testing nothing
+    # weaker than the default (scrypt, n=2**15) is accepted.
+    PASSWORD_HASH_METHOD: str = "scrypt"
     # Failed logins allowed per e-mail address within the window before login is refused.
     LOGIN_MAX_FAILURES: int = 5
     LOGIN_FAILURE_WINDOW_SECONDS: int = 900
@@ -96,6 +109,10 @@ class Settings:
         return replace(settings, **overrides).validated()
 
     def validated(self) -> Settings:
+        if not self.TESTING and not strong_password_hash(self.PASSWORD_HASH_METHOD):
+            raise SettingsError(
+                f"PASSWORD_HASH_METHOD={self.PASSWORD_HASH_METHOD!r} is weaker than the default; outside tests use "
+                "scrypt (n ≥ 32768) or pbkdf2:sha256 with at least 600000 iterations.")
         if not self.SECRET_KEY:
             if not (self.DEBUG or self.TESTING):
                 raise SettingsError(

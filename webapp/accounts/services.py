@@ -65,6 +65,10 @@ def slugify(text: str) -> str:
     return slug[:100]
 
 
+def hash_password(password: str) -> str:
+    return generate_password_hash(password, method=current_app.config["SETTINGS"].PASSWORD_HASH_METHOD)
+
+
 # -- users and workspaces ---------------------------------------------------------------------
 
 
@@ -76,7 +80,7 @@ def create_user(email: str, password: str, workspace: str, role: str | Role) -> 
     if user is None:
         if len(password or "") < 8:
             raise Invalid("A password needs at least 8 characters.")
-        user = User(email=email, password_hash=generate_password_hash(password))
+        user = User(email=email, password_hash=hash_password(password))
         db.session.add(user)
     ws = get_or_create_workspace(workspace)
     db.session.flush()
