@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 # The app reads .env itself (webapp/config.py); keep Flask's CLI from suggesting python-dotenv.
 export FLASK_SKIP_DOTENV := 1
 
-.PHONY: install run test drills bench clean
+.PHONY: install run test lint drills bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,9 @@ run: install .env
 # On every core (pytest-xdist): each pytest process has its own SQLite file, PostgreSQL schema and Redis db.
 test: install
 	$(PY) -m pytest -n auto $(PYTEST_ARGS)
+
+lint: install
+	$(PY) -m ruff check .
 
 # The fault drills alone (they also run in `make test`): real workers, stalling sinks, loopback only.
 drills: install
