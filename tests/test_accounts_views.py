@@ -25,7 +25,7 @@ def test_login_with_right_password_signs_in_and_lands_on_processes(auth, factori
     response = auth.login(actor.label)
     assert response.status_code == 302
     assert response.headers["Location"].endswith("/")
-    assert auth.client.get("/settings/keys").status_code == 200
+    assert auth.client.get("/settings/tokens").status_code == 200
 
 
 def test_login_with_wrong_password_answers_401_with_message(auth, factories):
@@ -33,7 +33,7 @@ def test_login_with_wrong_password_answers_401_with_message(auth, factories):
     response = auth.login(actor.label, "wrong-password")
     assert response.status_code == 401
     assert "E-mail or password is wrong." in response.get_data(as_text=True)
-    assert auth.client.get("/settings/keys").status_code == 302
+    assert auth.client.get("/settings/tokens").status_code == 302
 
 
 def test_login_is_throttled_after_max_failures_even_with_right_password(app, auth, db, factories):
@@ -73,7 +73,7 @@ def test_logout_signs_out(auth, factories):
     actor = factories.user("viewer")
     auth.login(actor.label)
     assert auth.logout().status_code == 302
-    response = auth.client.get("/settings/keys")
+    response = auth.client.get("/settings/tokens")
     assert response.status_code == 302 and "/login" in response.headers["Location"]
 
 
@@ -84,9 +84,8 @@ def test_switch_workspace_changes_the_current_workspace(auth, factories):
     assert "Acme" in auth.client.get("/settings/keys").get_data(as_text=True).split("<main")[1]
     response = auth.post("/workspaces/switch", data={"workspace_id": other.workspace_id})
     assert response.status_code == 302
-    page = auth.client.get("/settings/keys").get_data(as_text=True)
-    assert "Globex" in page.split("<main")[1]
-    assert "Create key" not in page  # a viewer there
+    assert "Globex" in auth.client.get("/settings/tokens").get_data(as_text=True).split("<main")[1]
+    assert auth.client.get("/settings/keys").status_code == 403  # a viewer there
 
 
 def test_switch_to_a_workspace_you_are_not_a_member_of_is_404(auth, factories):
@@ -146,13 +145,17 @@ def test_revoked_key_can_no_longer_serve(auth, client, factories):
     assert client.get(f"/api/v1/serve/{proc.slug}", headers=headers).status_code == 401
 
 
-def test_viewer_cannot_create_keys(auth, db, factories):
-    viewer = factories.user("viewer")
-    auth.login(viewer.label)
-    assert "Create key" not in auth.client.get("/settings/keys").get_data(as_text=True)
+@pytest.mark.parametrize("role", ["viewer", "editor", "promoter"])
+def test_below_admin_neither_sees_nor_creates_keys(auth, db, factories, role):
+    member = factories.user(role)
+    factories.environment_key(factories.user("admin"))
+    auth.login(member.label)
+    assert auth.client.get("/settings/keys").status_code == 403
+    assert auth.get("/settings/keys", htmx=True).status_code == 403
+    assert ">Keys</a>" not in auth.client.get("/settings/tokens").get_data(as_text=True)
     response = auth.post("/settings/keys", data={"environment": "production"})
     assert response.status_code == 403
-    assert db.session.scalars(select(ApiToken)).all() == []
+    assert len(db.session.scalars(select(ApiToken)).all()) == 1
 
 
 def test_revoking_a_key_of_another_workspace_is_404(auth, db, factories):

@@ -32,10 +32,12 @@ def test_admin_creates_webhook_and_sees_the_signing_secret_once(auth, db, factor
     assert "https://hooks.example/…" in page and secret not in page and "user:pw" not in page
 
 
-def test_viewer_cannot_create_webhooks(auth, db, factories):
-    viewer = factories.user("viewer")
-    auth.login(viewer.label)
-    assert auth.client.get("/settings/webhooks").status_code == 200
+@pytest.mark.parametrize("role", ["viewer", "editor", "promoter"])
+def test_below_admin_neither_sees_nor_creates_webhooks(auth, db, factories, role):
+    member = factories.user(role)
+    auth.login(member.label)
+    assert auth.client.get("/settings/webhooks").status_code == 403
+    assert ">Webhooks</a>" not in auth.client.get("/settings/tokens").get_data(as_text=True)
     assert auth.post("/settings/webhooks", data={"url": "https://hooks.example/in"}).status_code == 403
     assert db.session.scalars(select(WebhookEndpoint)).all() == []
 
@@ -150,7 +152,7 @@ def test_jobs_page_is_for_admins_only(auth, factories, role):
     actor = factories.user(role)
     auth.login(actor.label)
     assert auth.get("/jobs").status_code == 403
-    assert ">Jobs</a>" not in auth.get("/settings/keys").get_data(as_text=True)
+    assert ">Jobs</a>" not in auth.get("/settings/tokens").get_data(as_text=True)
 
 
 def test_jobs_page_lists_the_failed_effect_for_an_admin(auth, db, factories):
@@ -160,6 +162,19 @@ def test_jobs_page_lists_the_failed_effect_for_an_admin(auth, db, factories):
     html = auth.get("/jobs").get_data(as_text=True)
     assert "webhook.deliver" in html and "RuntimeError: boom" in html and "5/5" in html
     assert 'class="badge badge-failed"' in html
+
+
+def test_jobs_page_shows_only_this_workspaces_effects_and_retrying_anothers_is_404(auth, db, factories):
+    stranger = factories.user("admin", "Initech")
+    theirs = _failed_effect(db, stranger.workspace_id)
+    theirs.last_error = "RuntimeError: initech secret"
+    db.session.commit()
+    admin = factories.user("admin", "Acme")
+    auth.login(admin.label)
+    assert "initech secret" not in auth.get("/jobs").get_data(as_text=True)
+    assert auth.post(f"/jobs/{theirs.id}/retry").status_code == 404
+    db.session.refresh(theirs)
+    assert theirs.status is EffectStatus.failed
 
 
 def test_admin_retries_a_failed_effect_and_it_is_queued_again(auth, db, factories, redis):

@@ -136,3 +136,56 @@ def test_seed_demo_has_players_ready_for_a_game_night(app, db):
     plan = campaigns.plan(actor, day="tomorrow")
     assert len(plan.recipients) == 2  # Ana (available) and Eva (available); Dana did not opt in
     assert campaigns.plan(actor, day="tomorrow", statuses=["available", "maybe", "looking"]).channels == {"discord": 3}
+
+
+# -- operators ------------------------------------------------------------------------------------
+
+
+def _is_operator(db, email: str) -> bool:
+    db.session.expire_all()
+    return db.session.scalar(select(User.is_operator).where(User.email == email))
+
+
+def test_create_user_with_operator_makes_an_operator_who_opens_the_rq_dashboard(app, db, auth):
+    result = invoke(app, "create-user", "--email", "ops@example.com", "--password", "long-enough",
+                    "--workspace", "Acme", "--role", "viewer", "--operator")
+    assert result.exit_code == 0, result.output
+    assert "an operator" in result.output and _is_operator(db, "ops@example.com")
+    auth.login("ops@example.com", "long-enough")
+    assert auth.get("/rq/").status_code == 200
+
+
+def test_create_user_without_the_operator_flag_leaves_the_operator_role_as_it_is(app, db):
+    invoke(app, "create-user", "--email", "ops@example.com", "--password", "long-enough", "--workspace", "Acme",
+           "--operator")
+    invoke(app, "create-user", "--email", "ops@example.com", "--password", "long-enough", "--workspace", "Globex")
+    assert _is_operator(db, "ops@example.com")
+    invoke(app, "create-user", "--email", "ops@example.com", "--password", "long-enough", "--workspace", "Globex",
+           "--no-operator")
+    assert not _is_operator(db, "ops@example.com")
+
+
+def test_set_operator_grants_and_revokes_for_an_existing_user_and_is_audited(app, db, factories):
+    member = factories.user("admin")
+    granted = invoke(app, "set-operator", "--email", member.label)
+    assert granted.exit_code == 0, granted.output
+    assert _is_operator(db, member.label)
+    revoked = invoke(app, "set-operator", "--email", member.label, "--revoke")
+    assert revoked.exit_code == 0 and "no longer" in revoked.output
+    assert not _is_operator(db, member.label)
+    from webapp.audit.models import AuditEvent
+
+    actions = db.session.scalars(select(AuditEvent.action).where(AuditEvent.action.like("operator.%"))
+                                 .order_by(AuditEvent.id)).all()
+    assert actions == ["operator.granted", "operator.revoked"]
+
+
+def test_set_operator_for_an_unknown_user_fails_clearly(app):
+    result = invoke(app, "set-operator", "--email", "nobody@example.com")
+    assert result.exit_code != 0 and "No user" in result.output
+
+
+def test_seed_demo_makes_the_demo_admin_an_operator_and_only_them(app, db):
+    assert invoke(app, "seed-demo").exit_code == 0
+    operators = db.session.scalars(select(User.email).where(User.is_operator)).all()
+    assert operators == [DEMO_EMAIL]

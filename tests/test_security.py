@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from rq import Queue
+from rq.job import Job
+
+from webapp import create_app
+from webapp.accounts import services as accounts
+from webapp.config import Settings
 
 
 def test_form_post_without_csrf_token_is_400(auth, factories):
@@ -52,22 +58,97 @@ def test_session_cookie_is_httponly_and_samesite_lax(auth, factories):
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
 
 
-def test_rq_dashboard_sends_anonymous_visitors_to_login(client):
-    response = client.get("/rq/")
-    assert response.status_code == 302 and "/login" in response.headers["Location"]
+def _operator(factories, role="viewer"):
+    """A member of a workspace who is also an operator of the installation."""
+    member = factories.user(role)
+    accounts.set_operator(member.label, True)
+    return member
 
 
-def test_rq_dashboard_is_forbidden_to_a_viewer(auth, factories):
-    viewer = factories.user("viewer")
-    auth.login(viewer.label)
-    assert auth.get("/rq/").status_code == 403
+@pytest.mark.parametrize("path", ["/rq", "/rq/", "/rq/0/view/jobs", "/rq/0"])
+def test_rq_dashboard_sends_anonymous_visitors_to_login_in_one_redirect(client, path):
+    response = client.get(path)
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/login?next=")
 
 
-def test_rq_dashboard_opens_for_an_admin_but_requeue_by_get_is_405(auth, factories):
-    admin = factories.user("admin")
+@pytest.mark.parametrize("role", ["viewer", "promoter", "admin"])
+def test_rq_dashboard_does_not_exist_for_a_workspace_member_who_is_not_an_operator(auth, factories, role):
+    member = factories.user(role)
+    auth.login(member.label)
+    assert auth.get("/rq").status_code == 404
+    assert auth.get("/rq/").status_code == 404
+    assert auth.get("/rq/0/data/queues.json").status_code == 404
+    assert ">RQ</a>" not in auth.get("/settings/tokens").get_data(as_text=True)
+
+
+def test_an_admin_cannot_requeue_or_delete_another_workspaces_jobs_in_rq(auth, factories, redis):
+    failed = Queue("default", connection=redis).enqueue("jobs.outbox.run_effect", 1)
+    admin = factories.user("admin", "Acme")
     auth.login(admin.label)
+    assert auth.post(f"/rq/job/{failed.id}/requeue").status_code == 404
+    assert auth.post(f"/rq/job/{failed.id}/delete").status_code == 404
+    assert auth.post("/rq/queue/default/queued/empty").status_code == 404
+    assert Job.exists(failed.id, connection=redis)
+
+
+def test_rq_dashboard_opens_for_an_operator_but_requeue_by_get_is_405(auth, factories):
+    operator = _operator(factories)
+    auth.login(operator.label)
+    assert auth.get("/rq").status_code == 308  # the operator's own trailing-slash redirect, to the dashboard
     assert auth.get("/rq/").status_code == 200
+    assert ">RQ</a>" in auth.get("/settings/tokens").get_data(as_text=True)
     assert auth.get("/rq/requeue/default").status_code == 405
+
+
+def test_rq_dashboard_shows_an_operator_a_job_that_exists(auth, factories, redis):
+    job = Queue("default", connection=redis).enqueue("jobs.outbox.run_effect", 1)
+    auth.login(_operator(factories).label)
+    assert auth.get(f"/rq/0/data/job/{job.id}.json").get_json()["id"] == job.id
+    assert auth.get("/rq/0/data/jobs/default/queued/8/asc/1.json").status_code == 200
+
+
+@pytest.mark.parametrize("path, status", [
+    ("/rq/0/view/job/no-such-job", 404),
+    ("/rq/0/data/job/no-such-job.json", 404),
+    ("/rq/1/view", 404),  # one Redis instance only
+    ("/rq/7/data/queues.json", 404),
+    ("/rq/0/data/jobs/default/no-such-registry/8/asc/1.json", 404),
+    ("/rq/0/view/jobs/default/no-such-registry/8/asc/1", 404),
+    ("/rq/0/data/jobs/default/failed/eight/asc/1.json", 400),
+    ("/rq/0/data/jobs/default/failed/8/asc/first.json", 400),
+    ("/rq/0/data/jobs/default/failed/0/asc/1.json", 400),
+    ("/rq/0/data/jobs/default/failed/8/asc/0.json", 400),
+    ("/rq/0/data/jobs/default/failed/8/sideways/1.json", 400),
+    ("/rq/0/view/jobs/default/failed/0/asc/1", 400),
+])
+def test_rq_dashboard_answers_odd_addresses_with_4xx_not_500(auth, factories, path, status):
+    auth.login(_operator(factories).label)
+    assert auth.get(path).status_code == status
+
+
+def test_rq_dashboard_requeue_of_a_missing_job_is_404(auth, factories):
+    auth.login(_operator(factories).label)
+    assert auth.post("/rq/job/no-such-job/requeue").status_code == 404
+
+
+# -- HSTS -------------------------------------------------------------------------------------------
+
+
+def _bare_settings(tmp_path, redis_url, **overrides):
+    return Settings(SECRET_KEY="a-production-secret", DATABASE_URL=f"sqlite:///{tmp_path / 'hsts.sqlite'}",
+                    REDIS_URL=redis_url, **overrides)
+
+
+def test_production_settings_send_hsts(tmp_path, redis_url):
+    response = create_app(_bare_settings(tmp_path, redis_url)).test_client().get("/login")
+    assert response.headers["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains"
+
+
+def test_debug_and_test_runs_send_no_hsts(tmp_path, redis_url, client):
+    debug = create_app(_bare_settings(tmp_path, redis_url, DEBUG=True)).test_client().get("/login")
+    assert "Strict-Transport-Security" not in debug.headers
+    assert "Strict-Transport-Security" not in client.get("/login").headers
 
 
 def test_health_reports_db_and_redis_ok(client):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, Response, request
+from flask import Flask, Response, current_app, request
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
@@ -106,6 +106,9 @@ def _security_headers(response: Response) -> Response:
     headers.setdefault("X-Content-Type-Options", "nosniff")
     headers.setdefault("X-Frame-Options", "DENY")
     headers.setdefault("Referrer-Policy", "same-origin")
+    settings = current_app.config["SETTINGS"]
+    if not (settings.DEBUG or settings.TESTING):  # production is served over HTTPS only
+        headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
     if not request.path.startswith("/api/"):
         headers.add("Vary", "HX-Request")
     return response

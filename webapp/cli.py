@@ -27,13 +27,27 @@ def register_cli(app: Flask) -> None:
     @click.option("--workspace", required=True, help="Workspace name; created if it does not exist.")
     @click.option("--role", default="viewer", show_default=True,
                   type=click.Choice(["viewer", "editor", "promoter", "admin"]))
-    def create_user(email: str, password: str, workspace: str, role: str) -> None:
+    @click.option("--operator/--no-operator", default=None,
+                  help="Grant (or revoke) the installation's operator role: the RQ dashboard at /rq.")
+    def create_user(email: str, password: str, workspace: str, role: str, operator: bool | None) -> None:
         """Create a user (or find them) and grant a role in a workspace."""
         try:
-            user, membership = accounts.create_user(email, password, workspace, role)
+            user, membership = accounts.create_user(email, password, workspace, role, operator=operator)
         except DomainError as exc:
             _fail(exc)
-        click.echo(f"{user.email} is {membership.role.name} in {membership.workspace.name}")
+        click.echo(f"{user.email} is {membership.role.name} in {membership.workspace.name}"
+                   + (" and an operator" if user.is_operator else ""))
+
+    @app.cli.command("set-operator")
+    @click.option("--email", required=True)
+    @click.option("--revoke", is_flag=True, help="Take the operator role away instead.")
+    def set_operator(email: str, revoke: bool) -> None:
+        """Grant an existing user the installation's operator role (the RQ dashboard), or revoke it."""
+        try:
+            user = accounts.set_operator(email, not revoke)
+        except DomainError as exc:
+            _fail(exc)
+        click.echo(f"{user.email} is {'no longer ' if revoke else ''}an operator")
 
     @app.cli.command("create-token")
     @click.option("--email", required=True)
@@ -79,7 +93,7 @@ def register_cli(app: Flask) -> None:
     @app.cli.command("worker")
     @click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
     def worker(burst: bool) -> None:
-        """Run an RQ worker with the scheduler, inside this app."""
+        """Run an RQ worker with the scheduler, inside this app (freeing the scheduler lock of a dead worker)."""
         from jobs.worker import run_worker
 
         run_worker(current_app._get_current_object(), burst=burst)  # type: ignore[attr-defined]
@@ -87,7 +101,8 @@ def register_cli(app: Flask) -> None:
     @app.cli.command("reconcile")
     @click.option("--every", type=float, default=0, help="Repeat every N seconds (0: one pass).")
     def reconcile(every: float) -> None:
-        """Re-enqueue side effects that are due and not done (Redis may have lost them)."""
+        """Re-enqueue side effects and campaign jobs that are due and not done (Redis may have lost them, or no
+        scheduler is moving them)."""
         from webapp.outbox import services as outbox
 
         while True:

@@ -56,8 +56,11 @@ class Settings:
     # How passwords are hashed (werkzeug's method string). Tests use a cheap one; outside testing nothing
     # weaker than the default (scrypt, n=2**15) is accepted.
     PASSWORD_HASH_METHOD: str = "scrypt"
-    # Failed logins allowed per e-mail address within the window before login is refused.
+    # Failed logins allowed within the window before login is refused: per (e-mail address, client IP) pair,
+    # per client IP across addresses, and per address across all clients (see README "Sign-in throttling").
     LOGIN_MAX_FAILURES: int = 5
+    LOGIN_MAX_FAILURES_PER_IP: int = 30
+    LOGIN_MAX_FAILURES_PER_ADDRESS: int = 50
     LOGIN_FAILURE_WINDOW_SECONDS: int = 900
     WEBHOOK_TIMEOUT_SECONDS: float = 5.0
     # Game-night deliveries: attempts per message before it is failed, the first back-off between
@@ -65,6 +68,9 @@ class Settings:
     DELIVERY_MAX_ATTEMPTS: int = 3
     DELIVERY_BACKOFF_SECONDS: float = 30.0
     DELIVERY_LEASE_SECONDS: float = 90.0
+    # How long one channel send may take to connect and then to answer (Apprise's `cto`/`rto`; for e-mail the
+    # whole SMTP conversation). A send that times out after its request went out is `unknown`, never repeated.
+    DELIVERY_TIMEOUT_SECONDS: float = 10.0
     # E-mail contacts: the server's Apprise mail URL (e.g. mailtos://user:pass@smtp.example.com?from=desk@example.com;
     # each member's address is added as `to=`), and the dashboard's address for links in messages.
     MAIL_URL: str = ""

@@ -20,8 +20,10 @@ Be brief and kind."""
 def seed_demo(email: str, password: str, workspace: str) -> bool:
     """Create the demo once; returns False when it already exists."""
     if db.session.scalar(select(User.id).where(User.email == email)):
+        accounts.set_operator(email, True)  # a demo seeded before operators existed still shows /rq
         return False
-    user, membership = accounts.create_user(email, password, workspace, "admin")
+    # The demo admin is also the installation's operator, so `make run` shows them the RQ dashboard.
+    user, membership = accounts.create_user(email, password, workspace, "admin", operator=True)
     ws_id = membership.workspace_id
     others = {who: accounts.create_user(f"{who}@example.com", password, workspace, role)[0]
               for who, role in (("editor", "editor"), ("promoter", "promoter"), ("viewer", "viewer"))}

@@ -8,7 +8,7 @@ from flask import Blueprint, g, request, session
 from flask_login import current_user
 
 from webapp.accounts import services
-from webapp.accounts.models import User
+from webapp.accounts.models import Role, User
 from webapp.accounts.services import Actor
 from webapp.errors import Forbidden, Unauthorized
 from webapp.extensions import db, login_manager
@@ -19,7 +19,8 @@ login_manager.login_message = "Sign in to continue."
 
 @login_manager.user_loader
 def load_user(session_id: str) -> User | None:
-    """The user a session names (`User.get_id`), if they still exist: same id and same creation time."""
+    """The user a session names (`User.get_id`), if they still exist: same id, same creation time and the
+    current session generation (sign-out, a password change or "sign out everywhere" advance it)."""
     user_id, _, _ = session_id.partition(":")
     try:
         user = db.session.get(User, int(user_id))
@@ -58,6 +59,17 @@ def api_actor() -> Actor:
     if "actor" not in g:
         g.actor = services.actor_for_personal_token(bearer_token())
     return g.actor
+
+
+def admin_only(bp: Blueprint, doing: str) -> None:
+    """Every page of `bp`, read or write, is for the workspace's admins: others get 403, visitors the login."""
+
+    @bp.before_request
+    def _admins() -> Any:
+        if not current_user.is_authenticated:
+            return login_manager.unauthorized()
+        current_actor().require(Role.admin, doing)
+        return None
 
 
 def signed_in_only(bp: Blueprint) -> None:

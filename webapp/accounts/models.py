@@ -5,7 +5,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from flask_login import UserMixin
-from sqlalchemy import CheckConstraint, Enum, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import Boolean, CheckConstraint, Enum, ForeignKey, Index, Integer, String, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.extensions import UTCDateTime, db, utcnow
@@ -35,13 +35,18 @@ class User(UserMixin, db.Model):
     email: Mapped[str] = mapped_column(String(254), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # An operator of the installation (not of a workspace): reaches what spans workspaces, like /rq.
+    is_operator: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Advanced by sign-out, a password change and "sign out everywhere": older session cookies stop working.
+    session_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     memberships: Mapped[list[Membership]] = relationship(back_populates="user", cascade="all, delete-orphan")
 
     def get_id(self) -> str:
-        """What the session cookie names: the id and the creation time. SQLite may hand a deleted user's id
-        to the next new user; a cookie of the deleted account must not sign that one in."""
-        return f"{self.id}:{self.created_at.timestamp():.6f}"
+        """What the session cookie names: the id, the creation time and the session generation. SQLite may
+        hand a deleted user's id to the next new user; a cookie of the deleted account must not sign that one
+        in, and a cookie from before the last sign-out must not sign anyone in."""
+        return f"{self.id}:{self.created_at.timestamp():.6f}:{self.session_generation}"
 
 
 class Workspace(db.Model):
@@ -119,7 +124,10 @@ class LoginFailure(db.Model):
     """One row per failed login, for throttling (the audit log records them too)."""
 
     __tablename__ = "login_failures"
-    __table_args__ = (Index("ix_login_failures_email_created", "email", "created_at"),)
+    __table_args__ = (
+        Index("ix_login_failures_email_created", "email", "created_at"),
+        Index("ix_login_failures_ip_created", "ip", "created_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(254))

@@ -14,7 +14,7 @@ from webapp.accounts import services
 from webapp.accounts.context import current_actor
 from webapp.accounts.models import TokenKind
 from webapp.errors import BadRequest, DomainError, NotFound, TooManyRequests, Unauthorized
-from webapp.htmx import is_htmx, no_store, render_page, toast
+from webapp.htmx import is_htmx, no_store, redirect_after_post, render_page, toast
 
 bp = Blueprint("accounts", __name__)
 
@@ -66,6 +66,8 @@ def login() -> Response | str | tuple[str, int]:
 
 @bp.post("/logout")
 def logout() -> Response:
+    if current_user.is_authenticated:
+        services.sign_out(current_user.id)  # a copy of this cookie must not sign in afterwards
     logout_user()
     session.pop("workspace_id", None)  # the next sign-in renews the whole session anyway
     flash("You are signed out.")
@@ -85,6 +87,78 @@ def switch_workspace() -> Response:
     session["workspace_id"] = membership.workspace_id
     flash(f"Now working in {membership.workspace.name}.")
     return redirect(safe_next(urlsplit(request.referrer or "").path) or url_for("accounts.index"))
+
+
+# -- the account: password and sessions --------------------------------------------------------
+
+
+def _account_page(status: int = 200, error: DomainError | None = None) -> Response:
+    current_actor()
+    response = render_page("accounts/account.html", "account", status=status, error=error)
+    return no_store(response)
+
+
+def _renew_session(user: Any) -> None:
+    """This browser stays signed in with a fresh session (and CSRF token) of the new generation."""
+    workspace_id = session.get("workspace_id")
+    session.clear()
+    login_user(user)
+    if workspace_id is not None:
+        session["workspace_id"] = workspace_id
+
+
+@bp.get("/account")
+@login_required
+def account() -> Response:
+    return _account_page()
+
+
+@bp.post("/account/password")
+@login_required
+def change_password() -> Response:
+    try:
+        user = services.change_password(current_actor(), request.form.get("current_password", ""),
+                                        request.form.get("new_password", ""), request.remote_addr)
+    except DomainError as exc:
+        return _account_page(exc.status, exc)
+    _renew_session(user)
+    flash("Password changed. You are signed out everywhere else.")
+    return redirect(url_for("accounts.account"), code=303)
+
+
+@bp.post("/account/sign-out-everywhere")
+@login_required
+def sign_out_everywhere() -> Response:
+    services.sign_out_everywhere(current_actor())
+    return _signed_out_here()
+
+
+def _signed_out_here() -> Response:
+    """After ending all of one's own sessions: this browser's goes too, to the login page."""
+    logout_user()
+    session.clear()  # the flash below lands in a fresh session
+    flash("You are signed out everywhere, in this browser too.")
+    return redirect_after_post(url_for("accounts.login"))
+
+
+@bp.get("/settings/members")
+@login_required
+def members() -> Response:
+    return render_page("accounts/members.html", "members", members=services.workspace_members(current_actor()))
+
+
+@bp.post("/settings/members/<int:user_id>/sign-out")
+@login_required
+def sign_out_member(user_id: int) -> Response:
+    actor = current_actor()
+    user = services.sign_out_member(actor, user_id)
+    if user.id == actor.user_id:
+        return _signed_out_here()
+    message = f"{user.email} is signed out everywhere."
+    if is_htmx():
+        return toast(members(), message)
+    flash(message)
+    return redirect(url_for("accounts.members"), code=303)
 
 
 # -- environment keys and personal access tokens ------------------------------------------------

@@ -7,12 +7,13 @@ from typing import Any
 from flask import Blueprint, Response, flash, redirect, request, url_for
 from flask_login import login_required
 
-from webapp.accounts.context import current_actor
+from webapp.accounts.context import admin_only, current_actor
 from webapp.htmx import is_htmx, no_store, render_page, toast
 from webapp.webhooks import services
 from webapp.webhooks.services import SIGNATURE_HEADER
 
 bp = Blueprint("webhooks", __name__, url_prefix="/settings/webhooks")
+admin_only(bp, "manage webhooks")  # the list shows where the workspace's events go: admins only, read or write
 
 
 def _page(created: Any = None, secret: str | None = None) -> Response:

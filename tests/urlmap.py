@@ -1,0 +1,101 @@
+"""The URL map filled with real ids: a workspace with one of everything (`one_of_everything`) and every rule
+made into the URLs that reach its objects (`urls`). The route sweep, the IDOR matrix and the CSRF drill use them."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+
+from webapp.extensions import utcnow
+from webapp.outbox.models import EffectStatus, OutboxEffect
+from webapp.webhooks import services as webhooks
+
+MISSING = 999_999_999  # an id nobody has
+BOT_URLS = ("/api/v1/link/confirm", "/api/v1/availability", "/api/v1/presence")
+
+
+def one_of_everything(db: Any, factories: Any, workspace: str = "Acme") -> dict[str, Any]:
+    """A workspace with one of everything, so that routes taking an id get real ones too: `ids` maps each URL
+    argument to the workspace's real values followed by values nobody has."""
+    admin = factories.user("admin", workspace)
+    proc = factories.process(admin, "Greeter")
+    draft = factories.version(admin, proc, activate=False)
+    live = factories.production(admin, proc)
+    key = factories.environment_key(admin)
+    token = factories.personal_token(admin)
+    endpoint, _ = webhooks.create_endpoint(admin, f"https://hooks.example/{workspace.lower()}")
+    effect = db.session.scalars(select(OutboxEffect).where(OutboxEffect.workspace_id == admin.workspace_id)).first()
+    effect.status = EffectStatus.failed
+    db.session.commit()
+    limbo = factories.live_room(admin)
+    draft_build = factories.build_project(admin, until="draft")
+    built = factories.build_project(admin)
+    design_room = draft_build.rooms[0]
+    from webapp.accounts.models import ApiToken
+
+    token_ids = list(db.session.scalars(select(ApiToken.id).where(ApiToken.workspace_id == admin.workspace_id)))
+    ids = {"version_id": [draft.id, live.id, MISSING], "effect_id": [effect.id, MISSING],
+           "token_id": [*token_ids, MISSING], "endpoint_id": [endpoint.id, MISSING],
+           "project_id": [draft_build.id, built.id, MISSING],
+           "room_id": [design_room.id, limbo.id, built.rooms[0].room_id, MISSING],
+           "exit_id": [draft_build.exits[0].id, MISSING], "user_id": [admin.user_id, MISSING]}
+    from webapp.gamenight import campaigns
+    from webapp.gamenight import services as gamenight
+
+    contact_id, member = open_planning_room(db, admin, "Ada")
+    ids["contact_id"] = [contact_id, MISSING]
+    local = (utcnow() + timedelta(hours=2)).astimezone(ZoneInfo("Europe/Ljubljana"))
+    campaign, _ = campaigns.create(admin, day=local.date().isoformat(), start_time=local.strftime("%H:%M"))
+    ids["campaign_id"] = [campaign.id, MISSING]
+    ids["token"] = ["not-a-signed-link", "eyJjIjo1LCJhIjoieEB5LnoifQ.x.y"]
+    from webapp.gamenight import planning
+
+    suggestion, _ = planning.suggest(member, "Owls")
+    ids["suggestion_id"] = [suggestion.id, MISSING]
+    ids["day"] = [gamenight.local_today(gamenight.workspace(admin.workspace_id)).isoformat(), "2020-01-01", "someday"]
+    ws = gamenight.workspace(admin.workspace_id)
+    return {"admin": admin, "slugs": [proc.slug, ws.slug, "no-such-process"], "ids": ids, "key": key,
+            "token": token, "bot": gamenight.rotate_bot_token(admin)}
+
+
+def open_planning_room(db: Any, admin: Any, name: str) -> tuple[int, Any]:
+    """`admin` linked (a player profile, a confirmed Discord contact), available today, in today's planning
+    room; (the contact's id, the planning member)."""
+    from webapp.extensions import utcnow
+    from webapp.gamenight import planning
+    from webapp.gamenight import services as gamenight
+    from webapp.notify.models import Channel, Contact
+
+    gamenight.save_profile(admin, name, f"{name.lower()}#1")
+    contact = Contact(workspace_id=admin.workspace_id, user_id=admin.user_id, channel=Channel.discord,
+                      external_id=f"{name.lower()}-{admin.user_id}", confirmed_at=utcnow())
+    db.session.add(contact)
+    db.session.commit()
+    planning.update_settings(admin, 1)
+    gamenight.set_status(admin.workspace_id, admin.user_id, gamenight.local_today(gamenight.workspace(
+        admin.workspace_id)), gamenight.Status.available, actor_label="test")
+    member = planning.Member.of(admin)
+    planning.create(member)
+    return contact.id, member
+
+
+def urls(rule: str, world: dict[str, Any]) -> list[str]:
+    """`rule` with each of its arguments filled by every value `world` has for it."""
+    filled = [rule]
+    for name, values in (("slug", world["slugs"]), *world["ids"].items()):
+        pattern = re.compile(rf"<(?:int:)?{name}>")
+        if any(pattern.search(u) for u in filled):
+            filled = [pattern.sub(str(v), u) for u in filled for v in values]
+    assert not any("<" in u for u in filled), f"the sweep does not know how to fill {rule}"
+    return filled
+
+
+def api_headers(url: str, world: dict[str, Any]) -> dict[str, str]:
+    """The bearer a client of `url` sends: the environment key, the bot token or the personal access token."""
+    bearer = world["key"] if url.startswith("/api/v1/serve/") else world["bot"] if url in BOT_URLS or \
+        url.startswith("/api/v1/planning/") else world["token"]
+    return {"Authorization": f"Bearer {bearer}"}
