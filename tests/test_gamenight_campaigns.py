@@ -287,6 +287,25 @@ def test_a_cancelled_campaign_sends_nothing_more(db, promoter, factories, sink):
     assert {j.status for j in db.session.get(Campaign, campaign.id).jobs} == {JobStatus.cancelled}
 
 
+def test_cancelling_while_the_reminder_goes_out_stops_the_fan_out(db, app, promoter, factories, sink):
+    paths = [f"r{i}" for i in range(8)]
+    for path in paths:
+        factories.player(promoter.workspace_id, f"{path}@example.com", target=sink.target(path))
+    campaign, _ = campaigns.create(promoter, **soon())
+
+    def cancel_at_the_third_post(_path: str, total: int) -> None:
+        if total == 3:  # received; the promoter cancels before it is answered
+            with app.app_context():
+                campaigns.cancel(promoter, campaign.id)
+            clock.sleep(1.1)  # past the run's once-a-second look at the campaign
+
+    sink.on_post = cancel_at_the_third_post
+    assert run(db, campaign, JobKind.reminder) == "cancelled"
+    assert sink.count() == 3  # the three already under way; the other five members get nothing
+    assert [d.status for d in ledger(db)].count(DeliveryStatus.sent) == 3
+    assert job(db.session.get(Campaign, campaign.id), JobKind.reminder).status is JobStatus.cancelled
+
+
 def test_a_job_that_fires_after_its_deadline_sends_nothing(db, promoter, factories, sink):
     factories.player(promoter.workspace_id, "late@example.com", target=sink.target("late"))
     campaign, _ = campaigns.create(promoter, **soon())

@@ -166,10 +166,10 @@ def test_a_rollback_posts_a_process_rolled_back_event(app, db, worker, factories
     assert [json.loads(body)["event"] for _, body in sink.received] == ["process.rolled_back"]
 
 
-def test_a_failing_endpoint_is_retried_with_backoff_then_marked_failed(app, db, worker, live, sink):
+def test_a_refusing_endpoint_is_retried_with_backoff_then_marked_failed(app, db, worker, live, sink):
     actor, _, candidate = live
     worker()
-    sink.status = 500
+    sink.status = 429  # a refusal: it provably did not take the event, so another attempt cannot duplicate it
     webhooks.create_endpoint(actor, sink.url)
     processes.promote(actor, candidate.id)
     [effect] = effects(db, "webhook.deliver")
@@ -180,7 +180,7 @@ def test_a_failing_endpoint_is_retried_with_backoff_then_marked_failed(app, db, 
     db.session.expire_all()
     effect = db.session.get(OutboxEffect, effect.id)
     assert effect.status is EffectStatus.pending and effect.attempts == 1
-    assert "HTTP 500" in effect.last_error
+    assert "HTTP 429" in effect.last_error
     assert effect.next_attempt_at > effect.started_at  # backed off, not retried at once
     assert len(sink.received) == 1
 
@@ -195,7 +195,7 @@ def test_a_failing_endpoint_is_retried_with_backoff_then_marked_failed(app, db, 
 def test_an_endpoint_that_recovers_gets_the_delivery_on_a_retry(app, db, worker, live, sink):
     actor, _, candidate = live
     worker()
-    sink.status = 503
+    sink.status = 429
     webhooks.create_endpoint(actor, sink.url)
     processes.promote(actor, candidate.id)
     [effect] = effects(db, "webhook.deliver")
@@ -326,3 +326,136 @@ def test_a_running_effect_within_its_lease_is_left_alone(app, db, live):
     assert outbox.reconcile()["revived"] == 0
     db.session.expire_all()
     assert db.session.get(OutboxEffect, effect.id).status is EffectStatus.running
+
+
+# -- an unknown outcome is recorded as unknown and never repeated ------------------------------------------------
+
+
+def test_a_webhook_answered_with_a_5xx_after_the_body_is_unknown_and_never_posted_again(app, db, worker, live, sink):
+    actor, _, candidate = live
+    worker()
+    sink.status = 502  # it read the whole event first: it may have acted on it
+    webhooks.create_endpoint(actor, sink.url)
+    processes.promote(actor, candidate.id)
+    [effect] = effects(db, "webhook.deliver")
+    effect = run_until(worker, db, effect.id, {EffectStatus.unknown, EffectStatus.done, EffectStatus.failed})
+    assert effect.status is EffectStatus.unknown and effect.attempts == 1 and "HTTP 502" in effect.last_error
+    outbox.reconcile()
+    outbox.enqueue_ids([effect.id])
+    worker(with_scheduler=True)
+    assert db.session.get(OutboxEffect, effect.id).status is EffectStatus.unknown
+    assert len(sink.received) == 1
+
+
+def _vanished(db, effect: OutboxEffect) -> None:
+    effect.status = EffectStatus.running
+    effect.started_at = utcnow() - outbox.RUNNING_LEASE - timedelta(seconds=1)
+    effect.attempts = 1
+    db.session.commit()
+
+
+def test_an_outside_effect_whose_worker_vanished_becomes_unknown_while_an_internal_one_runs_again(
+        app, db, worker, live, sink):
+    actor, _, candidate = live
+    _clear_effects(db)
+    worker()
+    webhooks.create_endpoint(actor, sink.url)
+    processes.promote(actor, candidate.id)
+    courier.queue().empty()  # the worker vanished mid-post, and Redis forgot the jobs
+    [hook] = [e for e in effects(db, "webhook.deliver") if e.status is EffectStatus.pending]
+    [cache_effect] = [e for e in effects(db, "cache.invalidate_process") if e.status is EffectStatus.pending]
+    _vanished(db, hook)
+    _vanished(db, cache_effect)
+
+    assert outbox.reconcile()["revived"] == 1
+    worker()
+    db.session.expire_all()
+    hook = db.session.get(OutboxEffect, hook.id)
+    assert hook.status is EffectStatus.unknown and "vanished" in hook.last_error
+    assert db.session.get(OutboxEffect, cache_effect.id).status is EffectStatus.done
+    assert sink.received == []  # the vanished post is not made again
+    assert outbox.reconcile()["revived"] == 0
+
+
+def test_the_jobs_page_shows_an_unknown_effect_with_why_and_offers_no_retry(auth, db, factories):
+    admin = factories.user("admin")
+    effect = OutboxEffect(workspace_id=admin.workspace_id, kind="webhook.deliver", payload={"endpoint_id": 1},
+                          status=EffectStatus.unknown, attempts=1, max_attempts=5,
+                          last_error="outcome unknown: http://hooks.example/… may have received it: HTTP 502")
+    db.session.add(effect)
+    db.session.commit()
+    auth.login(admin.label)
+    html = auth.get("/jobs").get_data(as_text=True)
+    row = html[html.index(f'id="effect-{effect.id}"'):]
+    row = row[:row.index("</tr>")]
+    assert ">unknown<" in row and "may have received it" in row and "could deliver it twice" in row
+    assert "/retry" not in row
+    assert auth.post(f"/jobs/{effect.id}/retry", htmx=True).status_code == 409
+    db.session.refresh(effect)
+    assert effect.status is EffectStatus.unknown
+
+
+# -- a worker starting after the scheduler's holder died -------------------------------------------
+
+
+def test_a_starting_worker_frees_only_a_dead_schedulers_lock_never_a_live_one(redis):
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    from rq.scheduler import SCHEDULER_KEY_TEMPLATE, RQScheduler
+
+    from jobs.worker import LOCK_TTL_SECONDS, STALE_LOCK_SECONDS, release_stale_scheduler_locks
+
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True, check=True)
+    holders = {  # queue: (holder's host, pid, seconds left on its lock)
+        "live_here": (socket.gethostname(), os.getpid(), LOCK_TTL_SECONDS),
+        "dead_here": (socket.gethostname(), int(gone.stdout), LOCK_TTL_SECONDS),
+        "live_elsewhere": ("another-host", 1, LOCK_TTL_SECONDS),
+        "silent_elsewhere": ("another-host", 1, LOCK_TTL_SECONDS - STALE_LOCK_SECONDS - 1),
+    }
+    for queue, (host, pid, ttl) in holders.items():
+        redis.set(RQScheduler.get_locking_key(queue), f"holder-{queue}", ex=ttl)
+        redis.hset(SCHEDULER_KEY_TEMPLATE % f"holder-{queue}", mapping={"hostname": host, "pid": pid})
+
+    released = release_stale_scheduler_locks(redis, [*holders, "no_lock"])
+
+    assert sorted(released) == ["dead_here", "silent_elsewhere"]
+    for queue in holders:
+        lock = redis.get(RQScheduler.get_locking_key(queue))
+        assert lock == (None if queue in released else f"holder-{queue}".encode()), queue
+
+
+def test_cancelling_a_campaign_whose_message_waits_for_a_retry_fails_it_and_ends_the_job_cancelled(
+        app, db, redis, worker, factories):
+    from zoneinfo import ZoneInfo
+
+    from tests.sink import Sink
+    from webapp.gamenight import campaigns
+    from webapp.gamenight.models import CampaignJob, JobKind, JobStatus
+    from webapp.notify.models import Delivery, DeliveryStatus, SendLog
+
+    promoter = factories.user("promoter", "Acme", email="promoter@example.com")
+    with Sink() as sink:
+        factories.player(promoter.workspace_id, "m0@example.com", target=sink.target("m0"))
+        sink.failing.add("m0")
+        local = (utcnow() + timedelta(minutes=20)).astimezone(ZoneInfo("Europe/Ljubljana"))
+        campaign, _ = campaigns.create(promoter, day=local.date().isoformat(), start_time=local.strftime("%H:%M"))
+        reminder = next(j for j in campaign.jobs if j.kind is JobKind.reminder)
+        assert campaigns.run_job(reminder.id, now=reminder.run_at) == "retrying"
+        db.session.expire_all()
+        [row] = db.session.scalars(select(Delivery)).all()
+        assert row.status is DeliveryStatus.retrying and sink.total == 1
+
+        campaigns.cancel(promoter, campaign.id)
+        worker()  # the run the cancel put on the queue at once, instead of the retry later
+        db.session.expire_all()
+        assert db.session.get(CampaignJob, reminder.id).status is JobStatus.cancelled
+        row = db.session.get(Delivery, row.id)
+        assert row.status is DeliveryStatus.failed and sink.total == 1  # no attempt after the cancel
+        assert db.session.scalars(select(SendLog.error).where(SendLog.delivery_id == row.id,
+                                                              SendLog.status == "failed")).all() == [
+            "the campaign was cancelled before another attempt"]
+        assert campaigns.reconcile()["campaign_jobs_enqueued"] == 0

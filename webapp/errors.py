@@ -10,7 +10,7 @@ from typing import Any
 
 from flask import Flask, Response, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from webapp.extensions import db
@@ -62,6 +62,44 @@ class Conflict(DomainError):
 class TooManyRequests(DomainError):
     status = 429
     code = "too_many_requests"
+
+
+class DatabaseUnavailable(DomainError):
+    status = 503
+    code = "database_unavailable"
+
+
+LOST_RACE_SQLSTATES = {"40001", "40P01", "55P03"}  # serialization failure, deadlock, lock not available
+LOST_RACE_SQLITE = {"SQLITE_BUSY", "SQLITE_LOCKED"}
+
+
+def lost_race(exc: DBAPIError) -> bool:
+    """A write that lost to a concurrent one (a unique key taken first, a lock or serialization failure): a
+    409 for the person to look again. Anything else (a lost connection, a full disk, a cancelled statement)
+    is the database failing, not a conflict, and must not be answered as one."""
+    if isinstance(exc, IntegrityError):
+        return True
+    if exc.connection_invalidated:
+        return False
+    orig = exc.orig
+    if getattr(orig, "sqlstate", None) in LOST_RACE_SQLSTATES:
+        return True
+    return getattr(orig, "sqlite_errorname", None) in LOST_RACE_SQLITE
+
+
+NOTHING_CHANGED = "nothing was changed. Try again."
+
+
+def database_failed(exc: DBAPIError, doing: str, outcome: str = NOTHING_CHANGED) -> DatabaseUnavailable:
+    """The 503 for a write the database failed (not a lost race): what happened, and what became of the write."""
+    what = "The database connection was lost" if exc.connection_invalidated else "The database failed"
+    return DatabaseUnavailable(f"{what} during {doing}; {outcome}")
+
+
+class OutcomeUnknown(Exception):
+    """A call to the outside may have reached it (a timeout after sending, a reset, a 5xx): an outbox handler
+    raises this so the effect is recorded `unknown` and never repeated (DESIGN.md rule 12). The message says
+    what happened, never a URL or a target."""
 
 
 def wants_json() -> bool:
@@ -116,6 +154,15 @@ def register_error_handlers(app: Flask) -> None:
         app.logger.warning("database refused a value on %s %s: %s", request.method, request.path, exc.orig)
         return error_response(400, "bad_request", "A value in the request is out of range or contains "
                                                   "characters that cannot be stored.")
+
+    @app.errorhandler(OperationalError)
+    def database_failed(exc: OperationalError) -> Response:
+        if not exc.connection_invalidated:
+            return unexpected_error(exc)
+        db.session.rollback()
+        app.logger.error("database connection lost on %s %s: %s", request.method, request.path, exc.orig)
+        return error_response(503, DatabaseUnavailable.code, "The database connection was lost while answering "
+                                                             "this request. Try again in a moment.")
 
     @app.errorhandler(Exception)
     def unexpected_error(exc: Exception) -> Response:

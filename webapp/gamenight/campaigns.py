@@ -20,9 +20,11 @@ import redis
 from flask import current_app
 from rq.exceptions import NoSuchJobError
 from rq.job import Job
+from rq.registry import ScheduledJobRegistry
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
+from webapp import inputs
 from webapp.accounts.models import Role
 from webapp.accounts.services import Actor
 from webapp.audit import services as audit
@@ -123,13 +125,13 @@ def plan(actor: Actor, *, day: Any = None, start_time: Any = None, lead_minutes:
     now = now or utcnow()
     local_day = gamenight.parse_day(ws, day or "today", now)
     clock = gamenight.parse_clock(start_time or game.game_start, "'start_time' is a local time HH:MM, e.g. 21:00.")
-    lead = game.lead_minutes if lead_minutes in (None, "") else lead_minutes
-    if isinstance(lead, str) and lead.strip().isdigit():
-        lead = int(lead)
-    if isinstance(lead, bool) or not isinstance(lead, int) or not 1 <= lead <= 240:
+    lead = game.lead_minutes if lead_minutes in (None, "") else inputs.as_whole_number(lead_minutes)
+    if lead is None or not 1 <= lead <= 240:
         raise BadRequest("'lead_minutes' is a whole number of minutes from 1 to 240.")
     if local_day > gamenight.local_today(ws, now) + timedelta(days=366):
         raise Invalid("A game night can be promoted at most a year ahead.", details={"date": "at most a year ahead"})
+    if local_day < gamenight.local_today(ws, now) - timedelta(days=1):  # before the UTC arithmetic: 0001-01-01
+        raise Invalid(f"{local_day.isoformat()} has passed; pick a day from today on.", details={"date": "has passed"})
     start_at = start_instant(ws.zone, local_day, clock)
     if start_at <= now:
         raise Invalid(f"The start ({local_day.isoformat()} {clock.strftime('%H:%M')} {ws.time_zone}) has passed; "
@@ -231,7 +233,9 @@ def recent(actor: Actor, limit: int = 20) -> Sequence[Campaign]:
 
 
 def cancel(actor: Actor, campaign_id: int) -> Campaign:
-    """Pending jobs are cancelled (their rows first, so a job that fires anyway does nothing)."""
+    """Pending jobs are cancelled (their rows first, so a job that fires anyway does nothing). A job already
+    running gets one more run at once, which sends nothing: it ends the job (`cancelled`) once no run holds a
+    message, what waited for a retry becomes `failed`, and a claim a crash left becomes `unknown`."""
     actor.require(*PROMOTE_NIGHT)
     campaign = get(actor, campaign_id)
     if not is_active(campaign):
@@ -243,6 +247,8 @@ def cancel(actor: Actor, campaign_id: int) -> Campaign:
     audit.record(actor, "campaign.cancelled", "campaign", campaign.id, {"jobs_cancelled": cancelled})
     db.session.commit()
     _drop_from_queue(campaign)
+    for job in [j for j in campaign.jobs if j.status is JobStatus.running]:
+        _schedule(job)  # also supersedes a retry scheduled for later
     return campaign
 
 
@@ -339,7 +345,8 @@ def _schedule(job: CampaignJob, at: datetime | None = None) -> bool:
     db.session.commit()
     try:
         queue = courier.queue()
-        if at is None:
+        if at is None:  # now: off RQ's schedule too, so a scheduler that comes back does not run it again
+            ScheduledJobRegistry(queue.name, connection=queue.connection).remove(rq_id)
             queue.enqueue(JOB_FUNCTION, job_id, job_id=rq_id, result_ttl=600, failure_ttl=86400)
         else:
             queue.enqueue_at(at.astimezone(UTC), JOB_FUNCTION, job_id, job_id=rq_id, result_ttl=600,
@@ -361,14 +368,20 @@ def _share(job: CampaignJob, runs: int) -> None:
         log.warning("could not share campaign job %s (one run does it all): %s", job.id, exc)
 
 
-def _beat(job_id: int) -> Any:
-    """A heartbeat for `delivery.deliver`: marks the job alive at most every few seconds."""
+def _beat(job: CampaignJob) -> Any:
+    """A heartbeat for `delivery.deliver`: at most once a second it marks the job alive and looks whether the
+    campaign was cancelled meanwhile — then the run stops claiming (a cancel stops a fan-out under way)."""
+    job_id, campaign_id = job.id, job.campaign_id
     last: list[datetime] = []
+    called_off: list[bool] = []
 
-    def beat(now: datetime) -> None:
-        if not last or now - last[0] > timedelta(seconds=2):
+    def beat(now: datetime) -> bool:
+        if not called_off and (not last or now - last[0] > timedelta(seconds=1)):
             last[:] = [now]
             db.session.execute(update(CampaignJob).where(CampaignJob.id == job_id).values(heartbeat_at=now))
+            if db.session.scalar(select(Campaign.status).where(Campaign.id == campaign_id)) is CampaignStatus.cancelled:
+                called_off.append(True)
+        return not called_off
 
     return beat
 
@@ -381,8 +394,10 @@ def run_job(job_id: int, share: int = 0, now: datetime | None = None) -> str:
         return "missing"
     campaign = db.session.get(Campaign, job.campaign_id)
     assert campaign is not None
-    if job.status in (JobStatus.done, JobStatus.cancelled) or campaign.status is CampaignStatus.cancelled:
+    if job.status in (JobStatus.done, JobStatus.cancelled):
         return job.status.value
+    if campaign.status is CampaignStatus.cancelled:  # nothing more is sent; what a crash or a retry left settles
+        return _finish(campaign, job)
     now = now or utcnow()
     if now < job.run_at - EARLY:  # never before its time, whoever enqueued it
         _schedule(job, job.run_at)
@@ -413,7 +428,7 @@ def _announce(campaign: Campaign, job: CampaignJob, now: datetime, rotate: int =
     messages = [delivery.Message(f"campaign:{campaign.id}:{job.kind.value}:{r.user_id}", r.user_id, title, body)
                 for r in campaign.recipients]
     delivery.deliver(ws.id, SOURCE, job.id, messages, local_time=now.astimezone(ws.zone).time(),
-                     dry_run=campaign.dry_run, deadline=job.deadline_at, rotate=rotate, heartbeat=_beat(job.id))
+                     dry_run=campaign.dry_run, deadline=job.deadline_at, rotate=rotate, heartbeat=_beat(job))
 
 
 def _ready_check(campaign: Campaign, job: CampaignJob, now: datetime) -> None:
@@ -430,7 +445,7 @@ def _ready_check(campaign: Campaign, job: CampaignJob, now: datetime) -> None:
                                  "The game night has started and we are gathering in voice. Are you coming?")
                 for user_id in missing]
     delivery.deliver(ws.id, SOURCE, job.id, messages, local_time=now.astimezone(ws.zone).time(),
-                     dry_run=campaign.dry_run, deadline=job.deadline_at, heartbeat=_beat(job.id))
+                     dry_run=campaign.dry_run, deadline=job.deadline_at, heartbeat=_beat(job))
     nudged = db.session.scalar(select(func.count()).select_from(Delivery).where(
         Delivery.source_type == SOURCE, Delivery.source_id == job.id, Delivery.user_id.in_(missing or [0]),
         Delivery.status.in_([DeliveryStatus.sent, DeliveryStatus.dry_run]))) or 0
@@ -458,25 +473,38 @@ def _names(workspace_id: int, user_ids: Sequence[int]) -> list[str]:
 
 
 def _finish(campaign: Campaign, job: CampaignJob) -> str:
-    """Done when nothing of the job is held by another run or waits for a retry; else it runs again later."""
+    """Done when nothing of the job is held by another run or waits for a retry; else it runs again later.
+    Of a cancelled campaign the job ends `cancelled` once nothing is held, and no retry is made."""
     held = delivery.wait_for_others(SOURCE, job.id)
     now = utcnow()
     if held:  # another run is on them, or a crash left them: look again when their lease ends
         _schedule(job, min(held) + delivery.lease() + timedelta(seconds=1))
         return "waiting"
+    db.session.refresh(campaign)
+    cancelled = campaign.status is CampaignStatus.cancelled
     attempts = delivery.waiting(SOURCE, job.id)
-    if attempts and now + delivery.backoff(max(attempts)) <= job.deadline_at:
+    if attempts and not cancelled and now + delivery.backoff(max(attempts)) <= job.deadline_at:
         _schedule(job, now + delivery.backoff(max(attempts)))
         return "retrying"
-    delivery.settle_source(SOURCE, job.id, now)  # retries the deadline leaves no room for, crashed claims
+    # Retries the deadline (or the cancel) leaves no room for become failed, crashed claims unknown.
+    delivery.settle_source(SOURCE, job.id, now, reason="the campaign was cancelled before another attempt"
+                           if cancelled else None)
+    end = JobStatus.cancelled if cancelled else JobStatus.done
+    # One finisher at a time per campaign (the start call and the ready-check end together on two workers):
+    # each rolls the campaign up from what the other committed, never from a snapshot taken before it.
+    db.session.refresh(campaign, with_for_update=True)
     finished = db.session.execute(update(CampaignJob).where(CampaignJob.id == job.id,
-                                                            CampaignJob.status == JobStatus.running)
-                                  .values(status=JobStatus.done, finished_at=now)).rowcount
-    if not finished:  # another run finished it, or it was cancelled meanwhile
+                                                            CampaignJob.status.in_([JobStatus.scheduled,
+                                                                                    JobStatus.running]))
+                                  .values(status=end, finished_at=now)).rowcount
+    if not finished:  # another run finished it meanwhile
         db.session.commit()
-        return "done"
+        return db.session.get(CampaignJob, job.id).status.value
     db.session.refresh(job)
     job.counts = outcome_counts(campaign).get(job.kind.value, {})
+    if cancelled:
+        db.session.commit()
+        return end.value
     audit.record(None, f"campaign.{job.kind.value}_done", "campaign", campaign.id, {"counts": job.counts},
                  workspace_id=campaign.workspace_id, actor_label="worker")
     db.session.flush()
@@ -490,7 +518,8 @@ def _roll_up(campaign: Campaign) -> None:
     db.session.refresh(campaign)
     if campaign.status is CampaignStatus.cancelled:
         return
-    if any(j.status in (JobStatus.scheduled, JobStatus.running) for j in campaign.jobs):
+    statuses = set(db.session.scalars(select(CampaignJob.status).where(CampaignJob.campaign_id == campaign.id)))
+    if statuses & {JobStatus.scheduled, JobStatus.running}:
         campaign.status = CampaignStatus.sending
         return
     totals: Counter[str] = Counter()

@@ -198,6 +198,7 @@ class PostStatus(enum.StrEnum):
     sent = "sent"
     retrying = "retrying"  # an attempt failed; RQ runs the next one after a back-off
     failed = "failed"  # the last attempt failed too: given up (the Jobs page can retry it)
+    unknown = "unknown"  # the channel may have got it (no answer after sending, a 5xx): never posted again
 
 
 class PlanningRoom(db.Model):

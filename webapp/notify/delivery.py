@@ -4,7 +4,9 @@
 
 Each message has a unique key (`campaign:7:start:12`). A run **claims** the key (a `sending` row, committed)
 before it sends, and marks the row after: `sent` with the provider's answer, `retrying` when every
-channel failed (a later run claims it again), `failed` after the last attempt. Whoever finds a key
+channel provably failed to reach its provider (a later run claims it again), `failed` after the last attempt,
+`unknown` when a channel may have got it (a timeout after the request went out, a reset, a 5xx): that
+message is never sent again, on that channel or another. Whoever finds a key
 already claimed moves on, so a job run twice, two runs sharing one fan-out, or a run after a restart
 send each message once. A claim a crash left behind (`sending` past the lease) becomes `unknown` and is
 never sent again: we cannot know whether the provider got it, and a double ping is the worse mistake.
@@ -33,8 +35,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from webapp.config import Settings
 from webapp.extensions import db, utcnow
+from webapp.notify import transport
 from webapp.notify.models import Contact, Delivery, DeliveryStatus, Preference, SendLog
 from webapp.notify.services import in_quiet_hours
+from webapp.notify.transport import Outcome
 from webapp.sealing import unseal
 
 log = logging.getLogger(__name__)
@@ -156,23 +160,51 @@ def _settle(claim: Claim, status: DeliveryStatus, *, channel: str | None = None,
     return status
 
 
-def send(url: str, title: str, body: str, key: str) -> tuple[bool, str]:
-    """One Apprise target, one call: (accepted, answer). Never logs or returns the URL."""
-    if url.split("://", 1)[0].lower() in ("json", "jsons"):
-        url += ("&" if "?" in url else "?") + f"+{KEY_HEADER}={quote(key, safe='')}"
+# Schemes whose plugins talk only through the transports `transport.watch()` observes (requests, smtplib): only
+# their refusals are provable. A refusal from any other plugin may hide a message that arrived.
+OBSERVED_SCHEMES = frozenset({"json", "jsons", "form", "forms", "xml", "xmls", "discord", "tgram", "signal", "signals",
+                              "mailto", "mailtos"})
+
+
+def _with_params(url: str, params: dict[str, str]) -> str:
+    """Add query parameters the URL does not set itself (its own `cto=`/`rto=` win)."""
+    query = url.split("?", 1)[1] if "?" in url else ""
+    given = {part.split("=", 1)[0].lower() for part in query.split("&") if part}
+    extra = "&".join(f"{name}={value}" for name, value in params.items() if name.lower() not in given)
+    return url + ("&" if "?" in url else "?") + extra if extra else url
+
+
+def send(url: str, title: str, body: str, key: str) -> tuple[Outcome, str]:
+    """One Apprise target, one call: (outcome, answer). `Outcome.ambiguous` means it may have arrived: never send
+    it again, on this channel or another. Never logs or returns the URL."""
+    scheme = url.split("://", 1)[0].lower()
+    timeout = f"{_settings().DELIVERY_TIMEOUT_SECONDS:g}"
+    params = {"cto": timeout, "rto": timeout}
+    if scheme in ("json", "jsons"):
+        params[f"+{KEY_HEADER}"] = quote(key, safe="")
     # The target's own plugin, called directly: its answer is this target's, and it skips the thread pool
-    # `Apprise.notify()` fans out to even for one target (about 1 ms a message).
-    plugin = apprise.Apprise.instantiate(url)
+    # `Apprise.notify()` fans out to even for one target (about 1 ms a message). Called directly, it also never
+    # runs Apprise's own retry loop (`?retry=`), which would repeat a send that timed out.
+    plugin = apprise.Apprise.instantiate(_with_params(url, params))
     if plugin is None:
-        return False, "the target is not an Apprise URL this server understands"
-    if plugin.notify(body=body, title=title):
-        return True, "accepted"
-    return False, "the provider refused it or could not be reached"
+        return Outcome.refused, "the target is not an Apprise URL this server understands"
+    with transport.watch() as seen:
+        try:
+            accepted = bool(plugin.notify(body=body, title=title))
+        except Exception:  # noqa: BLE001 — the plugin's failure is this channel's, classified by what went out
+            accepted = False
+    outcome = seen.outcome(accepted, observable=scheme in OBSERVED_SCHEMES)
+    if outcome is Outcome.sent:
+        return outcome, "accepted"
+    if outcome is Outcome.ambiguous:
+        return outcome, f"may have reached the provider, so it is not sent again: {seen.describe()}"
+    return outcome, f"did not reach the provider or was refused: {seen.describe()}"
 
 
 def _deliver_one(claim: Claim, message: Message, targets: Sequence[tuple[str, str]], *,
                  dry_run: bool, commit: bool = True) -> DeliveryStatus:
-    """Try each (channel, sealed target) in order; the first that accepts wins."""
+    """Try each (channel, sealed target) in order; the first that accepts wins. A channel that may have got
+    it ends the walk as `unknown`: no other channel, no retry. Only provable non-arrival moves on."""
     if not targets:
         return _settle(claim, DeliveryStatus.skipped, error="no confirmed contact with a delivery target",
                        commit=commit)
@@ -182,11 +214,13 @@ def _deliver_one(claim: Claim, message: Message, targets: Sequence[tuple[str, st
     errors = []
     for channel, sealed in targets:
         try:
-            ok, answer = send(unseal(sealed), message.title, message.body, message.key)
-        except Exception as exc:  # noqa: BLE001 — an unusable target is this channel's failure, not the run's
-            ok, answer = False, type(exc).__name__
-        if ok:
+            outcome, answer = send(unseal(sealed), message.title, message.body, message.key)
+        except Exception as exc:  # noqa: BLE001 — a target we cannot unseal never reached anyone
+            outcome, answer = Outcome.refused, type(exc).__name__
+        if outcome is Outcome.sent:
             return _settle(claim, DeliveryStatus.sent, channel=channel, answer=answer, attempt=True, commit=commit)
+        if outcome is Outcome.ambiguous:
+            return _settle(claim, DeliveryStatus.unknown, channel=channel, error=answer, attempt=True, commit=commit)
         errors.append(f"{channel}: {answer}")
         _log(claim, claim.attempts + 1, "channel_failed", channel, answer)
     final = claim.attempts + 1 >= _settings().DELIVERY_MAX_ATTEMPTS
@@ -196,11 +230,12 @@ def _deliver_one(claim: Claim, message: Message, targets: Sequence[tuple[str, st
 
 def deliver(workspace_id: int, source_type: str, source_id: int, messages: Sequence[Message], *,
             local_time: time, dry_run: bool, deadline: datetime | None = None, require_opt_in: bool = True,
-            rotate: int = 0, heartbeat: Callable[[datetime], None] | None = None) -> Counter[DeliveryStatus]:
+            rotate: int = 0, heartbeat: Callable[[datetime], bool] | None = None) -> Counter[DeliveryStatus]:
     """Deliver each message at most once through its member's channels; what this run settled, by status.
 
     `rotate` starts the walk elsewhere in the list, so runs sharing a fan-out rarely meet on a key;
-    `heartbeat(now)` is called before each claim (its writes commit with the claim). One commit per
+    `heartbeat(now)` is called before each claim (its writes commit with the claim); when it answers False the run
+    stops claiming. One commit per
     message: its claim, which also carries the previous message's outcome."""
     people = reach(workspace_id, [m.user_id for m in messages if m.user_id is not None])
     outcome: Counter[DeliveryStatus] = Counter()
@@ -209,8 +244,8 @@ def deliver(workspace_id: int, source_type: str, source_id: int, messages: Seque
         now = utcnow()
         if deadline is not None and now > deadline:
             break
-        if heartbeat is not None:
-            heartbeat(now)
+        if heartbeat is not None and not heartbeat(now):
+            break  # the source was called off (a cancelled campaign): nothing more is claimed
         claim = _claim(workspace_id, message, source_type, source_id, now)
         if claim is None:
             continue
@@ -249,19 +284,20 @@ def waiting(source_type: str, source_id: int) -> list[int]:
         Delivery.status == DeliveryStatus.retrying)))
 
 
-def settle_source(source_type: str, source_id: int, now: datetime) -> None:
-    """Close what is left of a source for good: retries → failed, claims past the lease → unknown."""
+def settle_source(source_type: str, source_id: int, now: datetime, *, reason: str | None = None) -> None:
+    """Close what is left of a source for good: retries → failed (`reason`: why no more attempt is made),
+    claims past the lease → unknown."""
     for status, new in ((DeliveryStatus.retrying, DeliveryStatus.failed), (DeliveryStatus.sending, DeliveryStatus.unknown)):
         query = select(Delivery).where(Delivery.source_type == source_type, Delivery.source_id == source_id,
                                        Delivery.status == status)
         if status is DeliveryStatus.sending:
             query = query.where(Delivery.claimed_at <= now - lease())
         for row in db.session.scalars(query).all():
-            reason = ("its deadline passed before another attempt" if new is DeliveryStatus.failed
-                      else "a claim left by a crash: the provider may or may not have it, so it is not sent again")
+            why = ((reason or "its deadline passed before another attempt") if new is DeliveryStatus.failed
+                   else "a claim left by a crash: the provider may or may not have it, so it is not sent again")
             row.status, row.finished_at = new, now
             db.session.add(SendLog(delivery_id=row.id, attempt=max(row.attempts, 1), status=new.value,
-                                   channel=row.channel, error=reason))
+                                   channel=row.channel, error=why))
     db.session.commit()
 
 

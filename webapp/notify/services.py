@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 
 from webapp.accounts.services import Actor
 from webapp.audit import services as audit
-from webapp.errors import BadRequest, Conflict, NotFound
+from webapp.errors import BadRequest, Conflict, NotFound, OutcomeUnknown
 from webapp.extensions import db, utcnow
 from webapp.notify.models import Channel, Contact, Preference
 from webapp.outbox import services as outbox
@@ -193,21 +193,25 @@ def request_email(actor: Actor, address: Any) -> Contact:
     return mine
 
 
-@outbox.handler("notify.email_confirmation")
+@outbox.handler("notify.email_confirmation", outside=True)
 def send_email_confirmation(effect: OutboxEffect) -> dict[str, Any]:
-    """Mail the signed link to a pending address (the effect carries the contact's id only)."""
+    """Mail the signed link to a pending address (the effect carries the contact's id only). A mail server that
+    provably did not take it is tried again; one that may have (no reply after the message) is not."""
     from webapp.notify import delivery
+    from webapp.notify.transport import Outcome
 
     contact = db.session.get(Contact, effect.payload["contact_id"])
     if contact is None or contact.confirmed_at is not None or contact.channel is not Channel.email:
         return {"skipped": "confirmed or removed meanwhile"}
     token = _email_signer().dumps({"c": contact.id, "a": contact.external_id})
     link = current_app.config["SETTINGS"].PUBLIC_URL.rstrip("/") + f"/contacts/email/confirm/{token}"
-    ok, answer = delivery.send(_mail_url(contact.external_id), "Confirm your e-mail for game nights",
-                               f"Open this link to receive game-night messages at this address:\n{link}\n\n"
-                               "It works for two days. If you did not ask for it, ignore this message.",
-                               f"contact:{contact.id}:confirm")
-    if not ok:
+    outcome, answer = delivery.send(_mail_url(contact.external_id), "Confirm your e-mail for game nights",
+                                    f"Open this link to receive game-night messages at this address:\n{link}\n\n"
+                                    "It works for two days. If you did not ask for it, ignore this message.",
+                                    f"contact:{contact.id}:confirm")
+    if outcome is Outcome.ambiguous:
+        raise OutcomeUnknown(f"the confirmation e-mail: {answer}")
+    if outcome is not Outcome.sent:
         raise RuntimeError(f"the confirmation e-mail was not accepted: {answer}")
     return {"sent": True}
 

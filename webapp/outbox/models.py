@@ -15,6 +15,9 @@ class EffectStatus(enum.StrEnum):
     running = "running"
     done = "done"
     failed = "failed"
+    # The handler talked to the outside and cannot know whether it arrived (a timeout after sending, a 5xx, a
+    # worker lost mid-call): never run again, by a retry or the reconciler.
+    unknown = "unknown"
 
 
 class OutboxEffect(db.Model):

@@ -12,35 +12,46 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import redis
 from flask import current_app
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
+from rq.registry import ScheduledJobRegistry
 from sqlalchemy import event, inspect, select, update
 from sqlalchemy.orm import Session
 
 from webapp.accounts.models import Role
 from webapp.audit import services as audit
-from webapp.errors import Conflict, NotFound
+from webapp.errors import Conflict, NotFound, OutcomeUnknown
 from webapp.extensions import courier, db, utcnow
 from webapp.outbox.models import EffectStatus, OutboxEffect
 
 log = logging.getLogger(__name__)
 Handler = Callable[[OutboxEffect], dict[str, Any] | None]
 HANDLERS: dict[str, Handler] = {}
+OUTSIDE: set[str] = set()  # kinds whose handlers talk to the outside (see `handler`)
 # Other rows that must happen at their time (campaign jobs) bring their own pass to `reconcile`.
 RECONCILERS: list[Callable[[], dict[str, int]]] = []
 # A running effect whose worker vanished (SIGKILL, lost machine) is retried after this lease.
 RUNNING_LEASE = timedelta(minutes=5)
+# RQ's scheduler moves a due job to its queue within about a second; one still scheduled this long after its
+# time is stuck (see `job_is_alive`). Handlers are idempotent, so a scheduler waking up meanwhile does no harm.
+OVERDUE_GRACE = timedelta(seconds=5)
 JOB_FUNCTION = "jobs.outbox.run_effect"
 
 
-def handler(kind: str) -> Callable[[Handler], Handler]:
+def handler(kind: str, *, outside: bool = False) -> Callable[[Handler], Handler]:
+    """Register the handler of `kind`. `outside=True`: it talks to the outside (a webhook, a chat, a mail server),
+    so a run its worker never finished may have reached it and becomes `unknown` instead of running again."""
     def register(fn: Handler) -> Handler:
         HANDLERS[kind] = fn
+        if outside:
+            OUTSIDE.add(kind)
+        else:
+            OUTSIDE.discard(kind)
         return fn
 
     return register
@@ -78,13 +89,17 @@ def _forget_rolled_back(session: Session) -> None:
 
 
 def enqueue_ids(effect_ids: Sequence[int], at: Any = None) -> int:
-    """Put effects on the queue; a Redis failure is logged, not raised (the reconciler retries)."""
+    """Put effects on the queue (now, or at `at` through RQ's scheduler); a Redis failure is logged, not raised
+    (the reconciler retries). Put on the queue now, an effect also leaves RQ's schedule: a scheduler that comes
+    back later must not run it a second time."""
     enqueued = 0
     try:
         queue = courier.queue()
+        scheduled = ScheduledJobRegistry(queue.name, connection=queue.connection)
         for effect_id in effect_ids:
             job_id = f"effect-{effect_id}"
             if at is None:
+                scheduled.remove(job_id)
                 queue.enqueue(JOB_FUNCTION, effect_id, job_id=job_id, result_ttl=600, failure_ttl=86400)
             else:
                 queue.enqueue_at(at, JOB_FUNCTION, effect_id, job_id=job_id, result_ttl=600, failure_ttl=86400)
@@ -109,7 +124,17 @@ def run_effect(effect_id: int) -> str:
         return effect.status.value  # done, failed, or another worker has it
     try:
         result = HANDLERS[effect.kind](effect)
-    except Exception as exc:  # noqa: BLE001 — any failure is recorded and retried
+    except OutcomeUnknown as exc:
+        db.session.rollback()
+        effect = db.session.get(OutboxEffect, effect_id)
+        assert effect is not None
+        effect.status, effect.done_at = EffectStatus.unknown, utcnow()
+        effect.last_error = f"outcome unknown: {exc}"[:2000]
+        db.session.commit()
+        log.warning("effect %s (%s) may or may not have reached the outside; not repeated: %s",
+                    effect_id, effect.kind, effect.last_error)
+        return "unknown"
+    except Exception as exc:  # noqa: BLE001 — any other failure is recorded and retried
         db.session.rollback()
         effect = db.session.get(OutboxEffect, effect_id)
         assert effect is not None
@@ -135,24 +160,48 @@ def run_effect(effect_id: int) -> str:
     return "done"
 
 
+def _revive_vanished(now: datetime) -> int:
+    """Running effects past the lease lost their worker: internal ones run again (they are idempotent); one
+    that talks to the outside may have reached it mid-call, so it becomes `unknown`. How many run again."""
+    vanished = (OutboxEffect.status == EffectStatus.running, OutboxEffect.started_at < now - RUNNING_LEASE)
+    lost = db.session.execute(
+        update(OutboxEffect).where(*vanished, OutboxEffect.kind.in_(sorted(OUTSIDE)))
+        .values(status=EffectStatus.unknown, done_at=now,
+                last_error="outcome unknown: its worker vanished while it was talking to the outside")
+    ).rowcount
+    if lost:
+        log.warning("%d effect(s) lost their worker mid-call to the outside; marked unknown, not repeated", lost)
+    return db.session.execute(
+        update(OutboxEffect).where(*vanished, OutboxEffect.kind.not_in(sorted(OUTSIDE)))
+        .values(status=EffectStatus.pending, next_attempt_at=now)
+    ).rowcount
+
+
 def job_is_alive(connection: redis.Redis, job_id: str, *, running: bool = True) -> bool:
-    """Whether Redis holds the job waiting (or, with `running`, being run) — else it must be enqueued again."""
+    """Whether Redis holds the job waiting (or, with `running`, being run) — else it must be enqueued again.
+
+    A job RQ holds as scheduled is waiting only until OVERDUE_GRACE past its time: later, no scheduler is
+    moving it (a SIGKILLed worker's scheduler keeps its lock for a minute, and a worker started meanwhile
+    tries again only at RQ's 10-minute maintenance pass), so the reconciler enqueues it itself."""
     try:
-        status = Job.fetch(job_id, connection=connection).get_status()
+        job = Job.fetch(job_id, connection=connection)
     except NoSuchJobError:
         return False
-    alive = {JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED} | ({JobStatus.STARTED} if running else set())
+    status = job.get_status()
+    if status is JobStatus.SCHEDULED:
+        try:
+            at = ScheduledJobRegistry(job.origin, connection=connection).get_scheduled_time(job_id)
+        except NoSuchJobError:
+            return False  # marked scheduled, yet on no schedule: nothing will ever move it
+        return at > utcnow() - OVERDUE_GRACE
+    alive = {JobStatus.QUEUED, JobStatus.DEFERRED} | ({JobStatus.STARTED} if running else set())
     return status in alive
 
 
 def reconcile(limit: int = 500) -> dict[str, int]:
     """One pass: revive effects whose worker vanished, enqueue due effects Redis does not hold."""
     now = utcnow()
-    revived = db.session.execute(
-        update(OutboxEffect)
-        .where(OutboxEffect.status == EffectStatus.running, OutboxEffect.started_at < now - RUNNING_LEASE)
-        .values(status=EffectStatus.pending, next_attempt_at=now)
-    ).rowcount
+    revived = _revive_vanished(now)
     db.session.commit()
     due = db.session.scalars(
         select(OutboxEffect.id)

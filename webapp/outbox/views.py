@@ -1,4 +1,6 @@
-"""The jobs page: the workspace's pending, running and failed outbox effects; admins retry failures."""
+"""The jobs page: the workspace's pending, running, failed and unknown outbox effects; admins retry failures.
+An unknown one (it may have reached the outside) is shown with why, and offers no retry: repeating it could
+deliver it twice, which is the worse mistake (DESIGN.md rule 12)."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from webapp.outbox import services
 from webapp.outbox.models import EffectStatus
 
 bp = Blueprint("outbox", __name__, url_prefix="/jobs")
-SHOWN = (EffectStatus.pending, EffectStatus.running, EffectStatus.failed)
+SHOWN = (EffectStatus.pending, EffectStatus.running, EffectStatus.failed, EffectStatus.unknown)
 
 
 def _page() -> Response:

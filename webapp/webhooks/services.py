@@ -14,8 +14,10 @@ from sqlalchemy import select
 
 from webapp.accounts.models import Role
 from webapp.audit import services as audit
-from webapp.errors import Invalid, NotFound
+from webapp.errors import Invalid, NotFound, OutcomeUnknown
 from webapp.extensions import db, utcnow
+from webapp.notify import transport
+from webapp.notify.transport import Outcome
 from webapp.outbox import services as outbox
 from webapp.sealing import seal, sign, unseal
 from webapp.webhooks.models import WebhookEndpoint
@@ -78,27 +80,34 @@ def emit(workspace_id: int, event: str, data: dict[str, Any]) -> None:
         outbox.add(workspace_id, "webhook.deliver", {"endpoint_id": endpoint_id, "event": event, "data": data})
 
 
-@outbox.handler("webhook.deliver")
+@outbox.handler("webhook.deliver", outside=True)
 def deliver(effect: OutboxEffect) -> dict[str, Any]:
+    """POST the event once. A post that provably never arrived (no connection, a 429 or other refusal) raises
+    and the outbox retries it; one that may have arrived (no answer after the body went out, a 5xx) raises
+    `OutcomeUnknown` and is never repeated."""
     endpoint = db.session.get(WebhookEndpoint, effect.payload["endpoint_id"])
     if endpoint is None or endpoint.disabled_at is not None:
         return {"skipped": "endpoint removed or disabled"}
     body = json.dumps({"id": f"evt_{effect.id}", "event": effect.payload["event"],
                        "created_at": effect.created_at.isoformat(), "data": effect.payload["data"]},
                       separators=(",", ":")).encode("utf-8")
-    try:
-        response = requests.post(
-        unseal(endpoint.url_sealed), data=body,
-        timeout=current_app.config["SETTINGS"].WEBHOOK_TIMEOUT_SECONDS,
-        headers={"Content-Type": "application/json", "User-Agent": "PromotionDesk-Webhook/1",
-                 "X-PromotionDesk-Event": effect.payload["event"],
-                 # Receivers de-duplicate on this id: a delivery may repeat after a crash.
-                 "X-PromotionDesk-Delivery": f"evt_{effect.id}",
-                 SIGNATURE_HEADER: sign(unseal(endpoint.secret_sealed), body)},
-        )
-    except requests.RequestException as exc:
-        # The exception text can contain the URL, and URLs can carry credentials.
-        raise RuntimeError(f"{endpoint.url_hint} unreachable ({type(exc).__name__})") from None
-    if response.status_code >= 300:
-        raise RuntimeError(f"{endpoint.url_hint} answered HTTP {response.status_code}")
+    with transport.watch() as seen:
+        try:
+            response = requests.post(
+                unseal(endpoint.url_sealed), data=body,
+                timeout=current_app.config["SETTINGS"].WEBHOOK_TIMEOUT_SECONDS,
+                headers={"Content-Type": "application/json", "User-Agent": "PromotionDesk-Webhook/1",
+                         "X-PromotionDesk-Event": effect.payload["event"],
+                         # Receivers de-duplicate on this id: a delivery may repeat after a crash.
+                         "X-PromotionDesk-Delivery": f"evt_{effect.id}",
+                         SIGNATURE_HEADER: sign(unseal(endpoint.secret_sealed), body)},
+            )
+        except requests.RequestException:
+            response = None
+    # The exception text can contain the URL, and URLs can carry credentials: only the recording's summary.
+    outcome = seen.outcome(response is not None and 200 <= response.status_code < 300)
+    if outcome is Outcome.ambiguous:
+        raise OutcomeUnknown(f"{endpoint.url_hint} may have received it: {seen.describe()}")
+    if outcome is Outcome.refused or response is None:
+        raise RuntimeError(f"{endpoint.url_hint} did not take it: {seen.describe()}")
     return {"status": response.status_code}
