@@ -309,3 +309,305 @@ def test_a_remote_reference_behind_a_nested_id_is_never_fetched_and_invoke_answe
         assert_4xx(response, 422)
         assert response.get_json()["error"] == "schema_unusable"
     assert hits == []
+
+
+# -- lone UTF-16 surrogates (UTF-8 cannot encode them; PostgreSQL refuses them in JSON) ---------
+
+
+def builds(db) -> int:
+    from webapp.worlds.models import BuildProject
+
+    return db.session.scalar(select(func.count()).select_from(BuildProject))
+
+
+@pytest.mark.parametrize("url, body, path", [
+    ("/api/v1/processes/greeter/versions", rb'{"config": {"prompt": "hi \ud800"}}', "config.prompt"),
+    ("/api/v1/processes/greeter/versions", rb'{"config": {"\udfff": "hi"}}', 'config."\\udfff"'),
+    ("/api/v1/processes/greeter/versions", rb'{"config": {"a": ["ok", {"b": "\ud800"}]}}', "config.a[1].b"),
+    ("/api/v1/builds", rb'{"name": "\ud800", "rooms": [], "exits": []}', "name"),
+    ("/api/v1/builds", b'{"name": "raw \xed\xa0\x80 bytes", "rooms": []}', "name"),
+    ("/api/v1/processes", rb'{"name": "Evil \udc80"}', "name"),
+], ids=["config-string", "config-key", "nested", "build-name", "raw-utf8-bytes", "process-name"])
+def test_a_lone_surrogate_in_a_json_string_or_key_is_400_naming_its_path_and_nothing_is_written(
+        client, db, factories, admin, token, url, body, path):
+    factories.process(admin, "Greeter")
+    before = (versions(db), builds(db))
+    response = client.post(url, data=body, headers=bearer(token), content_type="application/json")
+    assert_4xx(response, 400)
+    assert response.get_json()["details"] == {"path": path}
+    assert path in response.get_json()["message"] and "surrogate" in response.get_json()["message"]
+    assert (versions(db), builds(db)) == before
+
+
+def test_a_lone_surrogate_in_an_invoke_input_is_400_and_nothing_is_cached(client, factories, admin, redis):
+    factories.production(admin, factories.process(admin, "Greeter"), {"prompt": "Hello {{ name }}"})
+    key = bearer(factories.environment_key(admin))
+    for body in (rb'{"name": "\ud800"}', rb'{"\ud800": "Ada"}'):
+        response = client.post("/api/v1/serve/greeter/invoke", data=body, headers=key, content_type="application/json")
+        assert_4xx(response, 400)
+        assert "surrogate" in response.get_json()["message"]
+    assert not [k for k in redis.scan_iter("*") if b"cache" in k]
+    assert client.post("/api/v1/serve/greeter/invoke", json={"name": "Ada"}, headers=key).status_code == 200
+
+
+def test_a_lone_surrogate_in_a_config_is_refused_by_the_form_and_the_service(auth, db, factories, admin):
+    proc = factories.process(admin, "Greeter")
+    auth.login(admin.label)
+    form = auth.post("/processes/greeter/versions", data={"config": '{"prompt": "\\ud800"}'})
+    assert form.status_code == 422 and "config.prompt" in form.get_data(as_text=True)
+    from webapp.errors import Invalid
+    from webapp.processes import services as processes
+
+    with pytest.raises(Invalid) as refused:  # the CLI and seeds skip the JSON parser
+        processes.create_draft(admin, proc, {"prompt": "\ud800"})
+    assert "surrogate" in refused.value.details["config"]
+    assert versions(db) == 0
+
+
+def test_a_version_stored_with_a_lone_surrogate_before_the_check_still_renders(auth, db, factories, admin):
+    proc = factories.process(admin, "Greeter")
+    old = factories.version(admin, proc, {"prompt": "hi"})
+    stored = factories.version(admin, proc, {"prompt": "hi"}, activate=False)
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
+
+    try:  # how an older release could have stored it; PostgreSQL's JSON refuses it
+        db.session.execute(text("UPDATE process_versions SET config = :c WHERE id = :id"),
+                           {"c": '{"prompt": "hi \\ud800 there"}', "id": stored.id})
+        db.session.commit()
+    except DBAPIError:
+        db.session.rollback()
+        pytest.skip("this database cannot hold a lone surrogate, so no page can meet one")
+    db.session.expire_all()
+    assert db.session.get(ProcessVersion, stored.id).config["prompt"] == "hi \ud800 there"
+    auth.login(admin.label)
+    for url in (f"/versions/{stored.id}", f"/processes/greeter/compare?old={old.id}&new={stored.id}",
+                "/processes/greeter"):
+        page = auth.get(url)
+        assert page.status_code == 200, url
+    assert "hi \ufffd there" in auth.get(f"/versions/{stored.id}").get_data(as_text=True)
+
+
+# -- whole numbers: ASCII digits only, never int()'s own limits --------------------------------
+
+
+@pytest.mark.parametrize("raw, expected", [("15", 15), (" 15 ", 15), ("-3", -3), ("+7", 7), ("²", None), ("١٥", None),
+                                           ("1_000", None), ("1e3", None), ("1.0", None), ("", None), ("9" * 5000, None),
+                                           (True, None), (12, 12), (1.5, None), (None, None), (["1"], None)])
+def test_a_whole_number_is_ascii_digits_with_an_optional_sign(raw, expected):
+    from webapp import inputs
+
+    assert inputs.as_whole_number(raw) == expected
+
+
+@pytest.mark.parametrize("raw, message", [("²", "must be a whole number"), ("9" * 5000, "must be between"),
+                                          ("١٢", "must be a whole number")])
+def test_whole_number_answers_400_naming_the_parameter_for_digits_int_would_misread_or_refuse(raw, message):
+    from webapp import inputs
+    from webapp.errors import BadRequest
+
+    with pytest.raises(BadRequest) as refused:
+        inputs.whole_number(raw, "page")
+    assert "'page'" in refused.value.message and message in refused.value.message
+
+
+# -- game-night settings, calendar and campaign preview ----------------------------------------
+
+
+@pytest.mark.parametrize("zone", ["9" * 30, "9" * 5000, "abcdefghijklmnopqrst", "America", "Europe/Paris/x",
+                                  '{"zone": {"name": "UTC"}}', "../../etc/passwd", "posixrules", "Europe/Ljubljana\x00"])
+def test_a_time_zone_that_is_not_a_zone_is_400_naming_the_field_and_nothing_is_saved(auth, db, admin, zone):
+    from webapp.accounts.models import Workspace
+
+    auth.login(admin.label)
+    audits = db.session.scalar(select(func.count()).select_from(AuditEvent))
+    response = auth.post("/settings/gamenight", data={"time_zone": zone, "game_start": "21:00", "lead_minutes": "15"})
+    assert response.status_code == 400
+    assert "time_zone" in response.get_data(as_text=True) or "time zone" in response.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(Workspace, admin.workspace_id).time_zone == "Europe/Ljubljana"
+    assert db.session.scalar(select(func.count()).select_from(AuditEvent)) == audits
+
+
+@pytest.mark.parametrize("field, value", [("lead_minutes", "²"), ("lead_minutes", "9" * 5000),
+                                          ("game_start", "٢١:٠٠"), ("game_start", "9" * 5000 + ":00")])
+def test_settings_numbers_in_other_digits_or_too_long_are_400_and_nothing_is_saved(auth, db, admin, field, value):
+    from webapp.gamenight import services as gamenight
+
+    auth.login(admin.label)
+    form = {"time_zone": "UTC", "game_start": "20:00", "lead_minutes": "10", field: value}
+    assert auth.post("/settings/gamenight", data=form).status_code == 400
+    db.session.expire_all()
+    assert gamenight.settings(admin.workspace_id).lead_minutes == 15
+    assert gamenight.workspace(admin.workspace_id).time_zone == "Europe/Ljubljana"
+
+
+@pytest.mark.parametrize("month", ["99999999999999999999-01", "0001-01", "9999-12", "2026-00", "2026-13", "٢٠٢٦-01",
+                                   "2026-1", "-2026-01"])
+def test_a_calendar_month_outside_the_calendar_is_400_on_the_public_page(client, admin, month):
+    response = client.get("/w/acme/availability/calendar", query_string={"month": month})
+    assert response.status_code == 400
+    assert "month" in response.get_data(as_text=True)
+
+
+@pytest.fixture
+def promoter_page(auth, admin):
+    auth.login(admin.label)
+    return auth
+
+
+@pytest.mark.parametrize("lead", ["²", "١٥", "9" * 5000, "1e1", "15.0"])
+def test_a_lead_in_other_digits_or_too_long_is_400_on_the_preview_page_and_api(promoter_page, client, token, lead):
+    page = promoter_page.get("/campaigns/preview", query_string={"lead_minutes": lead})
+    assert page.status_code == 400 and "lead_minutes" in page.get_data(as_text=True)
+    api = client.post("/api/v1/campaigns/preview", headers=bearer(token), json={"lead_minutes": lead})
+    assert_4xx(api, 400)
+    assert "lead_minutes" in api.get_json()["message"]
+
+
+@pytest.mark.parametrize("day, clock, field", [("0001-01-01", "00:30", "date"), ("0001-01-01", "00:00", "date"),
+                                               ("9999-12-31", "23:59", "date")])
+def test_a_campaign_at_the_edge_of_the_calendar_is_422_naming_the_date_and_nothing_is_written(
+        promoter_page, client, db, token, day, clock, field):
+    from webapp.gamenight.models import Campaign
+
+    page = promoter_page.get("/campaigns/preview", query_string={"date": day, "start_time": clock})
+    assert page.status_code == 422
+    for url in ("/api/v1/campaigns/preview", "/api/v1/campaigns"):
+        api = client.post(url, headers=bearer(token), json={"date": day, "start_time": clock})
+        assert_4xx(api, 422)
+        assert field in api.get_json()["details"]
+    assert db.session.scalar(select(func.count()).select_from(Campaign)) == 0
+
+
+# -- the planning room's draft and teams forms -------------------------------------------------
+
+
+@pytest.fixture
+def planning_room(factories, admin):
+    """Today's open planning room with two ready players; the first one signs in."""
+    from webapp.accounts import services as accounts
+    from webapp.accounts.models import User
+    from webapp.extensions import db as _db
+    from webapp.gamenight import planning
+
+    planning.update_settings(admin, 1)
+    ids = [factories.player(admin.workspace_id, f"p{i}@example.com", external_id=f"p-{i}") for i in (1, 2)]
+    members = [planning.Member.of(accounts.actor_for_user(_db.session.get(User, i), admin.workspace_id))
+               for i in ids]
+    planning.create(members[0])
+    planning.join(members[1])
+    return ids
+
+
+@pytest.mark.parametrize("url", ["/planning/today/draft", "/planning/today/teams"])
+def test_a_5000_digit_team_index_in_the_draft_or_teams_form_puts_the_player_on_the_bench(auth, db, planning_room,
+                                                                                       url):
+    from webapp.gamenight.models import PlanningMember, PlanningTeam
+
+    first, second = planning_room
+    auth.login("p1@example.com")
+    form = {"team_count": "2", f"player_{first}": "9" * 5000, f"player_{second}": "²"}
+    page = auth.post(url, htmx=True, data=form)
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert f'name="player_{first}" value="bench"' in html and f'name="player_{second}" value="bench"' in html
+    if url.endswith("/teams"):  # saved: both on the bench
+        assert db.session.scalar(select(func.count()).select_from(PlanningTeam)) == 2
+        assert db.session.scalars(select(PlanningMember.team_id)).all() == [None, None]
+
+
+@pytest.mark.parametrize("field, value", [("team_count", "9" * 5000), ("team_count", "²"), ("seed", "9" * 5000),
+                                          ("seed", "١"), ("move", "9" * 5000)])
+def test_a_draft_number_too_long_or_in_other_digits_is_400_naming_it_and_nothing_is_saved(auth, db, planning_room,
+                                                                                        field, value):
+    from webapp.gamenight.models import PlanningTeam
+
+    auth.login("p1@example.com")
+    for url in ("/planning/today/draft", "/planning/today/teams")[:1 if field == "move" else 2]:  # saving ignores moves
+        page = auth.post(url, htmx=True, data={"team_count": "2", field: value})
+        assert page.status_code == 400, url
+        assert (field if field != "team_count" else "teams") in page.get_data(as_text=True)
+    assert db.session.scalar(select(func.count()).select_from(PlanningTeam)) == 0
+
+
+# -- a world promotion whose database fails ----------------------------------------------------
+
+
+def _lose_the_connection(db, monkeypatch, *, at: str) -> None:
+    """Make the promotion's database fail like a dropped connection: on PostgreSQL its server process is really
+    terminated; SQLite cannot lose a connection, so the statement raises what SQLAlchemy raises for one."""
+    import sqlite3
+
+    from sqlalchemy import text
+    from sqlalchemy.exc import OperationalError
+
+    from webapp.worlds import services as worlds
+
+    def drop() -> None:
+        if db.engine.dialect.name == "postgresql":
+            pid = db.session.execute(text("SELECT pg_backend_pid()")).scalar()
+            with db.engine.connect() as other:
+                other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+                other.commit()
+        else:
+            monkeypatch.setattr(db.session, "commit" if at == "commit" else "flush", lambda *a, **k: (_ for _ in ()).throw(
+                OperationalError("COMMIT", {}, sqlite3.OperationalError("disk I/O error"), connection_invalidated=True)))
+
+    real = worlds._write_promotion if at == "commit" else worlds._exit_pair
+
+    def failing(*args, **kwargs):
+        result = real(*args, **kwargs)
+        drop()
+        return result
+
+    monkeypatch.setattr(worlds, "_write_promotion" if at == "commit" else "_exit_pair", failing)
+
+
+def _world_state(db, project_id: int) -> tuple:
+    from webapp.worlds.models import BuildProject, Exit
+
+    db.session.expire_all()
+    project = db.session.get(BuildProject, project_id)
+    promoted = db.session.scalar(select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "build.promoted"))
+    return project.status.value, project.sandbox_id is not None, db.session.scalar(
+        select(func.count()).select_from(Exit)), promoted
+
+
+@pytest.mark.parametrize("at, message", [
+    ("write", "The database connection was lost during the promotion; nothing was changed. Try again."),
+    ("commit", ("The database connection was lost during the promotion; it may or may not have been saved; open the "
+                "build to see whether it is live before trying again.")),
+], ids=["before-the-commit", "at-the-commit"])
+def test_a_connection_lost_during_a_world_promotion_is_503_saying_what_happened_not_a_conflict(
+        client, db, factories, admin, token, monkeypatch, at, message):
+    limbo = factories.live_room(admin)
+    project = factories.build_project(admin)
+    before = _world_state(db, project.id)
+    _lose_the_connection(db, monkeypatch, at=at)
+    response = client.post(f"/api/v1/builds/{project.id}/promote", headers=bearer(token),
+                           json={"connection_room_id": limbo.id, "connection_direction": "north"})
+    assert_4xx(response, 503)
+    assert response.get_json() == {"error": "database_unavailable", "message": message}
+    monkeypatch.undo()
+    assert _world_state(db, project.id) == before == ("built", True, before[2], 0)  # here nothing reached the disk
+
+
+def test_only_a_taken_key_or_a_lock_is_a_lost_race_never_a_lost_connection():
+    import sqlite3
+
+    from sqlalchemy.exc import IntegrityError, OperationalError
+
+    from webapp.errors import lost_race
+
+    busy = sqlite3.connect(":memory:")
+    try:
+        busy.execute("SELECT * FROM nowhere")
+    except sqlite3.OperationalError as exc:
+        missing_table = exc
+    locked = sqlite3.OperationalError("database is locked")
+    locked.sqlite_errorname = "SQLITE_BUSY"
+    assert lost_race(IntegrityError("INSERT", {}, sqlite3.IntegrityError("UNIQUE constraint failed")))
+    assert lost_race(OperationalError("UPDATE", {}, locked))
+    assert not lost_race(OperationalError("UPDATE", {}, locked, connection_invalidated=True))
+    assert not lost_race(OperationalError("SELECT", {}, missing_table))

@@ -3,18 +3,17 @@ nothing may answer 500. New routes are swept automatically (the list comes from 
 
 from __future__ import annotations
 
-import re
-from datetime import timedelta
-from zoneinfo import ZoneInfo
+import json
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event
 
-from webapp.extensions import utcnow
-from webapp.outbox.models import EffectStatus, OutboxEffect
-from webapp.webhooks import services as webhooks
+from tests.urlmap import BOT_URLS, one_of_everything, urls
+from webapp.extensions import db as _db
 
-BOT_URLS = ("/api/v1/link/confirm", "/api/v1/availability", "/api/v1/presence")
+SESSION_ENDERS = ("/settings/members/<int:user_id>/sign-out", "/account/sign-out-everywhere", "/logout")
 SKIPPED_ENDPOINTS = ("static", "rq_dashboard.")  # vendored files; rq-dashboard is tested in test_security
 BAD_QUERY = {"page": "-1", "per_page": "0", "old": "x", "new": "", "from": "abc", "since": "yesterday",
              "until": "2026-13-45", "format": "xml", "limit": "many", "action": "%", "resource": ":",
@@ -51,64 +50,98 @@ BAD_JSON_BODIES = [b"", b"[]", b'"text"', b"{", b'{"config": "not an object"}',
                    b'{"auto": true, "team_count": 2, "names": [5, null]}', b'{"teams": [{"players": {}}, 3]}']
 
 
+# The hostile generators: text no encoder takes, numbers int() refuses, dates at and past the calendar's edge,
+# zone names that are no zone. Each goes alone into every field the sweep knows (one bad value must not hide the
+# handling of another), and all at once.
+LONE_SURROGATE = "\ud800"
+CESU8_SURROGATE = "%ED%A0%80"  # a lone surrogate as a script percent-encodes it (werkzeug decodes it as U+FFFD)
+HUGE_NUMBER = "9" * 5000  # int() refuses more than 4,300 digits
+EDGE_DATES = ("0001-01-01", "9999-12-31", "99999999999999999999-01", "0001-01-01T00:30", "9999-12-31T23:59:59-01:00")
+DATE_FIELDS = ("date", "day", "month", "since", "until", "from", "start_time")
+NUMBER_FIELDS = ("page", "per_page", "old", "new", "from", "limit", "highlight", "x", "y", "span", "connection_room_id",
+                 "workspace_id", "based_on", "source_id", "destination_id", "lead_minutes", "team_count", "seed", "move",
+                 "planning_threshold", "player_1", "suggestion_id", "game_start", "start_time")
+# A refused sign-in or password check writes on purpose: the failure ledger that throttles guessing, and its audit.
+FAILURE_LEDGER_URLS = ("/login", "/account/password")
+EDGE_NIGHTS = ({"date": "0001-01-01", "day": "0001-01-01", "start_time": "00:30"},  # local → UTC underflows
+               {"date": "9999-12-31", "day": "9999-12-31", "start_time": "23:59", "lead_minutes": "240"})
+NOT_ZONES = ("abcdefghijklmnopqrst", "9" * 30, HUGE_NUMBER, '{"zone": {"name": ["UTC"]}}', "America", "Europe/Paris/x")
+
+
+def _keys(body: bytes) -> list[str]:
+    try:
+        value = json.loads(body)
+    except ValueError:
+        return []
+    return list(value) if isinstance(value, dict) else []
+
+
+JSON_FIELDS = sorted({key for body in BAD_JSON_BODIES for key in _keys(body)} | {"time_zone", "game_start", "name"})
+
+
+def _hostile_values(field: str) -> list[str]:
+    """What goes into `field` alone (every field gets the huge number all at once)."""
+    return [*((HUGE_NUMBER,) if field in NUMBER_FIELDS else ()), *(EDGE_DATES if field in DATE_FIELDS else ()),
+            *(NOT_ZONES if "zone" in field else ())]
+
+
+def _hostile_queries() -> Iterator[str | dict[str, str]]:
+    yield from ({name: value} for name in BAD_QUERY for value in _hostile_values(name))
+    yield "&".join(f"{name}={CESU8_SURROGATE}" for name in BAD_QUERY)
+    yield {name: HUGE_NUMBER for name in BAD_QUERY}
+    yield {name: EDGE_DATES[0] for name in BAD_QUERY}
+    yield from EDGE_NIGHTS
+
+
+def _hostile_forms() -> Iterator[bytes | dict[str, str]]:
+    fields = sorted({*BAD_FORM, "time_zone"})
+    yield from ({name: value} for name in fields for value in _hostile_values(name))
+    yield "&".join(f"{name}={CESU8_SURROGATE}" for name in fields).encode()
+    yield "&".join(f"{name}=\xed\xa0\x80" for name in fields).encode("latin-1")  # raw CESU-8 bytes
+    yield {name: HUGE_NUMBER for name in fields}
+    yield from EDGE_NIGHTS
+
+
+def _hostile_json() -> Iterator[bytes]:
+    for name in JSON_FIELDS:
+        for value in (LONE_SURROGATE, *_hostile_values(name)):
+            yield json.dumps({name: value}).encode()  # ensure_ascii: the surrogate travels as the text \ud800
+        yield json.dumps({name: {LONE_SURROGATE: [LONE_SURROGATE]}}).encode()
+    yield json.dumps({LONE_SURROGATE: 1, **{name: LONE_SURROGATE for name in JSON_FIELDS}}).encode()
+    yield from (json.dumps(night).encode() for night in EDGE_NIGHTS)
+    yield b'{"name": "\xed\xa0\x80"}'  # raw CESU-8 bytes: json.loads reads bytes with surrogatepass
+    yield ("{" + ", ".join(f'"{name}": {HUGE_NUMBER}' for name in JSON_FIELDS) + "}").encode()
+
+
+@pytest.fixture
+def committed_writes(app):
+    """How many transactions that wrote (INSERT, UPDATE, DELETE) were committed: a refusal adds none."""
+    engine = _db.engine
+    state = {"pending": False, "committed": 0}
+
+    def before_execute(_conn, _cursor, statement, *_args):
+        if statement.lstrip()[:6].upper() in ("INSERT", "UPDATE", "DELETE"):
+            state["pending"] = True
+
+    def committed(_conn):
+        state["committed"] += state["pending"]
+        state["pending"] = False
+
+    def rolled_back(_conn):
+        state["pending"] = False
+
+    listeners = (("before_cursor_execute", before_execute), ("commit", committed), ("rollback", rolled_back))
+    for name, fn in listeners:
+        event.listen(engine, name, fn)
+    yield lambda: state["committed"]
+    for name, fn in listeners:
+        event.remove(engine, name, fn)
+
+
 @pytest.fixture
 def world(db, factories):
     """A workspace with one of everything, so that routes taking an id get real ones too."""
-    admin = factories.user("admin", "Acme")
-    proc = factories.process(admin, "Greeter")
-    draft = factories.version(admin, proc, activate=False)
-    live = factories.production(admin, proc)
-    key = factories.environment_key(admin)
-    token = factories.personal_token(admin)
-    endpoint, _ = webhooks.create_endpoint(admin, "https://hooks.example/acme")
-    effect = db.session.scalars(select(OutboxEffect)).first()
-    effect.status = EffectStatus.failed
-    db.session.commit()
-    limbo = factories.live_room(admin)
-    draft_build = factories.build_project(admin, until="draft")
-    built = factories.build_project(admin)
-    design_room = draft_build.rooms[0]
-    ids = {"version_id": [draft.id, live.id, 999_999_999], "effect_id": [effect.id, 999_999_999],
-           "token_id": [1, 999_999_999], "endpoint_id": [endpoint.id, 999_999_999],
-           "project_id": [draft_build.id, built.id, 999_999_999],
-           "room_id": [design_room.id, limbo.id, built.rooms[0].room_id, 999_999_999],
-           "exit_id": [draft_build.exits[0].id, 999_999_999]}
-    from webapp.gamenight import services as gamenight
-    from webapp.notify.models import Channel, Contact
-
-    gamenight.save_profile(admin, "Ada", "ada#1")
-    contact = Contact(workspace_id=admin.workspace_id, user_id=admin.user_id, channel=Channel.discord,
-                      external_id="42", confirmed_at=effect.created_at)
-    db.session.add(contact)
-    db.session.commit()
-    ids["contact_id"] = [contact.id, 999_999_999]
-    from webapp.gamenight import campaigns
-
-    local = (utcnow() + timedelta(hours=2)).astimezone(ZoneInfo("Europe/Ljubljana"))
-    campaign, _ = campaigns.create(admin, day=local.date().isoformat(), start_time=local.strftime("%H:%M"))
-    ids["campaign_id"] = [campaign.id, 999_999_999]
-    ids["token"] = ["not-a-signed-link", "eyJjIjo1LCJhIjoieEB5LnoifQ.x.y"]
-    from webapp.gamenight import planning
-
-    planning.update_settings(admin, 1)
-    gamenight.set_status(admin.workspace_id, admin.user_id, gamenight.local_today(gamenight.workspace(
-        admin.workspace_id)), gamenight.Status.available, actor_label="test")
-    member = planning.Member.of(admin)
-    planning.create(member)
-    suggestion, _ = planning.suggest(member, "Owls")
-    ids["suggestion_id"] = [suggestion.id, 999_999_999]
-    ids["day"] = [gamenight.local_today(gamenight.workspace(admin.workspace_id)).isoformat(), "2020-01-01", "someday"]
-    return {"admin": admin, "slugs": [proc.slug, "acme", "no-such-process"], "ids": ids, "key": key,
-            "token": token, "bot": gamenight.rotate_bot_token(admin)}
-
-
-def _urls(rule: str, world: dict) -> list[str]:
-    urls = [rule]
-    for name, values in (("slug", world["slugs"]), *world["ids"].items()):
-        pattern = re.compile(rf"<(?:int:)?{name}>")
-        urls = [pattern.sub(str(v), u) for u in urls for v in values] if any(pattern.search(u) for u in urls) else urls
-    assert not any("<" in u for u in urls), f"the sweep does not know how to fill {rule}"
-    return urls
+    return one_of_everything(db, factories)
 
 
 def test_no_route_answers_500_to_bad_input(app, auth, client, world):
@@ -120,9 +153,9 @@ def test_no_route_answers_500_to_bad_input(app, auth, client, world):
     rules = [r for r in app.url_map.iter_rules() if not r.endpoint.startswith(SKIPPED_ENDPOINTS)]
     assert len(rules) > 30
     for rule in sorted(rules, key=lambda r: r.rule):
-        if rule.rule == "/logout":
-            continue  # swept last: it ends the session the others need
-        for url in _urls(rule.rule, world):
+        if rule.rule in SESSION_ENDERS:
+            continue  # swept last: they end the session the others need
+        for url in urls(rule.rule, world):
             headers = serve_headers if url.startswith("/api/v1/serve/") else bot_headers if url in BOT_URLS \
                 else api_headers
             for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
@@ -138,5 +171,51 @@ def test_no_route_answers_500_to_bad_input(app, auth, client, world):
                     attempts = [auth.post(url, data=BAD_FORM), auth.post(url, htmx=True, data={}),
                                 auth.post(url, data=BAD_FORM, query_string=BAD_QUERY)]
                 failures += [f"{method} {url} → {r.status_code}" for r in attempts if r.status_code >= 500]
-    assert auth.post("/logout", data=BAD_FORM).status_code < 500
+    for rule in SESSION_ENDERS:
+        failures += [f"POST {url} → {r.status_code}" for url in urls(rule, world)
+                     for r in [auth.post(url, data=BAD_FORM)] if r.status_code >= 500]
     assert failures == []
+
+
+def _sweep(app: Any, auth: Any, client: Any, world: dict,
+           attempts: Callable[[str, str, dict[str, str]], Iterator[Any]]) -> list[str]:
+    """Every route and method, with what `attempts(method, url, headers)` sends; the answers that were 5xx."""
+    failures: list[str] = []
+    rules = [r for r in app.url_map.iter_rules() if not r.endpoint.startswith(SKIPPED_ENDPOINTS)]
+    assert len(rules) > 30
+    for rule in sorted(rules, key=lambda r: r.rule):
+        if rule.rule in SESSION_ENDERS:
+            continue  # they end the session the others need (the first sweep covers them)
+        for url in urls(rule.rule, world):
+            headers = {"Authorization": f"Bearer {world['key']}"} if url.startswith("/api/v1/serve/") else \
+                {"Authorization": f"Bearer {world['bot'] if url in BOT_URLS else world['token']}"}
+            for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+                failures += [f"{method} {url} → {failure}" for failure in attempts(method, url, headers)]
+    return failures
+
+
+def test_no_route_answers_500_to_hostile_text_numbers_dates_or_zones_and_a_refusal_writes_nothing(
+        app, auth, client, world, committed_writes):
+    auth.login(world["admin"].label)
+
+    def attempts(method: str, url: str, headers: dict[str, str]) -> Iterator[str]:
+        if method == "GET":
+            sends = [lambda q=q, htmx=htmx: (client.get(url, headers=headers, query_string=q) if url.startswith("/api/")
+                                             else auth.get(url, htmx=htmx, query_string=q))
+                     for q in _hostile_queries() for htmx in ((False,) if url.startswith("/api/") else (False, True))]
+        elif url.startswith("/api/"):
+            sends = [lambda b=b: client.post(url, headers=headers, data=b, content_type="application/json")
+                     for b in _hostile_json()]
+        else:
+            sends = [lambda f=f: auth.post(url, data=f, content_type="application/x-www-form-urlencoded")
+                     if isinstance(f, bytes) else auth.post(url, data=f) for f in _hostile_forms()]
+        for send in sends:
+            before = committed_writes()
+            response = send()
+            if response.status_code >= 500:
+                yield f"{response.status_code}"
+            elif 400 <= response.status_code < 500 and committed_writes() != before and url not in FAILURE_LEDGER_URLS:
+                yield f"{response.status_code} but wrote"
+
+    failures = _sweep(app, auth, client, world, attempts)
+    assert failures == [], "\n".join(failures)

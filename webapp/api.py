@@ -19,6 +19,9 @@ def json_body(*, object_required: bool = True) -> Any:
         return {}
     try:
         body = inputs.loads(data)
+    except inputs.DocumentProblem as exc:  # parsed, but not storable: say where (`config.prompt`)
+        raise BadRequest(f"The body cannot be used: {exc}.", details={"path": exc.path} if exc.path else None) \
+            from None
     except ValueError as exc:
         raise BadRequest(f"The body is not valid JSON: {exc}.") from None
     if object_required and not isinstance(body, dict):

@@ -23,10 +23,11 @@ from flask import current_app
 from sqlalchemy import case, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
+from webapp import inputs
 from webapp.accounts.models import Role, User, Workspace
 from webapp.accounts.services import Actor
 from webapp.audit import services as audit
-from webapp.errors import BadRequest, Conflict, NotFound
+from webapp.errors import BadRequest, Conflict, NotFound, OutcomeUnknown
 from webapp.extensions import db, utcnow
 from webapp.gamenight import services
 from webapp.gamenight.models import (
@@ -324,10 +325,10 @@ def _suggestion(room: PlanningRoom, suggestion_id: Any = None, name: Any = None)
     """A suggestion of the room by id or (for bots) by name; 404 otherwise."""
     query = select(TeamSuggestion).where(TeamSuggestion.room_id == room.id)
     if suggestion_id is not None:
-        try:
-            query = query.where(TeamSuggestion.id == int(suggestion_id))
-        except (TypeError, ValueError):
-            raise BadRequest("'suggestion_id' is a number.") from None
+        number = inputs.as_whole_number(suggestion_id)
+        if number is None:
+            raise BadRequest("'suggestion_id' is a number.")
+        query = query.where(TeamSuggestion.id == min(max(number, 0), inputs.MAX_ID))  # out of range: not found
     elif name is not None:
         query = query.where(TeamSuggestion.name_key == clean_name(name).casefold())
     else:
@@ -370,11 +371,8 @@ def auto_draft(player_ids: Sequence[int], teams: int, seed: int) -> list[list[in
 
 
 def team_count(value: Any) -> int:
-    try:
-        count = int(value)
-    except (TypeError, ValueError):
-        count = 0
-    if not MIN_TEAMS <= count <= MAX_TEAMS:
+    count = inputs.as_whole_number(value)
+    if count is None or not MIN_TEAMS <= count <= MAX_TEAMS:
         raise BadRequest(f"'teams' is a number of teams from {MIN_TEAMS} to {MAX_TEAMS}.")
     return count
 
@@ -430,10 +428,10 @@ def save_teams(who: Member, teams: Any, day: Any = None) -> PlanningRoom:
 def _seed(value: Any, default: int) -> int:
     if value in (None, ""):
         return default
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        raise BadRequest("'seed' is a whole number.") from None
+    seed = inputs.as_whole_number(value)
+    if seed is None:
+        raise BadRequest("'seed' is a whole number of at most 30 digits.")
+    return seed
 
 
 def save_auto_draft(who: Member, count: Any, seed: Any = None, names: Any = None, day: Any = None) -> PlanningRoom:
@@ -500,17 +498,13 @@ class Draft:
         names = [(form.get(f"team_name_{i}") or "").strip() or defaults[i] for i in range(count)]
         placement: dict[int, int | None] = {}
         for player in room.players:
-            value = form.get(f"player_{player.user_id}", "bench")
-            placement[player.user_id] = int(value) if value.isascii() and value.isdigit() and int(value) < count \
-                else None
+            index = inputs.as_whole_number(form.get(f"player_{player.user_id}", "bench"))  # "bench" → None
+            placement[player.user_id] = index if index is not None and 0 <= index < count else None
         return cls(count, _seed(form.get("seed"), room.room.seed), names, placement)
 
     def moved(self, user_id: Any) -> Draft:
         """Click a chip: the player moves on to the next team (the last team → the bench → the first)."""
-        try:
-            player = int(user_id)
-        except (TypeError, ValueError):
-            raise BadRequest("'move' names a player of the room.") from None
+        player = inputs.as_whole_number(user_id)
         if player not in self.placement:
             raise BadRequest("'move' names a player of the room.")
         now = self.placement[player]
@@ -544,11 +538,8 @@ def update_settings(actor: Actor, threshold_value: Any, post_target: Any = None)
     """Admins: how many ready members unlock the room, and where a new room is announced (an Apprise URL;
     None keeps it, "" clears it)."""
     actor.require(Role.admin, "change the game-night settings")
-    try:
-        needed = int(threshold_value)
-    except (TypeError, ValueError):
-        needed = 0
-    if not 1 <= needed <= THRESHOLD_MAX:
+    needed = inputs.as_whole_number(threshold_value)
+    if needed is None or not 1 <= needed <= THRESHOLD_MAX:
         raise BadRequest(f"The planning threshold is a number of members from 1 to {THRESHOLD_MAX}.")
     row = services.settings_row(actor.workspace_id)
     row.planning_threshold = needed
@@ -560,14 +551,16 @@ def update_settings(actor: Actor, threshold_value: Any, post_target: Any = None)
     db.session.commit()
 
 
-@outbox.handler(POST_EFFECT)
+@outbox.handler(POST_EFFECT, outside=True)
 def post_room(effect: OutboxEffect) -> dict[str, Any]:
     """Announce a new room in the workspace's channel. A failure is written on the room (the page shows it)
-    and raised, so the outbox retries it with back-off."""
+    and raised: one that provably never reached the channel is retried with back-off, one that may have
+    (no answer after sending, a 5xx) is `unknown` and never posted again."""
     from webapp.notify import delivery
+    from webapp.notify.transport import Outcome
 
     room = db.session.get(PlanningRoom, effect.payload["room_id"])
-    if room is None or room.post_status is PostStatus.sent:
+    if room is None or room.post_status in (PostStatus.sent, PostStatus.unknown):
         return {"skipped": "room gone or announced"}
     sealed = services.settings(room.workspace_id).planning_post_target_sealed
     if not sealed:
@@ -578,17 +571,21 @@ def post_room(effect: OutboxEffect) -> dict[str, Any]:
     ready = services.ready(ws.id, room.day)
     link = current_app.config["SETTINGS"].PUBLIC_URL.rstrip("/") + "/planning/today"
     try:
-        ok, answer = delivery.send(unseal(sealed), f"Planning room open · {ws.name}",
-                                   f"{ready} players are ready for {room.day.strftime('%A %d %B')}. Join the planning "
-                                   f"room, suggest team names and vote: {link}", f"planning:{room.id}:post")
+        outcome, answer = delivery.send(unseal(sealed), f"Planning room open · {ws.name}",
+                                        f"{ready} players are ready for {room.day.strftime('%A %d %B')}. Join the "
+                                        f"planning room, suggest team names and vote: {link}", f"planning:{room.id}:post")
     except Exception as exc:  # noqa: BLE001 — an unusable target is a failed post, recorded like one
-        ok, answer = False, type(exc).__name__
-    if ok:
+        outcome, answer = Outcome.refused, type(exc).__name__
+    if outcome is Outcome.sent:
         room.post_status, room.post_error = PostStatus.sent, ""
+    elif outcome is Outcome.ambiguous:
+        room.post_status, room.post_error = PostStatus.unknown, answer[:300]
     else:  # the outbox counted this attempt when it claimed the effect
         last = effect.attempts >= effect.max_attempts
         room.post_status, room.post_error = PostStatus.failed if last else PostStatus.retrying, answer[:300]
     db.session.commit()
-    if not ok:
+    if outcome is Outcome.ambiguous:
+        raise OutcomeUnknown(f"the announcement: {answer}")
+    if outcome is not Outcome.sent:
         raise RuntimeError(f"the announcement was not accepted: {answer}")
     return {"sent": True}

@@ -9,6 +9,7 @@ identities they see.
 from __future__ import annotations
 
 import calendar
+import re
 import secrets
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
@@ -19,6 +20,7 @@ from typing import Any
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 
+from webapp import inputs
 from webapp.accounts.models import Role, User, Workspace
 from webapp.accounts.services import Actor
 from webapp.audit import services as audit
@@ -58,31 +60,21 @@ def _default_settings(workspace_id: int) -> GamenightSettings:
     return GamenightSettings(workspace_id=workspace_id, game_start="21:00", lead_minutes=15, planning_threshold=6)
 
 
-def parse_clock(text: str | None, what: str = GAME_START_FORMAT) -> time:
-    try:
-        hours, minutes = (int(part) for part in (text or "").strip().split(":"))
-        return time(hours, minutes)
-    except (TypeError, ValueError):
-        raise BadRequest(what) from None
+def parse_clock(text: Any, what: str = GAME_START_FORMAT) -> time:
+    """`HH:MM` in ASCII digits (int() would also read '٢١' or '²'); BadRequest(`what`) otherwise."""
+    match = re.fullmatch(r"\s*([0-9]{1,2}):([0-9]{2})\s*", text) if isinstance(text, str) else None
+    if match is None or int(match.group(1)) > 23 or int(match.group(2)) > 59:
+        raise BadRequest(what)
+    return time(int(match.group(1)), int(match.group(2)))
 
 
 def update_settings(actor: Actor, time_zone: str, game_start: str, lead_minutes: Any) -> GamenightSettings:
     """Admins: the workspace's time zone, game start and reminder lead. Bad values → 400, nothing saved."""
     actor.require(Role.admin, "change the game-night settings")
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-    time_zone = (time_zone or "").strip()
-    try:
-        ZoneInfo(time_zone)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise BadRequest(f"{time_zone[:60]!r} is not a time zone; use an IANA name such as Europe/Ljubljana.") \
-            from None
+    time_zone = inputs.zone_name(time_zone)
     start = parse_clock(game_start)
-    try:
-        lead = int(lead_minutes)
-    except (TypeError, ValueError):
-        lead = -1
-    if not 1 <= lead <= 240:
+    lead = inputs.as_whole_number(lead_minutes)
+    if lead is None or not 1 <= lead <= 240:
         raise BadRequest("The reminder lead is a whole number of minutes from 1 to 240.")
     ws = workspace(actor.workspace_id)
     ws.time_zone = time_zone
@@ -487,11 +479,10 @@ def month(ws: Workspace, value: str | None, viewer_id: int | None, *, linked: bo
     """A month of counts (`YYYY-MM`, default this local month): the calendar the page opens on demand."""
     today = local_today(ws, now)
     if value:
-        try:
-            year, number = (int(part) for part in value.split("-"))
-            first = date(year, number, 1)
-        except ValueError:
-            raise BadRequest("'month' is YYYY-MM.") from None
+        match = re.fullmatch(r"([0-9]{4})-([0-9]{2})", value)  # a 20-digit year is no month
+        if match is None or not 1 <= int(match.group(2)) <= 12:
+            raise BadRequest("'month' is YYYY-MM.")
+        first = date(int(match.group(1)), int(match.group(2)), 1)
         if not 2000 <= first.year <= 2100:
             raise BadRequest("'month' is between 2000-01 and 2100-12.")
     else:

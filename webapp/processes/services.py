@@ -19,13 +19,22 @@ from referencing import Registry, Resource
 from referencing.exceptions import Unresolvable
 from referencing.jsonschema import DRAFT202012
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from webapp import inputs
 from webapp.accounts.models import Environment, Role, TokenKind
 from webapp.accounts.services import Actor, slugify, touch_token
 from webapp.audit import services as audit
-from webapp.errors import BadRequest, Conflict, Invalid, NotFound, Unauthorized
+from webapp.errors import (
+    NOTHING_CHANGED,
+    BadRequest,
+    Conflict,
+    Invalid,
+    NotFound,
+    Unauthorized,
+    database_failed,
+    lost_race,
+)
 from webapp.extensions import UTCDateTime, db, utcnow
 from webapp.outbox import services as outbox
 from webapp.processes import cache
@@ -162,7 +171,7 @@ def parse_json_text(fields: dict[str, str]) -> dict[str, Any]:
             values[name] = None
             continue
         try:
-            values[name] = inputs.loads(text)
+            values[name] = inputs.loads(text, name)
         except json.JSONDecodeError as exc:
             errors[name] = f"Not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}."
         except ValueError as exc:
@@ -175,7 +184,7 @@ def parse_json_text(fields: dict[str, str]) -> dict[str, Any]:
 def validate_document(config: Any, input_schema: Any, output_schema: Any) -> None:
     errors: dict[str, str] = {}
     for name, value in (("config", config), ("input_schema", input_schema), ("output_schema", output_schema)):
-        problem = inputs.document_problem(value)
+        problem = inputs.document_problem(value, name)
         if problem:
             errors[name] = f"Cannot be stored: {problem}."
     if errors:  # the checks below walk the documents recursively
@@ -273,10 +282,15 @@ def create_draft(actor: Actor, process: Process, config: Any, input_schema: Any 
         change_notes=(change_notes or "").strip(), created_by_id=actor.user_id,
     )
     db.session.add(version)
-    db.session.flush()
+    race_message = "Someone else created a version at the same moment; try again."
+    try:
+        db.session.flush()
+    except IntegrityError:  # SQLite has no row lock: a concurrent promote or draft took this number first
+        db.session.rollback()
+        raise Conflict(race_message) from None
     audit.record(actor, "version.created", "process_version", version.id,
                  {"process": process.slug, "version": version.number, "based_on": based_on_id})
-    _commit_or_conflict("Someone else created a version at the same moment; try again.")
+    _commit_or_conflict(race_message)
     return version
 
 
@@ -398,11 +412,16 @@ def promote(actor: Actor, version_id: int, change_notes: str = "", preview_token
         if seen.get("p") != (current.id if current else None):
             _production_changed(actor, version_id)
 
+    outcome = NOTHING_CHANGED
     try:
         promoted, entries = _write_promotion(actor, source, current, change_notes)
-    except (IntegrityError, OperationalError):
-        # Lost a race the row lock could not prevent (SQLite has no row locks): nothing was written.
-        _production_changed(actor, version_id)
+        outcome = "it may or may not have been saved; open the process's history to see before trying again."
+        db.session.commit()  # sent: from here a lost connection leaves the outcome unknown (rule 12)
+    except DBAPIError as exc:
+        db.session.rollback()
+        if lost_race(exc):  # a race the row lock could not prevent (SQLite has no row locks): nothing was written
+            _production_changed(actor, version_id)
+        raise database_failed(exc, "the promotion", outcome) from None
     return Promotion(promoted=promoted, deprecated=current, cache_entries=entries)
 
 
@@ -433,7 +452,7 @@ def _write_promotion(actor: Actor, source: ProcessVersion, current: ProcessVersi
     outbox.add(actor.workspace_id, "cache.invalidate_process", {"process_id": process.id})
     webhooks.emit(actor.workspace_id, "process.rolled_back" if rollback else "process.promoted",
                   details | {"version_id": promoted.id})
-    db.session.commit()
+    db.session.flush()  # the caller commits: a failure there is told apart from one here
     return promoted, entries
 
 

@@ -20,13 +20,13 @@ from typing import Any, NoReturn
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import delete, func, or_, select, update
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from webapp import inputs
 from webapp.accounts.models import Role
 from webapp.accounts.services import Actor
 from webapp.audit import services as audit
-from webapp.errors import BadRequest, Conflict, Invalid, NotFound
+from webapp.errors import NOTHING_CHANGED, BadRequest, Conflict, Invalid, NotFound, database_failed, lost_race
 from webapp.extensions import db, utcnow
 from webapp.outbox import services as outbox
 from webapp.webhooks import services as webhooks
@@ -768,16 +768,21 @@ def promote(actor: Actor, project_id: int, connection_room_id: Any, direction_te
     conflicts = _conflicts(project, connection, entry, direction)
     if conflicts:
         raise ExitConflict(" ".join(conflicts), details={"conflicts": conflicts})
+    outcome = NOTHING_CHANGED
     try:
-        return _write_promotion(actor, project, connection, entry, direction)
-    except (IntegrityError, OperationalError):
-        # Another promotion took one of the two exit names first (or SQLite's writer lock): nothing was written.
+        promotion = _write_promotion(actor, project, connection, entry, direction)
+        outcome = "it may or may not have been saved; open the build to see whether it is live before trying again."
+        db.session.commit()  # sent: from here a lost connection leaves the outcome unknown (rule 12)
+    except DBAPIError as exc:
         db.session.rollback()
-        raise ExitConflict("Another promotion connected to that room and direction at the same moment; "
-                           "open the dialog again to see the world as it is now.") from None
+        if lost_race(exc):  # another promotion took one of the two exit names first (or SQLite's writer lock)
+            raise ExitConflict("Another promotion connected to that room and direction at the same moment; "
+                               "open the dialog again to see the world as it is now.") from None
+        raise database_failed(exc, "the promotion", outcome) from None
     except Exception:
         db.session.rollback()
         raise
+    return promotion
 
 
 def _write_promotion(actor: Actor, project: BuildProject, connection: Room, entry: Room,
@@ -791,7 +796,7 @@ def _write_promotion(actor: Actor, project: BuildProject, connection: Room, entr
         .execution_options(synchronize_session=False)).rowcount
     created = _exit_pair(actor.workspace_id, connection.id, entry.id, direction)  # unique names decide a race
     _mark_live(actor, project, connection, direction, sandbox_id, moved)
-    db.session.commit()
+    db.session.flush()  # the caller commits: a failure there is told apart from one here
     return WorldPromotion(project=project, connection=connection, promoted_rooms=moved, created_exits=created,
                           entry_room_id=entry.id)
 
