@@ -75,6 +75,25 @@ def database_url(name: str) -> str:
     return f"sqlite:///{tmpdir() / (name + '.sqlite')}"
 
 
+def postgres_url() -> str | None:
+    """BENCH_DATABASE_URL; else, with TEST_DATABASE_URL set, a database `<its name>_bench` on the same
+    server (created when missing; the tests' own database is never touched); else None."""
+    given = os.environ.get("BENCH_DATABASE_URL")
+    if given or not os.environ.get("TEST_DATABASE_URL"):
+        return given
+    from sqlalchemy import create_engine, make_url, text
+
+    url = make_url(os.environ["TEST_DATABASE_URL"].replace("postgresql://", "postgresql+psycopg://", 1))
+    url = url.set(query={k: v for k, v in url.query.items() if k != "options"})  # no per-test search_path
+    ours = url.set(database=f"{url.database}_bench")
+    engine = create_engine(url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        if not conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": ours.database}).scalar():
+            conn.execute(text(f'CREATE DATABASE "{ours.database}"'))
+    engine.dispose()
+    return ours.render_as_string(hide_password=False)
+
+
 def backend_label() -> str:
     db = "PostgreSQL" if os.environ.get("BENCH_DATABASE_URL") else "SQLite (WAL, temp file)"
     rd = "REDIS_URL" if os.environ.get("REDIS_URL") else "embedded Valkey"
@@ -86,13 +105,14 @@ def make_settings(db_url: str, r_url: str) -> Settings:
     return Settings(SECRET_KEY=SECRET_KEY, DATABASE_URL=db_url, REDIS_URL=r_url)
 
 
-def new_app(name: str) -> tuple[Flask, str, str]:
-    """An app on an empty, migrated database; returns (app, database_url, redis_url)."""
+def new_app(name: str, db_url: str | None = None) -> tuple[Flask, str, str]:
+    """An app on an empty, migrated database (`db_url` or `database_url(name)`; a PostgreSQL one has
+    its `public` schema dropped first); returns (app, database_url, redis_url)."""
     from sqlalchemy import text
 
     from webapp.extensions import db
 
-    db_url, r_url = database_url(name), redis_url()
+    db_url, r_url = db_url or database_url(name), redis_url()
     app = create_app(make_settings(db_url, r_url))
     with app.app_context():
         if db_url.startswith("postgres"):

@@ -11,6 +11,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
+from tests.races import race, require_postgres
 from webapp.accounts.models import Environment
 from webapp.processes.models import ProcessVersion, VersionStatus
 
@@ -19,29 +20,8 @@ RACERS = 20
 
 @pytest.fixture
 def pg_app(app: Flask, db: Any) -> Flask:
-    if db.engine.dialect.name != "postgresql":
-        pytest.skip("row locks and concurrent transactions are tested on PostgreSQL only")
+    require_postgres(db)
     return app
-
-
-def _race(app: Flask, calls: list[tuple[str, dict[str, Any]]], token: str) -> list[tuple[int, dict[str, Any]]]:
-    """POST every (url, body) from its own thread and test client, released together by a barrier."""
-    barrier = threading.Barrier(len(calls))
-    results: list[tuple[int, dict[str, Any]] | None] = [None] * len(calls)
-
-    def run(index: int, url: str, body: dict[str, Any]) -> None:
-        client = app.test_client()
-        barrier.wait()
-        response = client.post(url, json=body, headers={"Authorization": f"Bearer {token}"})
-        results[index] = (response.status_code, response.get_json())
-
-    threads = [threading.Thread(target=run, args=(i, url, body)) for i, (url, body) in enumerate(calls)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert all(r is not None for r in results), "a racer thread died"
-    return results  # type: ignore[return-value]
 
 
 def _assert_invariants(db: Any, process_id: int) -> None:
@@ -68,7 +48,7 @@ def test_twenty_confirmed_promotions_at_once_give_one_201_and_nineteen_409(pg_ap
         assert preview.status_code == 200 and preview.get_json()["current_production"] is None
         previews.append(preview.get_json()["preview_token"])
 
-    results = _race(pg_app, [(f"/api/v1/versions/{v.id}/promote", {"preview_token": t})
+    results = race(pg_app, [(f"/api/v1/versions/{v.id}/promote", {"preview_token": t})
                              for v, t in zip(versions, previews, strict=True)], token)
 
     statuses = Counter(status for status, _ in results)
@@ -88,7 +68,7 @@ def test_twenty_unconfirmed_promotions_at_once_never_500_and_keep_the_invariants
     versions = [factories.version(actor, proc, {"prompt": f"candidate {i}"}) for i in range(RACERS)]
     token = factories.personal_token(actor)
 
-    results = _race(pg_app, [(f"/api/v1/versions/{v.id}/promote", {}) for v in versions], token)
+    results = race(pg_app, [(f"/api/v1/versions/{v.id}/promote", {}) for v in versions], token)
 
     statuses = Counter(status for status, _ in results)
     assert set(statuses) <= {201, 409}, results
@@ -119,7 +99,7 @@ def test_promotions_of_several_areas_into_one_room_and_direction_at_once_give_on
             body["preview_token"] = worlds.promotion_preview(admin, p.id, limbo.id, "east").token
         bodies.append(body)
 
-    results = _race(pg_app, [(f"/api/v1/builds/{p.id}/promote", b) for p, b in zip(projects, bodies, strict=True)],
+    results = race(pg_app, [(f"/api/v1/builds/{p.id}/promote", b) for p, b in zip(projects, bodies, strict=True)],
                     token)
 
     statuses = Counter(status for status, _ in results)
@@ -148,7 +128,7 @@ def test_two_campaigns_created_at_once_by_one_promoter_give_one_row_and_one_409(
     token = factories.personal_token(promoter)
     when = soon()
     body = {"date": when["day"], "start_time": when["start_time"], "statuses": ["available"]}
-    results = _race(pg_app, [("/api/v1/campaigns", body)] * 2, token)
+    results = race(pg_app, [("/api/v1/campaigns", body)] * 2, token)
     assert sorted(status for status, _ in results) == [201, 409]
     assert next(answer for status, answer in results if status == 409)["error"] == "already_promoted"
     db.session.expire_all()
@@ -193,14 +173,14 @@ def test_six_members_opening_the_planning_room_at_once_get_one_room_and_are_all_
     for i in range(6):
         factories.player(admin.workspace_id, f"p{i}@example.com", "available", external_id=f"p-{i}")
     bot = gamenight.rotate_bot_token(admin)
-    results = _race(pg_app, [("/api/v1/planning/today/create", {"channel": "discord", "external_id": f"p-{i}"})
+    results = race(pg_app, [("/api/v1/planning/today/create", {"channel": "discord", "external_id": f"p-{i}"})
                              for i in range(6)], bot)
     assert sorted(status for status, _ in results) == [200] * 5 + [201]
     assert db.session.scalar(select(func.count()).select_from(PlanningRoom)) == 1
     assert db.session.scalar(select(func.count()).select_from(PlanningMember)) == 6
 
     names = ["Owls", "owls", " OWLS ", "Owls  "] * 3
-    results = _race(pg_app, [("/api/v1/planning/today/suggestions",
+    results = race(pg_app, [("/api/v1/planning/today/suggestions",
                               {"channel": "discord", "external_id": f"p-{i % 6}", "name": name})
                              for i, name in enumerate(names)], bot)
     assert Counter(status for status, _ in results) == Counter({200: 11, 201: 1})

@@ -1,5 +1,6 @@
-"""Real `flask --app wsgi worker` processes for tests and drills: started in their own process groups, output to
-files, SIGKILLed for real (the worker, its scheduler and its work horse), whatever is left killed at the end."""
+"""Real `flask --app wsgi worker` and `reconcile` processes for tests and drills: started in their own process
+groups, output to files, SIGKILLed for real (the worker, its scheduler and its work horse), whatever is left
+killed at the end."""
 
 from __future__ import annotations
 
@@ -56,9 +57,17 @@ class Workers:
         self.procs: list[subprocess.Popen[bytes]] = []
 
     def start(self, *args: str) -> subprocess.Popen[bytes]:
-        log = open(self.logs / f"worker-{len(self.procs)}.log", "wb")  # noqa: SIM115 — the child writes it
+        """A `flask --app wsgi worker` (with its scheduler)."""
+        return self._run("worker", *args)
+
+    def reconciler(self, every: float = 1.0) -> subprocess.Popen[bytes]:
+        """A `flask --app wsgi reconcile --every N`, killed like a worker."""
+        return self._run("reconcile", "--every", str(every))
+
+    def _run(self, command: str, *args: str) -> subprocess.Popen[bytes]:
+        log = open(self.logs / f"{command}-{len(self.procs)}.log", "wb")  # noqa: SIM115 — the child writes it
         with log:
-            proc = subprocess.Popen([sys.executable, "-m", "flask", "--app", "wsgi", "worker", *args], cwd=ROOT,
+            proc = subprocess.Popen([sys.executable, "-m", "flask", "--app", "wsgi", command, *args], cwd=ROOT,
                                     env=self.env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                                     start_new_session=True)
         self.procs.append(proc)
@@ -78,7 +87,13 @@ class Workers:
 
     def output(self) -> str:
         return "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-4000:]}"
-                         for p in sorted(self.logs.glob("worker-*.log")))
+                         for p in sorted(self.logs.glob("*.log"), key=lambda p: int(p.stem.rsplit("-", 1)[1])))
+
+    def kill_all(self) -> None:
+        """SIGKILL every process started here that still runs: a whole machine going down."""
+        for proc in self.procs:
+            if proc.poll() is None:
+                self.kill(proc)
 
     def close(self) -> None:
         for proc in self.procs:

@@ -1,111 +1,36 @@
-"""A game-night fan-out with real worker processes (`flask --app wsgi worker`) and a local HTTP sink
-receiving the Apprise `json://` posts: a worker SIGKILLed in the middle of the start call and a fresh
-one after it, and two workers sharing one large fan-out. Either way every recipient gets one message."""
+"""Drill: SIGKILL mid fan-out. A game-night start call with real worker processes (`flask --app wsgi worker`)
+and a local HTTP sink receiving the Apprise `json://` posts: a worker SIGKILLed in the middle of the start call
+and a fresh one after it, and two workers sharing one large fan-out. Either way every recipient gets one message."""
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 import time
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
-import pytest
 from rq import Worker
 from rq.job import Job
 from rq.job import JobStatus as RQStatus
-from sqlalchemy import select
 
-from tests.sink import Sink
-from tests.workers import TIMEOUT, Workers, wait_for
-from webapp.config import Settings
+from tests.drills.fanout import (
+    LEASE,
+    assert_ids_only,
+    fresh,
+    ledger,
+    members,
+    needs_proc,
+    rq_jobs,
+    start_call_now,
+    tally,
+)
+from tests.drills.report import drill
+from tests.workers import TIMEOUT, wait_for
 from webapp.extensions import utcnow
 from webapp.gamenight import campaigns
-from webapp.gamenight import services as gamenight
-from webapp.gamenight.models import Campaign, CampaignJob, CampaignStatus, JobKind, JobStatus
-from webapp.notify.models import Delivery, DeliveryStatus
+from webapp.gamenight.models import Campaign, CampaignJob, CampaignStatus, JobStatus
+from webapp.notify.models import DeliveryStatus
 
-pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="finds RQ's work horses in /proc")
-LEASE = 2.0  # seconds a claim or a heartbeat stays fresh, here and in the workers
-
-
-@pytest.fixture
-def sink() -> Iterator[Sink]:
-    with Sink() as running:
-        yield running
-
-
-@pytest.fixture
-def settings(app, monkeypatch) -> Settings:
-    """The app's settings with the workers' short lease (the reconciler here judges by the same)."""
-    short = dataclasses.replace(app.config["SETTINGS"], DELIVERY_LEASE_SECONDS=LEASE, FANOUT_RUNS=2)
-    monkeypatch.setitem(app.config, "SETTINGS", short)
-    return short
-
-
-@pytest.fixture
-def promoter(factories):
-    return factories.user("promoter", "Acme", email="promoter@example.com")
-
-
-@pytest.fixture
-def workers(settings, tmp_path) -> Iterator[Workers]:
-    running = Workers(settings, tmp_path)
-    try:
-        yield running
-    finally:
-        running.close()
-
-
-
-def fresh(db) -> None:
-    """Forget what this session read: the workers write the rows."""
-    db.session.rollback()
-    db.session.expire_all()
-
-
-def members(factories, promoter, sink, n: int) -> dict[str, int]:
-    """`n` opted-in, available members, each reached at its own sink path; path → user id."""
-    return {f"m{i}": factories.player(promoter.workspace_id, f"m{i}@example.com", target=sink.target(f"m{i}"))
-            for i in range(n)}
-
-
-def start_call_now(db, redis, promoter) -> tuple[Campaign, CampaignJob]:
-    """A campaign whose start call is due now, the only job to run: reminder and ready-check cancelled.
-    Its three scheduled RQ runs are dropped and the start call is put on the queue at once."""
-    local = (utcnow() + timedelta(minutes=5)).astimezone(gamenight.workspace(promoter.workspace_id).zone)
-    campaign, _ = campaigns.create(promoter, day=local.date().isoformat(), start_time=local.strftime("%H:%M"))
-    for found in campaign.jobs:
-        Job.fetch(found.rq_job_id, connection=redis).delete()
-        if found.kind is JobKind.start:
-            start = found
-            found.run_at, found.deadline_at = utcnow(), utcnow() + timedelta(hours=1)
-        else:
-            found.status = JobStatus.cancelled
-    db.session.commit()
-    assert campaigns._schedule(start)
-    return campaign, start
-
-
-def ledger(db, source_id: int) -> dict[int, Delivery]:
-    return {d.user_id: d for d in db.session.scalars(select(Delivery).where(Delivery.source_type == campaigns.SOURCE,
-                                                                          Delivery.source_id == source_id))}
-
-
-def rq_jobs(redis) -> dict[str, Job]:
-    """Every job hash in Redis, by id."""
-    ids = {key.decode().removeprefix("rq:job:") for key in redis.scan_iter("rq:job:*")}
-    return {job_id: Job.fetch(job_id, connection=redis) for job_id in ids if ":" not in job_id}
-
-
-def assert_ids_only(jobs: dict[str, Job], sink: Sink) -> None:
-    """Job arguments are a campaign job's id (and a share number): never a handle or a target."""
-    assert jobs
-    for job in jobs.values():
-        assert job.func_name == campaigns.JOB_FUNCTION
-        assert job.kwargs == {} and all(type(arg) is int for arg in job.args), (job.id, job.args)
-        assert f"127.0.0.1:{sink.port}" not in repr((job.args, job.kwargs, job.meta, job.description))
+pytestmark = needs_proc
 
 
 def test_a_worker_killed_mid_start_call_and_a_fresh_one_send_each_message_exactly_once(
@@ -165,6 +90,7 @@ def test_a_worker_killed_mid_start_call_and_a_fresh_one_send_each_message_exactl
     assert {f"campaign-job-{start.id}-r0", rerun} <= set(jobs)
     assert jobs[rerun].get_status() is RQStatus.FINISHED and jobs[rerun].return_value() == "done"
     assert_ids_only(jobs, sink)
+    drill("sigkill mid fan-out", **tally(sink, paths, [f"campaign:{campaign.id}:start:{{user_id}}"]))
 
 
 def test_two_workers_share_one_large_fan_out_and_deliver_each_message_once(
@@ -209,3 +135,4 @@ def test_two_workers_share_one_large_fan_out_and_deliver_each_message_once(
     middle = n // 2  # where the share's walk starts (rotate = share * n // FANOUT_RUNS)
     assert arrivals.index(order[middle]) < arrivals.index(order[middle - 1]), "one run sent them all"
     assert_ids_only(jobs, sink)
+    drill("two workers share one fan-out", **tally(sink, paths, [f"campaign:{campaign.id}:start:{{user_id}}"]))
