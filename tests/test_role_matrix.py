@@ -68,13 +68,14 @@ BY_RULE: dict[str, dict[str, int]] = {
        for rule in ("/rq/<int:instance_number>/", "/rq/<int:instance_number>/view",
                     "/rq/<int:instance_number>/view/queues")},
     "/rq/requeue/<queue_name>": {"anonymous": 302, "operator": 405, "*": 404},
+    "/api/v1/openapi.json": {"*": 200},  # the API's OpenAPI document: public, no token
 }
 OPERATOR_ENDPOINTS = "rq_dashboard."  # every page of the RQ dashboard
 
 
 def expected(endpoint: str, visitor: str, rule_path: str = "") -> int:
-    rule = BY_RULE.get(rule_path) or OPERATOR if endpoint.startswith(OPERATOR_ENDPOINTS) else TOKEN if endpoint.startswith("api.") \
-        else RULES.get(endpoint)
+    rule = BY_RULE.get(rule_path) or (OPERATOR if endpoint.startswith(OPERATOR_ENDPOINTS)
+                                      else TOKEN if endpoint.startswith("api.") else RULES.get(endpoint))
     assert rule is not None, f"{endpoint} has no rule in RULES: say who may open it"
     if rule == PUBLIC:
         return 200
@@ -92,8 +93,8 @@ def expected(endpoint: str, visitor: str, rule_path: str = "") -> int:
 @pytest.fixture
 def acme(db, factories, redis):
     """One workspace with one of everything a page can be about, made by its admin, and a member per role."""
-    from webapp.gamenight import campaigns
-    from webapp.gamenight import services as gamenight
+    from webapp.gamenight import campaigns, night_settings
+    from webapp.gamenight.campaign_plans import CampaignChoices
 
     admin = factories.user("admin", "Acme", email="admin@example.com")
     members = {"admin": admin, **{visitor: factories.user(WORKSPACE_ROLE[visitor].name, "Acme",
@@ -107,8 +108,8 @@ def acme(db, factories, redis):
     live_room = factories.live_room(admin)
     project = factories.build_project(admin)
     local = (utcnow() + timedelta(hours=2)).astimezone(ZoneInfo("Europe/Ljubljana"))
-    campaign, _ = campaigns.create(admin, day=local.date().isoformat(), start_time=local.strftime("%H:%M"))
-    today = gamenight.local_today(gamenight.workspace(admin.workspace_id)).isoformat()
+    campaign, _ = campaigns.create(admin, CampaignChoices(day=local.date().isoformat(), start_time=local.strftime("%H:%M")))
+    today = night_settings.local_today(night_settings.workspace(admin.workspace_id)).isoformat()
     job = Queue("default", connection=redis).enqueue("jobs.outbox.run_effect", 1)
     values = {"slug": proc.slug, "version_id": draft.id, "project_id": project.id, "room_id": live_room.id,
               "campaign_id": campaign.id, "day": today, "token": "not-a-signed-link", "job_id": job.id,

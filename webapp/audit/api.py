@@ -1,19 +1,49 @@
+"""The audit log over JSON: `GET /api/v1/audit` (personal access token, viewer+)."""
+
 from __future__ import annotations
 
-from flask import Response, jsonify, request
+from datetime import datetime
+from typing import Any
 
-from webapp import inputs
+from flask import Response, jsonify, request
+from pydantic import BaseModel, Field
+
 from webapp.accounts import services as accounts
 from webapp.accounts.context import api_actor
 from webapp.accounts.models import Role
-from webapp.api import bp
+from webapp.apiblueprint import bp
 from webapp.audit import services
+from webapp.commands import Command, Text, from_query, whole
+from webapp.openapi import documented
+
+
+class AuditQuery(Command):
+    """The audit log's filters (dates without an offset are in the workspace's time zone)."""
+
+    action: Text = Field("", description="An action prefix: `version` matches `version.promoted`, …")
+    since: Text = Field("", description="An ISO 8601 date or date-time, inclusive.")
+    until: Text = Field("", description="An ISO 8601 date (the whole day) or date-time, inclusive.")
+    actor: Text = Field("", description="Part of the actor's label (an e-mail, `bot (telegram)`, …).")
+    resource: Text = Field("", description="`type` or `type:id`, e.g. `process:3`.")
+    limit: whole(1, 1000) = 100
+
+
+class AuditEventOut(BaseModel):
+    id: int
+    action: str
+    actor: str
+    resource_type: str
+    resource_id: str | None
+    details: dict[str, Any]
+    created_at: datetime
 
 
 @bp.get("/audit")
+@documented("Audit events of the token's workspace, newest first", query=AuditQuery,
+            responses={200: list[AuditEventOut]})
 def audit_events() -> Response:
     actor = api_actor()
     actor.require(Role.viewer, "read the audit log")
+    query = from_query(AuditQuery)
     flt = services.AuditFilter.from_args(request.args, accounts.time_zone(actor.workspace_id))
-    limit = inputs.whole_number(request.args.get("limit"), "limit", default=100, maximum=1000)
-    return jsonify([e.as_json() for e in services.list_events(actor.workspace_id, flt, limit=limit)])
+    return jsonify([e.as_json() for e in services.list_events(actor.workspace_id, flt, limit=query.limit)])
