@@ -2,18 +2,116 @@
 
 from __future__ import annotations
 
-from flask import Response, jsonify, request, url_for
+from datetime import datetime
+from typing import Literal
 
-from webapp import inputs
+from flask import Response, jsonify, request, url_for
+from pydantic import BaseModel, JsonValue
+
 from webapp.accounts.context import api_actor, bearer_token
-from webapp.api import bp, json_body, optional_str
-from webapp.errors import BadRequest
-from webapp.processes import services
+from webapp.apiblueprint import bp, json_body
+from webapp.commands import from_json, from_query
+from webapp.openapi import Reply, documented
+from webapp.processes import documents, promotion, serving
+from webapp.processes.commands import CreateProcess, DraftDocument, PromoteVersion, VersionPage
+
+# -- what the routes answer (the DESIGN.md v1 contract) -----------------------------------------------
+
+
+class ServedVersion(BaseModel):
+    process: str
+    environment: Literal["sandbox", "production"]
+    version: int
+    config: JsonValue
+    input_schema: JsonValue
+    output_schema: JsonValue
+
+
+class Invocation(BaseModel):
+    process: str
+    environment: Literal["sandbox", "production"]
+    version: int
+    output: JsonValue
+    cached: bool
+
+
+class ProcessOut(BaseModel):
+    slug: str
+    name: str
+    description: str
+    production_version: int | None
+
+
+class CreatedProcess(BaseModel):
+    slug: str
+    name: str
+    description: str
+    id: int
+
+
+class VersionOut(BaseModel):
+    id: int
+    version: int
+    environment: Literal["sandbox", "production"]
+    status: Literal["draft", "active", "deprecated"]
+    change_notes: str
+    created_at: datetime
+    promoted_by: str | None
+
+
+class PromotedVersion(VersionOut):
+    promoted_from: int | None
+
+
+class VersionBrief(BaseModel):
+    id: int
+    version: int
+    created_at: datetime
+    environment: Literal["sandbox", "production"]
+    status: Literal["draft", "active", "deprecated"]
+
+
+class Change(BaseModel):
+    path: str
+    type: Literal["added", "removed", "modified"]
+    old: JsonValue
+    new: JsonValue
+
+
+class DiffOut(BaseModel):
+    changes: list[Change]
+    summary: str
+
+
+class PromotionPreview(BaseModel):
+    source: VersionBrief
+    current_production: VersionBrief | None
+    diff: DiffOut
+    cache_entries: int | None
+    preview_token: str
+
+
+class PromotionOut(BaseModel):
+    promoted_version: PromotedVersion
+    deprecated_version: VersionOut | None
+    cache_invalidated: int
+
+
+_ETAG = {"ETag": "The version's tag: send it back as If-None-Match to get a 304 while it is still served."}
+_PROMOTION_REFUSED = "not promotable (`not_promotable`), or production changed since the preview " \
+                     "(`production_changed`, `details` = the fresh preview)"
+
+# -- serving (environment keys) -----------------------------------------------------------------------
 
 
 @bp.get("/serve/<slug>")
+@documented("The active version of a process in the key's environment", auth="environment",
+            responses={200: Reply("The active version.", schema=ServedVersion, headers=_ETAG),
+                       304: Reply("Not modified: the If-None-Match tag is still the active version.", content={},
+                                  headers=_ETAG),
+                       404: "no process of that slug, or no active version in the key's environment"})
 def serve(slug: str) -> Response:
-    served = services.resolve_serving(bearer_token(), slug)
+    served = serving.resolve_serving(bearer_token(), slug)
     # Weak comparison, as RFC 9110 asks of If-None-Match: a proxy that compresses marks tags W/"…".
     if request.if_none_match.contains_weak(served.etag):
         response = Response(status=304)
@@ -25,36 +123,53 @@ def serve(slug: str) -> Response:
 
 
 @bp.post("/serve/<slug>/invoke")
+@documented("Render the active version's config with an input", auth="environment",
+            body=JsonValue, body_required=False,
+            responses={200: Invocation, 404: "no process of that slug, or no active version in the key's environment",
+                       422: "the input does not match the input schema (`input_invalid`, `details` lists each error), "
+                            "or the config cannot be rendered with it (`render_failed`, `schema_unusable`)"})
 def invoke(slug: str) -> Response:
-    return jsonify(services.invoke(bearer_token(), slug, json_body(object_required=False)))
+    """The body is the input, any JSON (validated by the version's input schema, not by a command)."""
+    return jsonify(serving.invoke(bearer_token(), slug, json_body(object_required=False)))
+
+
+# -- management (personal access tokens) ----------------------------------------------------------------
 
 
 @bp.get("/processes")
+@documented("The workspace's processes and their production versions", responses={200: list[ProcessOut]})
 def list_processes() -> Response:
     actor = api_actor()
     return jsonify([
         {"slug": p.slug, "name": p.name, "description": p.description,
          "production_version": live.number if live else None}
-        for p, live in services.list_processes(actor)
+        for p, live in documents.list_processes(actor)
     ])
 
 
 @bp.post("/processes")
+@documented("Create a process", body=CreateProcess,
+            responses={201: CreatedProcess, 409: "the slug is taken in this workspace",
+                       422: "no usable name or slug (`details` names the field)"})
 def create_process() -> tuple[Response, int]:
     actor = api_actor()
-    actor.require(*services.CREATE_PROCESSES)  # before the body: a viewer gets 403, not a 400 about it
-    body = json_body()
-    process = services.create_process(actor, optional_str(body, "name"), optional_str(body, "slug") or None,
-                                      optional_str(body, "description"))
+    actor.require(*documents.CREATE_PROCESSES)  # before the body: a viewer gets 403, not a 400 about it
+    command = from_json(CreateProcess)
+    process = documents.create_process(actor, command.name or "", command.slug or None, command.description or "")
     return jsonify({"slug": process.slug, "name": process.name, "description": process.description,
                     "id": process.id}), 201
 
 
 @bp.get("/processes/<slug>/versions")
+@documented("A process's versions, newest first", query=VersionPage,
+            responses={200: Reply("One page of versions.", schema=list[VersionOut],
+                                  headers={"X-Total-Count": "How many versions there are.",
+                                           "Link": "The next page (RFC 8288 `rel=\"next\"`), while there is one."})})
 def list_versions(slug: str) -> Response:
     actor = api_actor()
-    process = services.get_process(actor, slug)
-    page = services.history(process, _int_arg("page", 1), min(_int_arg("per_page", 100), 500))
+    process = documents.get_process(actor, slug)
+    query = from_query(VersionPage)
+    page = documents.history(process, query.page, min(query.per_page, 500))
     response = jsonify([v.as_json() for v in page.items])
     # The body stays the contract's plain list; where it goes on is in the headers (RFC 8288).
     response.headers["X-Total-Count"] = str(page.total)
@@ -65,37 +180,41 @@ def list_versions(slug: str) -> Response:
 
 
 @bp.post("/processes/<slug>/versions")
+@documented("Create a sandbox draft", body=DraftDocument,
+            responses={201: VersionOut, 409: "another version was created at the same moment; try again",
+                       422: "a document is invalid (`details` names each field)"})
 def create_version(slug: str) -> tuple[Response, int]:
     actor = api_actor()
-    process = services.get_process(actor, slug)
-    actor.require(*services.CREATE_VERSIONS)
-    body = json_body()
-    if "config" not in body:
-        raise BadRequest("'config' is required.")
-    version = services.create_draft(actor, process, body.get("config"), body.get("input_schema"),
-                                    body.get("output_schema"), optional_str(body, "change_notes"))
+    process = documents.get_process(actor, slug)
+    actor.require(*documents.CREATE_VERSIONS)
+    draft = from_json(DraftDocument)
+    version = documents.create_draft(actor, process, draft.config, draft.input_schema, draft.output_schema,
+                                     draft.change_notes or "")
     return jsonify(version.as_json()), 201
 
 
 @bp.post("/versions/<int:version_id>/activate")
+@documented("Activate a sandbox draft", responses={200: VersionOut, 409: "the version is not a draft"})
 def activate(version_id: int) -> Response:
-    return jsonify(services.activate(api_actor(), version_id).as_json())
+    """draft → sandbox active: frozen from now on, served to sandbox keys, promotable."""
+    return jsonify(documents.activate(api_actor(), version_id).as_json())
 
 
 @bp.get("/versions/<int:version_id>/promotion-preview")
+@documented("What promoting a version would change", responses={200: PromotionPreview,
+                                                               409: "not promotable (`not_promotable`)"})
 def promotion_preview(version_id: int) -> Response:
-    return jsonify(services.promotion_preview(api_actor(), version_id).as_json())
+    """The diff against current production and the `preview_token` that the promote sends back."""
+    return jsonify(promotion.promotion_preview(api_actor(), version_id).as_json())
 
 
 @bp.post("/versions/<int:version_id>/promote")
+@documented("Promote a version to production (or roll back to it)", body=PromoteVersion,
+            responses={201: PromotionOut, 409: _PROMOTION_REFUSED,
+                       503: "the database failed; the message says whether anything was saved"})
 def promote(version_id: int) -> tuple[Response, int]:
     actor = api_actor()
-    actor.require(*services.PROMOTE)
-    body = json_body()
-    result = services.promote(actor, version_id, optional_str(body, "change_notes"),
-                              optional_str(body, "preview_token") or None)
+    actor.require(*promotion.PROMOTE)
+    command = from_json(PromoteVersion)
+    result = promotion.promote(actor, version_id, command.change_notes or "", command.preview_token or None)
     return jsonify(result.as_json()), 201
-
-
-def _int_arg(name: str, default: int) -> int:
-    return inputs.whole_number(request.args.get(name), name, default=default)

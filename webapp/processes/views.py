@@ -1,6 +1,6 @@
 """The processes dashboard: list, history, drafts, compare, and the promote / roll back dialog.
 
-Views parse input, call one service and render; every rule lives in `services`. With `HX-Request`
+Views parse input, call one service and render; every rule lives in the services (`documents`, `promotion`). With `HX-Request`
 a page answers only its named block (jinja2-fragments), so no markup exists twice.
 """
 
@@ -9,22 +9,25 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flask import Blueprint, Response, flash, make_response, redirect, render_template, request, url_for
+from flask import Blueprint, Response, flash, redirect, request, url_for
 
 from webapp import inputs
 from webapp.accounts.context import current_actor, signed_in_only
 from webapp.accounts.models import Role
+from webapp.commands import from_form, from_query, parse
 from webapp.errors import BadRequest, Conflict, DomainError, Invalid, NotFound
-from webapp.htmx import is_htmx, render_page
-from webapp.processes import services
+from webapp.htmx import is_htmx, render
+from webapp.processes import documents, promotion
+from webapp.processes.commands import CompareVersions, CreateProcess, DraftForm, PromoteVersion
 from webapp.processes.diff import line_diff
 from webapp.processes.models import ProcessVersion
+from webapp.processes.validation import DOCUMENT_FIELDS, parse_json_text
+from webapp.templating import pretty_json
 
 bp = Blueprint("processes", __name__)
 
 HISTORY_PER_PAGE = 20
-DRAFT_FIELDS = services.DOCUMENT_FIELDS  # config, input_schema, output_schema
-VALUE_PREVIEW_CHARS = 2000
+DRAFT_FIELDS = DOCUMENT_FIELDS  # config, input_schema, output_schema
 
 
 signed_in_only(bp)
@@ -33,24 +36,6 @@ signed_in_only(bp)
 @bp.context_processor
 def _helpers() -> dict[str, Any]:
     return {"line_diff": line_diff, "Role": Role}
-
-
-@bp.app_template_filter("compact_json")
-def compact_json(value: Any, limit: int = VALUE_PREVIEW_CHARS) -> str:
-    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-    return text if len(text) <= limit else text[:limit] + f"… ({len(text):,} characters)"
-
-
-@bp.app_template_filter("pretty_json")
-def pretty_json(value: Any) -> str:
-    return "" if value is None else json.dumps(value, ensure_ascii=False, indent=2)
-
-
-def render(template: str, block: str | None = None, status: int = 200, **context: Any) -> Response:
-    """The full page, or only `block` of it for htmx (`actor` comes from the accounts context processor)."""
-    if block:
-        return render_page(template, block, status, **context)
-    return make_response(render_template(template, **context), status)
 
 
 def _trigger(response: Response, **events: Any) -> Response:
@@ -69,34 +54,45 @@ def _id_arg(name: str) -> int:
         raise BadRequest(f"Pick two versions to compare ({name!r} is missing or not a version id).") from None
 
 
+def _compare_args() -> CompareVersions:
+    try:
+        return from_query(CompareVersions)
+    except BadRequest as exc:
+        name = next(iter(exc.details or {"old": ""}))
+        raise BadRequest(f"Pick two versions to compare ({name!r} is missing or not a version id).",
+                         details=exc.details) from None
+
+
 # -- processes -----------------------------------------------------------------------------------
 
 
 @bp.get("/processes")
 def index() -> Response:
-    return render("processes/index.html", rows=services.list_processes(current_actor()), form={}, error=None)
+    return render("processes/index.html", rows=documents.list_processes(current_actor()), form={}, error=None)
 
 
 @bp.post("/processes")
 def create() -> Any:
     actor = current_actor()
     form = {k: request.form.get(k, "") for k in ("name", "slug", "description")}
+    command = from_form(CreateProcess)
     try:
-        process = services.create_process(actor, form["name"], form["slug"] or None, form["description"])
+        process = documents.create_process(actor, command.name or "", command.slug or None,
+                                           command.description or "")
     except (Invalid, Conflict) as exc:
-        return render("processes/index.html", status=exc.status, rows=services.list_processes(actor),
+        return render("processes/index.html", status=exc.status, rows=documents.list_processes(actor),
                       form=form, error=exc)
     flash(f"Process {process.name!r} created.", "success")
     return redirect(url_for(".detail", slug=process.slug), code=303)
 
 
 def _history_context(process: Any, page: int) -> dict[str, Any]:
-    return {"process": process, "page": services.history(process, page, HISTORY_PER_PAGE)}
+    return {"process": process, "page": documents.history(process, page, HISTORY_PER_PAGE)}
 
 
 @bp.get("/processes/<slug>")
 def detail(slug: str) -> Response:
-    process = services.get_process(current_actor(), slug)
+    process = documents.get_process(current_actor(), slug)
     return render("processes/detail.html", "history", **_history_context(process, _page_arg()))
 
 
@@ -112,9 +108,9 @@ def _as_text(version: ProcessVersion | None) -> dict[str, str]:
 @bp.get("/processes/<slug>/versions/new")
 def new_version(slug: str) -> Response:
     actor = current_actor()
-    process = services.get_process(actor, slug)
-    actor.require(*services.CREATE_VERSIONS)
-    source = services.get_version(actor, _id_arg("from")) if request.args.get("from") else None
+    process = documents.get_process(actor, slug)
+    actor.require(*documents.CREATE_VERSIONS)
+    source = documents.get_version(actor, _id_arg("from")) if request.args.get("from") else None
     if source is not None and source.process_id != process.id:
         raise NotFound("No such version of this process.")
     return render("processes/version_form.html", process=process, version=None, source=source,
@@ -125,17 +121,23 @@ def _draft_form() -> dict[str, str]:
     return {k: request.form.get(k, "") for k in (*DRAFT_FIELDS, "change_notes")}
 
 
+def _draft_command(form: dict[str, str], based_on: int | None = None) -> DraftForm:
+    """The form as the command the API takes too: its JSON text read first (one 422 naming each field)."""
+    values = parse_json_text({k: form[k] for k in DRAFT_FIELDS})
+    return parse(DraftForm, {**values, "change_notes": form["change_notes"], "based_on": based_on})
+
+
 @bp.post("/processes/<slug>/versions")
 def create_version(slug: str) -> Any:
     actor = current_actor()
-    process = services.get_process(actor, slug)
-    actor.require(*services.CREATE_VERSIONS)  # before the JSON: a viewer gets 403, not a 422 form
+    process = documents.get_process(actor, slug)
+    actor.require(*documents.CREATE_VERSIONS)  # before the JSON: a viewer gets 403, not a 422 form
     based_on = inputs.optional_whole_number(request.form.get("based_on"), "based_on")
     form = _draft_form()
     try:
-        values = services.parse_json_text({k: form[k] for k in DRAFT_FIELDS})
-        version = services.create_draft(actor, process, values["config"], values["input_schema"],
-                                        values["output_schema"], form["change_notes"], based_on)
+        draft = _draft_command(form, based_on)
+        version = documents.create_draft(actor, process, draft.config, draft.input_schema, draft.output_schema,
+                                         draft.change_notes or "", draft.based_on)
     except Invalid as exc:
         return render("processes/version_form.html", status=422, process=process, version=None,
                       source=None, based_on=based_on, form=form, errors=exc.details or {}, error=exc)
@@ -145,7 +147,7 @@ def create_version(slug: str) -> Any:
 
 @bp.get("/versions/<int:version_id>/edit")
 def edit_version(version_id: int) -> Response:
-    version = services.editable_draft(current_actor(), version_id)
+    version = documents.editable_draft(current_actor(), version_id)
     return render("processes/version_form.html", process=version.process, version=version, source=None,
                   form=_as_text(version) | {"change_notes": version.change_notes}, errors={})
 
@@ -153,12 +155,12 @@ def edit_version(version_id: int) -> Response:
 @bp.post("/versions/<int:version_id>")
 def update_version(version_id: int) -> Any:
     actor = current_actor()
-    version = services.editable_draft(actor, version_id)  # 403/404/409 before looking at the JSON
+    version = documents.editable_draft(actor, version_id)  # 403/404/409 before looking at the JSON
     form = _draft_form()
     try:
-        values = services.parse_json_text({k: form[k] for k in DRAFT_FIELDS})
-        version = services.update_draft(actor, version_id, values["config"], values["input_schema"],
-                                        values["output_schema"], form["change_notes"])
+        draft = _draft_command(form)
+        version = documents.update_draft(actor, version_id, draft.config, draft.input_schema, draft.output_schema,
+                                         draft.change_notes or "")
     except Invalid as exc:
         return render("processes/version_form.html", status=422, process=version.process, version=version,
                       source=None, form=form, errors=exc.details or {}, error=exc)
@@ -170,7 +172,7 @@ def update_version(version_id: int) -> Any:
 def activate(version_id: int) -> Any:
     actor = current_actor()
     try:
-        version = services.activate(actor, version_id)
+        version = documents.activate(actor, version_id)
     except DomainError as exc:
         if not is_htmx():
             raise
@@ -188,15 +190,16 @@ def activate(version_id: int) -> Any:
 
 @bp.get("/versions/<int:version_id>")
 def version(version_id: int) -> Response:
-    v = services.get_version(current_actor(), version_id)
+    v = documents.get_version(current_actor(), version_id)
     return render("processes/version.html", process=v.process, version=v)
 
 
 @bp.get("/processes/<slug>/compare")
 def compare(slug: str) -> Response:
     actor = current_actor()
-    process = services.get_process(actor, slug)
-    old, new, diff = services.compare(actor, _id_arg("old"), _id_arg("new"))
+    process = documents.get_process(actor, slug)
+    versions = _compare_args()
+    old, new, diff = documents.compare(actor, versions.old, versions.new)
     if old.process_id != process.id:
         raise NotFound("No such version of this process.")
     return render("processes/compare.html", "diff", process=process, old=old, new=new, diff=diff)
@@ -215,7 +218,7 @@ def _dialog(status: int = 200, **context: Any) -> Response:
 @bp.get("/versions/<int:version_id>/promote")
 def promote_dialog(version_id: int) -> Response:
     try:
-        preview = services.promotion_preview(current_actor(), version_id)
+        preview = promotion.promotion_preview(current_actor(), version_id)
     except DomainError as exc:
         return _dialog(exc.status, message=exc.message)
     return _dialog(preview=preview)
@@ -226,10 +229,11 @@ def promote(version_id: int) -> Any:
     actor = current_actor()
     notes = request.form.get("change_notes", "")
     try:
-        result = services.promote(actor, version_id, notes, request.form.get("preview_token") or None)
-    except services.ProductionChanged as exc:
+        command = from_form(PromoteVersion)
+        result = promotion.promote(actor, version_id, command.change_notes or "", command.preview_token or None)
+    except promotion.ProductionChanged as exc:
         try:
-            fresh = services.promotion_preview(actor, version_id)
+            fresh = promotion.promotion_preview(actor, version_id)
         except DomainError as again:
             return _dialog(again.status, message=again.message)
         return _dialog(exc.status, preview=fresh, message=exc.message, change_notes=notes)

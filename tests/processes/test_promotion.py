@@ -1,0 +1,115 @@
+"""Promotion through the services (webapp/processes/promotion.py): active → promoted → deprecated → rollback."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from webapp.accounts.models import Environment
+from webapp.audit.models import AuditEvent
+from webapp.errors import Conflict, Forbidden
+from webapp.processes import documents, promotion
+from webapp.processes.models import ProcessVersion, VersionStatus
+
+
+def actions(db, resource_id=None) -> list[str]:
+    query = select(AuditEvent.action).order_by(AuditEvent.id)
+    if resource_id is not None:
+        query = query.where(AuditEvent.resource_type == "process_version",
+                            AuditEvent.resource_id == str(resource_id))
+    return list(db.session.scalars(query))
+
+def test_a_draft_is_not_promotable(app, db, factories):
+    actor = factories.user("promoter")
+    proc = factories.process(actor)
+    draft = factories.version(actor, proc, activate=False)
+    with pytest.raises(Conflict) as exc:
+        promotion.promote(actor, draft.id)
+    assert exc.value.code == "not_promotable"
+    assert documents.current_production(proc.id) is None
+    with pytest.raises(Conflict) as exc:
+        promotion.promotion_preview(actor, draft.id)
+    assert exc.value.code == "not_promotable"
+
+
+def test_the_current_production_version_is_not_promotable_again(app, factories):
+    actor = factories.user("promoter")
+    proc = factories.process(actor)
+    live = factories.production(actor, proc)
+    with pytest.raises(Conflict) as exc:
+        promotion.promote(actor, live.id)
+    assert exc.value.code == "not_promotable" and exc.value.status == 409
+    assert documents.current_production(proc.id).id == live.id
+
+
+def test_promote_copies_the_sandbox_version_into_production_and_keeps_the_source(app, db, factories):
+    actor = factories.user("promoter")
+    proc = factories.process(actor)
+    source = factories.version(actor, proc, {"prompt": "p"}, input_schema={"type": "object"}, notes="tuned")
+    result = promotion.promote(actor, source.id)
+    promoted = result.promoted
+    assert (promoted.environment, promoted.status) == (Environment.production, VersionStatus.active)
+    assert promoted.document == source.document
+    assert promoted.promoted_from_id == source.id and promoted.promoted_by_id == actor.user_id
+    assert promoted.change_notes == "tuned"
+    assert result.deprecated is None
+    db.session.expire_all()
+    assert db.session.get(ProcessVersion, source.id).status is VersionStatus.active
+
+
+def test_rollback_to_a_deprecated_production_version_creates_a_new_production_version(app, db, factories):
+    actor = factories.user("promoter")
+    proc = factories.process(actor)
+    first = factories.production(actor, proc, {"prompt": "one"})   # v1 sandbox, v2 production
+    second = factories.production(actor, proc, {"prompt": "two"})  # v3 sandbox, v4 production
+    db.session.expire_all()
+    assert db.session.get(ProcessVersion, first.id).status is VersionStatus.deprecated
+
+    result = promotion.promote(actor, first.id)
+    rolled = result.promoted
+    assert rolled.number == 5
+    assert rolled.environment is Environment.production and rolled.status is VersionStatus.active
+    assert rolled.config == {"prompt": "one"}
+    assert rolled.change_notes == f"Rollback to v{first.number}"
+    assert result.deprecated.id == second.id
+    assert documents.current_production(proc.id).id == rolled.id
+    assert actions(db, rolled.id) == ["version.rolled_back"]
+
+
+def test_version_numbers_count_up_per_process_across_environments(app, factories):
+    actor = factories.user("promoter")
+    one, two = factories.process(actor), factories.process(actor)
+    a1 = factories.version(actor, one)
+    b1 = factories.version(actor, two)
+    a3 = factories.production(actor, one)  # promoting a new sandbox v2 makes production v3
+    a4 = factories.version(actor, one, activate=False)
+    b2 = factories.version(actor, two)
+    assert [a1.number, a3.number, a4.number] == [1, 3, 4]
+    assert a3.promoted_from.number == 2
+    assert [b1.number, b2.number] == [1, 2]
+
+
+def test_an_editor_cannot_promote_but_a_promoter_can(app, factories):
+    editor = factories.user("editor", workspace="Acme")
+    promoter = factories.user("promoter", workspace="Acme")
+    proc = factories.process(editor)
+    version = factories.version(editor, proc)
+    with pytest.raises(Forbidden) as exc:
+        promotion.promote(editor, version.id)
+    assert exc.value.status == 403
+    with pytest.raises(Forbidden):
+        promotion.promotion_preview(editor, version.id)
+    assert documents.current_production(proc.id) is None
+    assert promotion.promote(promoter, version.id).promoted.status is VersionStatus.active
+
+
+def test_create_activate_and_promote_are_audited_with_the_actor(app, db, factories):
+    actor = factories.user("promoter")
+    proc = factories.process(actor)
+    version = factories.version(actor, proc)
+    promoted = promotion.promote(actor, version.id).promoted
+    assert actions(db, version.id) == ["version.created", "version.activated"]
+    assert actions(db, promoted.id) == ["version.promoted"]
+    event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "version.promoted"))
+    assert event.actor_id == actor.user_id and event.workspace_id == actor.workspace_id
+    assert event.details["version"] == promoted.number and event.details["from_version"] == version.number

@@ -1,0 +1,156 @@
+"""Promoting a version to production (or rolling back to an earlier one) through the promotion engine.
+
+The preview shows the diff against current production and signs which version it previews and which
+production version it saw; `promote` copies the version into a new ACTIVE production version, atomically,
+and invalidates the response cache after commit through the outbox.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from webapp.accounts.models import Environment, Role
+from webapp.accounts.services import Actor
+from webapp.audit import services as audit
+from webapp.errors import Conflict
+from webapp.extensions import db, utcnow
+from webapp.outbox import services as outbox
+from webapp.processes import cache
+from webapp.processes.diff import Diff, diff_documents
+from webapp.processes.documents import current_production, get_version, lock_process, next_number
+from webapp.processes.models import ProcessVersion, VersionStatus
+from webapp.promotion import PreviewChanged, PreviewToken, Promotion, confirm
+from webapp.webhooks import services as webhooks
+
+PROMOTE = (Role.promoter, "promote")
+
+
+class ProductionChanged(PreviewChanged):
+    code = "production_changed"
+    default_message = "Production changed since you opened this dialog. Review the new diff and confirm again."
+
+
+@dataclass(frozen=True)
+class Preview:
+    source: ProcessVersion
+    current: ProcessVersion | None
+    diff: Diff
+    cache_entries: int | None
+    token: str
+
+    @property
+    def is_rollback(self) -> bool:
+        return self.source.is_production
+
+    def as_json(self) -> dict[str, Any]:
+        def brief(v: ProcessVersion | None) -> dict[str, Any] | None:
+            return None if v is None else {"id": v.id, "version": v.number, "created_at": v.created_at.isoformat(),
+                                           "environment": v.environment.value, "status": v.status.value}
+        return {"source": brief(self.source), "current_production": brief(self.current),
+                "diff": self.diff.as_json(), "cache_entries": self.cache_entries, "preview_token": self.token}
+
+
+@dataclass(frozen=True)
+class Promoted:
+    promoted: ProcessVersion
+    deprecated: ProcessVersion | None
+    cache_entries: int
+
+    def as_json(self) -> dict[str, Any]:
+        return {"promoted_version": self.promoted.as_json() | {"promoted_from": self.promoted.promoted_from_id},
+                "deprecated_version": self.deprecated.as_json() if self.deprecated else None,
+                "cache_invalidated": self.cache_entries}
+
+
+class VersionPromotion(Promotion[Promoted]):
+    """`source` over `current` (the production version the dialog showed, or None before the first one)."""
+
+    token = PreviewToken(salt="promotion-preview", other_source="This preview token belongs to another version.")
+    changed = ProductionChanged
+    outcome_unknown = "it may or may not have been saved; open the process's history to see before trying again."
+
+    def __init__(self, actor: Actor, source: ProcessVersion, current: ProcessVersion | None,
+                 change_notes: str = "") -> None:
+        self.actor, self.version, self.current, self.change_notes = actor, source, current, change_notes
+        self.version_id = source.id  # kept: the rows expire when a changed production rolls back
+
+    def source(self) -> int:
+        return self.version_id
+
+    def seen_now(self) -> int | None:
+        return self.current.id if self.current else None
+
+    def fresh_preview(self) -> Preview:
+        return promotion_preview(self.actor, self.version_id)
+
+    def write(self) -> Promoted:
+        actor, source, current = self.actor, self.version, self.current
+        now = utcnow()
+        if current is not None:
+            current.status = VersionStatus.deprecated
+            current.deprecated_at = now
+            db.session.flush()  # the partial unique index must see the old one leave first
+        rollback = source.is_production
+        notes = (self.change_notes or "").strip() or (f"Rollback to v{source.number}" if rollback
+                                                      else source.change_notes)
+        promoted = ProcessVersion(
+            process_id=source.process_id, number=next_number(source.process_id),
+            environment=Environment.production, status=VersionStatus.active,
+            config=source.config, input_schema=source.input_schema, output_schema=source.output_schema,
+            change_notes=notes, created_by_id=actor.user_id, activated_at=now, published_at=now,
+            promoted_by_id=actor.user_id, promoted_from_id=source.id,
+        )
+        db.session.add(promoted)
+        db.session.flush()
+        process = source.process
+        entries = cache.count(process.id) or 0
+        details = {"process": process.slug, "version": promoted.number, "from_version": source.number,
+                   "replaced_version": current.number if current else None, "change_notes": notes}
+        audit.record(actor, "version.rolled_back" if rollback else "version.promoted", "process_version",
+                     promoted.id, details)
+        outbox.add(actor.workspace_id, "cache.invalidate_process", {"process_id": process.id})
+        webhooks.emit(actor.workspace_id, "process.rolled_back" if rollback else "process.promoted",
+                      details | {"version_id": promoted.id})
+        db.session.flush()  # the engine commits: a failure there is told apart from one here
+        return Promoted(promoted=promoted, deprecated=current, cache_entries=entries)
+
+
+def promotion_preview(actor: Actor, version_id: int) -> Preview:
+    actor.require(*PROMOTE)
+    source = get_version(actor, version_id)
+    _require_promotable(source)
+    current = current_production(source.process_id)
+    return Preview(source=source, current=current,
+                   diff=diff_documents(current.document if current else None, source.document),
+                   cache_entries=cache.count(source.process_id), token=VersionPromotion(actor, source, current).sign())
+
+
+def _require_promotable(version: ProcessVersion) -> None:
+    if not version.is_promotable:
+        if version.is_production and version.status is VersionStatus.active:
+            raise Conflict(f"v{version.number} is already the production version.", code="not_promotable")
+        raise Conflict(f"v{version.number} is {version.environment.value} {version.status.value}; only sandbox "
+                       "active versions (or earlier production versions, to roll back) can be promoted.",
+                       code="not_promotable")
+
+
+def promote(actor: Actor, version_id: int, change_notes: str = "", preview_token: str | None = None) -> Promoted:
+    """Make a copy of `version_id` the ACTIVE production version, atomically.
+
+    With a `preview_token` (the dialog always sends one) production must still be what the
+    preview showed, or `ProductionChanged` carries the fresh preview. Cache invalidation and
+    webhooks run after commit through the outbox.
+    """
+    actor.require(*PROMOTE)
+    source = get_version(actor, version_id)
+    lock_process(source.process_id)  # serialises promotions of one process (PostgreSQL)
+    db.session.refresh(source)
+    _require_promotable(source)
+    current = current_production(source.process_id, for_update=True)
+    return confirm(VersionPromotion(actor, source, current, change_notes), preview_token)
+
+
+@outbox.handler("cache.invalidate_process")
+def _invalidate_process_cache(effect: Any) -> dict[str, Any]:
+    return {"removed": cache.invalidate(effect.payload["process_id"])}
