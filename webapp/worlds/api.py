@@ -3,23 +3,163 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from datetime import datetime
+from typing import Annotated, Any
 
 from flask import Response, jsonify, request
+from pydantic import BaseModel, BeforeValidator, Field
 
-from webapp import inputs
 from webapp.accounts.context import api_actor
-from webapp.api import bp, json_body, optional_str
+from webapp.accounts.services import Actor
+from webapp.apiblueprint import bp, json_body
+from webapp.commands import Command, Text, from_json, from_query, parse, whole
 from webapp.errors import BadRequest
-from webapp.worlds import services
+from webapp.openapi import Reply, documented
+from webapp.worlds import design, lifecycle, promotion, queries, sandbox, transfer
+from webapp.worlds.commands import ImportDocument, NewProject, PromoteBuild, PromotionTarget, ReviewStep, read_import
 from webapp.worlds.models import BuildProject, Room
+
+# -- what the routes answer (described for the OpenAPI document) --------------------------------
+
+
+class TagOut(BaseModel):
+    key: str
+    category: str
+
+
+class DesignRoomOut(BaseModel):
+    id: int
+    key: str
+    name: str
+    description: str
+    attributes: dict[str, Any]
+    tags: list[TagOut]
+    world_room_id: int | None
+
+
+class DesignExitOut(BaseModel):
+    id: int
+    source: int
+    destination: int
+    direction: str
+    aliases: list[str]
+
+
+class ProjectOut(BaseModel):
+    id: int
+    name: str
+    description: str
+    status: str = Field(description="draft, submitted, approved, built or live")
+    allowed_transitions: list[str]
+    owner: str | None
+    rejection_reason: str | None
+    entry_room_id: int | None
+    sandbox_id: int | None
+    built_at: datetime | None
+    promoted_at: datetime | None
+    connection_room_id: int | None
+    connection_direction: str | None
+    created_at: datetime
+    rooms: list[DesignRoomOut]
+    exits: list[DesignExitOut]
+
+
+class RoomOut(BaseModel):
+    id: int
+    handle: str
+    key: str
+    name: str
+    live: bool
+
+
+class RoomExitOut(BaseModel):
+    id: int
+    direction: str
+    aliases: list[str]
+    destination: RoomOut
+
+
+class RoomDetailOut(RoomOut):
+    description: str
+    attributes: dict[str, Any]
+    tags: list[TagOut]
+    exits: list[RoomExitOut]
+
+
+class RoomBrief(BaseModel):
+    id: int
+    handle: str
+    name: str
+
+
+class PlannedExitOut(BaseModel):
+    source_room_id: int
+    destination_room_id: int
+    direction: str
+    aliases: list[str]
+
+
+class PreviewOut(BaseModel):
+    project_id: int
+    status: str
+    room_count: int
+    entry_room: RoomBrief
+    connection_room: RoomBrief
+    connection_direction: str
+    exits: list[PlannedExitOut]
+    conflicts: list[str] = Field(description="why the promotion cannot go ahead (empty: it can)")
+    preview_token: str
+
+
+class CreatedExitOut(BaseModel):
+    id: int
+    source_room_id: int
+    destination_room_id: int
+    direction: str
+    aliases: list[str]
+
+
+class PromotedOut(BaseModel):
+    promoted_rooms: int
+    created_exits: list[CreatedExitOut]
+    entry_room_id: int
+
+
+# -- the queries ---------------------------------------------------------------------------------
+
+
+class RoomSearch(Command):
+    """The connection-room picker: live rooms whose name, key or handle contains `q`."""
+
+    q: Text = ""
+    limit: whole(1, 200) = 20  # type: ignore[valid-type]
+
+
+def _export_format(value: object) -> object:
+    if value not in ("ev", "json"):
+        raise BadRequest("'format' is 'ev' (Evennia batch commands) or 'json'.")
+    return value
+
+
+class ExportQuery(Command):
+    """What to export (the live world, or one project's `area`) and how (`json`, or `ev` batch commands)."""
+
+    format: Annotated[str, BeforeValidator(_export_format), Field(json_schema_extra={"enum": ["json", "ev"]})] = "json"
+    area: whole() | None = None  # type: ignore[valid-type]
+
+
+class ImportQuery(Command):
+    name: Text | None = Field(None, description="the draft's name (else the document's, else `Imported <title>`)")
+
+
+# -- the routes ----------------------------------------------------------------------------------
 
 
 def project_json(project: BuildProject) -> dict[str, Any]:
     entry = project.entry_room
     return {
         "id": project.id, "name": project.name, "description": project.description,
-        "status": project.status.value, "allowed_transitions": services.allowed_transitions(project.status),
+        "status": project.status.value, "allowed_transitions": lifecycle.allowed_transitions(project.status),
         "owner": project.owner.email if project.owner else None, "rejection_reason": project.rejection_reason,
         "entry_room_id": entry.id if entry else None, "sandbox_id": project.sandbox_id,
         "built_at": project.built_at.isoformat() if project.built_at else None,
@@ -40,105 +180,150 @@ def room_json(room: Room) -> dict[str, Any]:
 
 
 @bp.get("/world/rooms")
+@documented("Live rooms to connect an area to", query=RoomSearch, responses={200: list[RoomOut]})
 def world_rooms() -> Response:
     """Connection rooms: live rooms whose name, key or handle contains `q`."""
-    limit = inputs.whole_number(request.args.get("limit"), "limit", default=20, maximum=200)
-    return jsonify([room_json(r) for r in services.live_rooms(api_actor(), request.args.get("q", ""), limit)])
+    query = from_query(RoomSearch)
+    return jsonify([room_json(r) for r in queries.live_rooms(api_actor(), query.q, query.limit)])
 
 
 @bp.get("/world/rooms/<int:room_id>")
+@documented("A room with its attributes, tags and exits", responses={200: RoomDetailOut})
 def world_room(room_id: int) -> Response:
-    room = services.get_room(api_actor(), room_id)
+    room = queries.get_room(api_actor(), room_id)
     return jsonify(room_json(room) | {
         "description": room.description, "attributes": room.attributes,
         "tags": [{"key": t.key, "category": t.category} for t in room.tags],
         "exits": [{"id": v.exit.id, "direction": v.exit.key, "aliases": v.exit.aliases,
-                   "destination": room_json(v.other)} for v in services.exits_of(room)]})
+                   "destination": room_json(v.other)} for v in queries.exits_of(room)]})
 
 
 @bp.get("/world/export")
+@documented("The live world or one area as a download", query=ExportQuery, responses={200: Reply(
+    "The export: JSON that `POST /builds/import` reads back, or an Evennia batch-command file (`format=ev`).",
+    content={"application/json": {"type": "object", "required": ["format", "title", "rooms", "exits"]},
+             "text/plain": {"type": "string"}},
+    headers={"Content-Disposition": "attachment; filename=\"world.json\" (or area-<id>, .ev)"}),
+    404: "no build project `area` in this workspace"})
 def world_export() -> Response:
     actor = api_actor()
-    area = inputs.optional_whole_number(request.args.get("area"), "area")
-    return export_response(actor, request.args.get("format", "json"), area)
+    query = from_query(ExportQuery)
+    return export_response(actor, query.format, query.area)
 
 
-def export_response(actor: Any, fmt: str, area: int | None) -> Response:
+def export_response(actor: Actor, fmt: str, area: int | None) -> Response:
     """The export as a download: `.ev` (Evennia batch commands) or `.json`."""
     name = f"area-{area}" if area else "world"
     if fmt == "ev":
-        response = Response(services.export_batch(actor, area), mimetype="text/plain")
+        response = Response(transfer.export_batch(actor, area), mimetype="text/plain")
         response.charset = "utf-8"
         response.headers["Content-Disposition"] = f'attachment; filename="{name}.ev"'
         return response
-    if fmt != "json":
-        raise BadRequest("'format' is 'ev' (Evennia batch commands) or 'json'.")
-    body = json.dumps(services.export_document(actor, area), ensure_ascii=False, indent=2) + "\n"
+    parse(ExportQuery, {"format": fmt})  # the same 400 as the API's for anything else
+    body = json.dumps(transfer.export_document(actor, area), ensure_ascii=False, indent=2) + "\n"
     response = Response(body, mimetype="application/json")
     response.headers["Content-Disposition"] = f'attachment; filename="{name}.json"'
     return response
 
 
 @bp.get("/builds")
+@documented("The workspace's build projects, newest first", responses={200: list[ProjectOut]})
 def builds() -> Response:
-    return jsonify([project_json(p) for p in services.list_projects(api_actor())])
+    return jsonify([project_json(p) for p in queries.list_projects(api_actor())])
 
 
 @bp.post("/builds")
+@documented("Create a draft build project", body=NewProject, body_required=True, responses={
+    201: ProjectOut, 409: "two exits of one room share a name (`exit_conflict`)",
+    422: "a rule is broken: the name, a room's fields (`details.rooms.<index>.<field>`), ids the exits name"})
 def create_build() -> tuple[Response, int]:
     """`{"name", "description"?, "rooms"?: [...], "exits"?: [...], "entry"?}` → 201 the draft project."""
     actor = api_actor()
-    actor.require(*services.DESIGN)
-    body = json_body()
-    project = services.create_project(actor, optional_str(body, "name"), optional_str(body, "description"),
-                                      body if ("rooms" in body or "exits" in body) else None)
+    actor.require(*lifecycle.DESIGN)
+    command = from_json(NewProject)
+    project = design.create_project(actor, command.name, command.description,
+                                    command if command.has_design else None)
     return jsonify(project_json(project)), 201
 
 
 @bp.post("/builds/import")
+@documented("Import a JSON export as a new draft project", body=ImportDocument, body_required=True,
+            query=ImportQuery, responses={201: ProjectOut, 409: "two exits of one room share a name",
+                                          422: "a room or exit of the document breaks a rule"})
 def import_build() -> tuple[Response, int]:
     """A JSON export (`/world/export`) as a new draft project."""
     actor = api_actor()
-    actor.require(*services.DESIGN)
-    body = json_body()
-    project = services.import_document(actor, body, request.args.get("name") or None)
+    actor.require(*lifecycle.DESIGN)
+    document = read_import(json_body())
+    project = transfer.import_document(actor, document, from_query(ImportQuery).name or None)
     return jsonify(project_json(project)), 201
 
 
 @bp.get("/builds/<int:project_id>")
+@documented("A build project with its designed rooms and exits", responses={200: ProjectOut})
 def build(project_id: int) -> Response:
-    return jsonify(project_json(services.get_project(api_actor(), project_id)))
+    return jsonify(project_json(queries.get_project(api_actor(), project_id)))
 
 
 def _transition(project_id: int, action: str) -> Response:
     actor = api_actor()
-    actor.require(*services.TRANSITION_ROLES[action])
+    actor.require(*lifecycle.TRANSITION_ROLES[action])
     if action == "build":
-        project = services.build_sandbox(actor, project_id)
+        project = sandbox.build_sandbox(actor, project_id)
     else:
-        project = services.transition(actor, project_id, action, optional_str(json_body(), "reason"))
+        project = lifecycle.transition(actor, project_id, action, from_json(ReviewStep).reason)
     return jsonify(project_json(project))
 
 
-for _action in ("submit", "approve", "reject", "build"):
-    bp.add_url_rule(f"/builds/<int:project_id>/{_action}", f"builds_{_action}", _transition, methods=["POST"],
+_STEPS = {"submit": "Submit a draft for review (it needs a room)", "approve": "Approve a submitted project",
+          "reject": "Reject a submitted project back to draft, saying why (`reason`)",
+          "build": "Build an approved project's sandbox"}
+
+
+def _step(action: str) -> Any:
+    """The route of one step, documented on its own (the build step reads no body)."""
+
+    def view(project_id: int, action: str = action) -> Response:
+        return _transition(project_id, action)
+
+    view.__name__ = view.__qualname__ = f"builds_{action}"
+    errors = {409: "not allowed from the project's status (`invalid_transition`; `details.allowed` lists what is)"}
+    if action in ("submit", "reject"):
+        errors[422] = ("a submitted project needs a room" if action == "submit"
+                       else "a rejection needs a reason of 1 to 2,000 characters")
+    return documented(_STEPS[action], body=None if action == "build" else ReviewStep, body_required=False,
+                      responses={200: ProjectOut, **errors})(view)
+
+
+for _action in _STEPS:
+    bp.add_url_rule(f"/builds/<int:project_id>/{_action}", f"builds_{_action}", _step(_action), methods=["POST"],
                     defaults={"action": _action})
 
 
 @bp.get("/builds/<int:project_id>/promotion-preview")
+@documented("What promoting a built area would do, and the token to confirm it with", query=PromotionTarget,
+            responses={200: PreviewOut, 409: "the project is not built (`invalid_transition`) or has no sandbox"})
 def build_promotion_preview(project_id: int) -> Response:
-    preview = services.promotion_preview(api_actor(), project_id, request.args.get("connection_room_id"),
-                                         request.args.get("connection_direction"))
+    actor = api_actor()
+    promotion.promotable(actor, project_id)
+    target = parse(PromotionTarget, {"connection_room_id": request.args.get("connection_room_id"),
+                                     "connection_direction": request.args.get("connection_direction")})
+    preview = promotion.promotion_preview(actor, project_id, target.connection_room_id,
+                                          target.connection_direction)
     return jsonify(preview.as_json())
 
 
 @bp.post("/builds/<int:project_id>/promote")
+@documented("Promote a built area into the live world", body=PromoteBuild, body_required=True, responses={
+    200: PromotedOut, 409: "an exit is taken (`exit_conflict`, `details.conflicts`), the world changed since the "
+                           "preview (`world_changed`, `details` is the fresh preview) or the project is not built",
+    503: "the database failed; the message says whether anything was saved"})
 def promote_build(project_id: int) -> Response:
     """`{"connection_room_id", "connection_direction", "preview_token"?}` → 200
     `{"promoted_rooms", "created_exits", "entry_room_id"}`."""
     actor = api_actor()
-    actor.require(*services.PROMOTE)
-    body = json_body()
-    result = services.promote(actor, project_id, body.get("connection_room_id"), body.get("connection_direction"),
-                              optional_str(body, "preview_token") or None)
+    promotion.promotable(actor, project_id)
+    command = from_json(PromoteBuild)
+    result = promotion.promote(actor, project_id, command.connection_room_id, command.connection_direction,
+                               command.preview_token or None)
     return jsonify(result.as_json())

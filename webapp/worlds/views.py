@@ -1,5 +1,6 @@
 """World builds in the dashboard: projects and their design, review, sandbox walk, the promote dialog,
-the map and exports. Views parse input, call one service and render; the rules live in `services`."""
+the map and exports. Views parse input, call one service and render; the rules live in the service
+modules beside this one (design, lifecycle, sandbox, promotion, transfer)."""
 
 from __future__ import annotations
 
@@ -10,11 +11,22 @@ from flask import Blueprint, Response, flash, redirect, request, url_for
 from webapp import inputs
 from webapp.accounts.context import current_actor, signed_in_only
 from webapp.accounts.models import Role
+from webapp.commands import from_form, parse
 from webapp.errors import BadRequest, DomainError, Invalid
-from webapp.htmx import redirect_after_post, render_page
-from webapp.processes.views import render
-from webapp.worlds import services, worldmap
+from webapp.htmx import redirect_after_post, render, render_page
+from webapp.worlds import design, lifecycle, promotion, queries, sandbox, transfer, worldmap
 from webapp.worlds.api import export_response
+from webapp.worlds.commands import (
+    ExitDesign,
+    NewProject,
+    PromoteBuild,
+    PromotionTarget,
+    ReviewStep,
+    RoomDesign,
+    parse_tag_text,
+    read_import,
+    room_design,
+)
 from webapp.worlds.directions import DIRECTIONS
 from webapp.worlds.models import BuildProject
 
@@ -27,7 +39,7 @@ signed_in_only(bp)
 
 @bp.context_processor
 def _helpers() -> dict[str, Any]:
-    return {"DIRECTIONS": DIRECTIONS, "allowed_transitions": services.allowed_transitions, "Role": Role}
+    return {"DIRECTIONS": DIRECTIONS, "allowed_transitions": lifecycle.allowed_transitions, "Role": Role}
 
 
 # -- projects -----------------------------------------------------------------------------------
@@ -35,7 +47,7 @@ def _helpers() -> dict[str, Any]:
 
 @bp.get("/builds")
 def index() -> Response:
-    return render("worlds/index.html", projects=services.list_projects(current_actor()), form={}, error=None)
+    return render("worlds/index.html", projects=queries.list_projects(current_actor()), form={}, error=None)
 
 
 @bp.post("/builds")
@@ -43,9 +55,10 @@ def create() -> Any:
     actor = current_actor()
     form = {k: request.form.get(k, "") for k in ("name", "description")}
     try:
-        project = services.create_project(actor, form["name"], form["description"])
+        command = from_form(NewProject)
+        project = design.create_project(actor, command.name, command.description)
     except Invalid as exc:
-        return render("worlds/index.html", status=exc.status, projects=services.list_projects(actor), form=form,
+        return render("worlds/index.html", status=exc.status, projects=queries.list_projects(actor), form=form,
                       error=exc)
     flash(f"Build project {project.name!r} created: add its rooms.", "success")
     return redirect(url_for(".detail", project_id=project.id), code=303)
@@ -54,7 +67,7 @@ def create() -> Any:
 @bp.post("/builds/import")
 def import_project() -> Any:
     actor = current_actor()
-    actor.require(*services.DESIGN)
+    actor.require(*lifecycle.DESIGN)
     upload = request.files.get("file")
     # MAX_CONTENT_LENGTH (4 MB) bounds the upload; a pasted document works as well as a file.
     text = upload.read() if upload and upload.filename else request.form.get("document", "").encode()
@@ -62,7 +75,7 @@ def import_project() -> Any:
         document = inputs.loads(text)
     except (ValueError, UnicodeDecodeError) as exc:
         raise BadRequest(f"The import is not valid JSON: {exc}.") from None
-    project = services.import_document(actor, document, request.form.get("name") or None)
+    project = transfer.import_document(actor, read_import(document), request.form.get("name") or None)
     flash(f"Imported {len(project.rooms)} rooms into the draft {project.name!r}.", "success")
     return redirect(url_for(".detail", project_id=project.id), code=303)
 
@@ -77,27 +90,26 @@ def _detail(project: BuildProject, status: int = 200, **context: Any) -> Respons
 
 @bp.get("/builds/<int:project_id>")
 def detail(project_id: int) -> Response:
-    return _detail(services.get_project(current_actor(), project_id))
+    return _detail(queries.get_project(current_actor(), project_id))
 
 
 def _room_form() -> dict[str, str]:
     return {k: request.form.get(k, "") for k in ROOM_FIELDS}
 
 
-def _room_fields(form: dict[str, str]) -> services.RoomFields:
-    return services.room_fields(form["key"], form["name"], form["description"], form["attributes"] or "{}",
-                                services.parse_tag_text(form["tags"]))
+def _room_fields(form: dict[str, str]) -> RoomDesign:
+    return room_design(form | {"attributes": form["attributes"] or "{}", "tags": parse_tag_text(form["tags"])})
 
 
 @bp.post("/builds/<int:project_id>/rooms")
 def add_room(project_id: int) -> Any:
     actor = current_actor()
-    actor.require(*services.DESIGN)
+    actor.require(*lifecycle.DESIGN)
     form = _room_form()
     try:
-        room = services.add_room(actor, project_id, _room_fields(form))
+        room = design.add_room(actor, project_id, _room_fields(form))
     except Invalid as exc:
-        return _detail(services.get_project(actor, project_id), exc.status, room_form=form,
+        return _detail(queries.get_project(actor, project_id), exc.status, room_form=form,
                        errors=exc.details or {}, error=exc)
     flash(f"Room {room.name!r} added.", "success")
     return redirect(url_for(".detail", project_id=project_id) + "#rooms", code=303)
@@ -105,8 +117,8 @@ def add_room(project_id: int) -> Any:
 
 @bp.get("/builds/<int:project_id>/rooms/<int:room_id>/edit")
 def edit_room(project_id: int, room_id: int) -> Response:
-    project = services.get_project(current_actor(), project_id)
-    room = services.design_room(project, room_id)
+    project = queries.get_project(current_actor(), project_id)
+    room = design.design_room(project, room_id)
     form = {"key": room.key, "name": room.name, "description": room.description,
             "attributes": room.attributes_json, "tags": ", ".join(f"{k}:{c}" if c else k for k, c in room.tags)}
     return render("worlds/room_form.html", project=project, room=room, form=form, errors={}, error=None)
@@ -115,28 +127,28 @@ def edit_room(project_id: int, room_id: int) -> Response:
 @bp.post("/builds/<int:project_id>/rooms/<int:room_id>")
 def update_room(project_id: int, room_id: int) -> Any:
     actor = current_actor()
-    actor.require(*services.DESIGN)
+    actor.require(*lifecycle.DESIGN)
     form = _room_form()
     try:
-        room = services.update_room(actor, project_id, room_id, _room_fields(form))
+        room = design.update_room(actor, project_id, room_id, _room_fields(form))
     except Invalid as exc:
-        project = services.get_project(actor, project_id)
+        project = queries.get_project(actor, project_id)
         return render("worlds/room_form.html", status=exc.status, project=project,
-                      room=services.design_room(project, room_id), form=form, errors=exc.details or {}, error=exc)
+                      room=design.design_room(project, room_id), form=form, errors=exc.details or {}, error=exc)
     flash(f"Room {room.name!r} saved.", "success")
     return redirect(url_for(".detail", project_id=project_id) + "#rooms", code=303)
 
 
 @bp.post("/builds/<int:project_id>/rooms/<int:room_id>/delete")
 def remove_room(project_id: int, room_id: int) -> Any:
-    services.remove_room(current_actor(), project_id, room_id)
+    design.remove_room(current_actor(), project_id, room_id)
     flash("Room removed, with its exits.", "success")
     return redirect(url_for(".detail", project_id=project_id) + "#rooms", code=303)
 
 
 @bp.post("/builds/<int:project_id>/rooms/<int:room_id>/entry")
 def set_entry(project_id: int, room_id: int) -> Any:
-    room = services.set_entry(current_actor(), project_id, room_id)
+    room = design.set_entry(current_actor(), project_id, room_id)
     flash(f"{room.name!r} is the entry room.", "success")
     return redirect(url_for(".detail", project_id=project_id) + "#rooms", code=303)
 
@@ -144,21 +156,22 @@ def set_entry(project_id: int, room_id: int) -> Any:
 @bp.post("/builds/<int:project_id>/exits")
 def add_exit(project_id: int) -> Any:
     actor = current_actor()
-    actor.require(*services.DESIGN)
+    actor.require(*lifecycle.DESIGN)
     form = {k: request.form.get(k, "") for k in ("source_id", "destination_id", "direction", "aliases")}
     try:
-        source = inputs.whole_number(form["source_id"], "source_id")
-        destination = inputs.whole_number(form["destination_id"], "destination_id")
-        services.add_exit(actor, project_id, source, destination, form["direction"], form["aliases"])
+        # an empty id is a missing one; the aliases are the form's comma-separated text
+        command = parse(ExitDesign, {k: v for k, v in form.items() if v != "" or k == "direction"})
+        design.add_exit(actor, project_id, command.source_id, command.destination_id, command.direction,
+                        command.aliases)
     except DomainError as exc:
-        return _detail(services.get_project(actor, project_id), exc.status, exit_form=form, error=exc)
+        return _detail(queries.get_project(actor, project_id), exc.status, exit_form=form, error=exc)
     flash("Exit added.", "success")
     return redirect(url_for(".detail", project_id=project_id) + "#exits", code=303)
 
 
 @bp.post("/builds/<int:project_id>/exits/<int:exit_id>/delete")
 def remove_exit(project_id: int, exit_id: int) -> Any:
-    services.remove_exit(current_actor(), project_id, exit_id)
+    design.remove_exit(current_actor(), project_id, exit_id)
     flash("Exit removed.", "success")
     return redirect(url_for(".detail", project_id=project_id) + "#exits", code=303)
 
@@ -166,10 +179,10 @@ def remove_exit(project_id: int, exit_id: int) -> Any:
 def _transition(project_id: int, action: str) -> Any:
     actor = current_actor()
     if action == "build":
-        project = services.build_sandbox(actor, project_id)
+        project = sandbox.build_sandbox(actor, project_id)
         message = f"Sandbox built: {len(project.rooms)} rooms. Walk it before promoting."
     else:
-        project = services.transition(actor, project_id, action, request.form.get("reason", ""))
+        project = lifecycle.transition(actor, project_id, action, from_form(ReviewStep).reason)
         message = f"{project.name!r} is {project.status.value}."
     flash(message, "success")
     return redirect(url_for(".detail", project_id=project_id), code=303)
@@ -192,8 +205,11 @@ def _dialog(project_id: int, status: int = 200, **context: Any) -> Response:
 @bp.get("/builds/<int:project_id>/promote")
 def promote_dialog(project_id: int) -> Response:
     try:
-        preview = services.promotion_preview(current_actor(), project_id, request.args.get("connection_room_id"),
-                                             request.args.get("direction"))
+        promotion.promotable(current_actor(), project_id)
+        target = parse(PromotionTarget, {"connection_room_id": request.args.get("connection_room_id"),
+                                         "connection_direction": request.args.get("direction")})
+        preview = promotion.promotion_preview(current_actor(), project_id, target.connection_room_id,
+                                              target.connection_direction)
     except DomainError as exc:
         return _dialog(project_id, exc.status, message=exc.message)
     return _dialog(project_id, preview=preview)
@@ -202,14 +218,20 @@ def promote_dialog(project_id: int) -> Response:
 @bp.post("/builds/<int:project_id>/promote")
 def promote(project_id: int) -> Any:
     actor = current_actor()
-    room_id, direction = request.form.get("connection_room_id"), request.form.get("direction")
+    command: PromoteBuild | None = None
     try:
-        result = services.promote(actor, project_id, room_id, direction, request.form.get("preview_token") or None)
+        promotion.promotable(actor, project_id)
+        command = parse(PromoteBuild, {"connection_room_id": request.form.get("connection_room_id"),
+                                       "connection_direction": request.form.get("direction"),
+                                       "preview_token": request.form.get("preview_token") or None})
+        result = promotion.promote(actor, project_id, command.connection_room_id, command.connection_direction,
+                                   command.preview_token)
     except DomainError as exc:
         fresh = None
-        if isinstance(exc, services.WorldChanged | services.ExitConflict):
+        if command is not None and isinstance(exc, promotion.WorldChanged | design.ExitConflict):
             try:
-                fresh = services.promotion_preview(actor, project_id, room_id, direction)
+                fresh = promotion.promotion_preview(actor, project_id, command.connection_room_id,
+                                                    command.connection_direction)
             except DomainError:
                 fresh = None
         return _dialog(project_id, exc.status, preview=fresh, message=exc.message)
@@ -226,7 +248,7 @@ def promote(project_id: int) -> Any:
 @bp.get("/world/rooms/search")
 def room_search() -> Response:
     """Live rooms as you type (the connection room picker)."""
-    rooms = services.live_rooms(current_actor(), request.args.get("q", ""))
+    rooms = queries.live_rooms(current_actor(), request.args.get("q", ""))
     return render("worlds/_room_options.html", rooms=rooms, selected=request.args.get("connection_room_id"))
 
 
@@ -234,9 +256,9 @@ def room_search() -> Response:
 def room(room_id: int) -> Response:
     """A room and its exits as links: walking the sandbox before promotion, or the live world."""
     actor = current_actor()
-    room = services.get_room(actor, room_id)
-    return render("worlds/room.html", room=room, exits=services.exits_of(room),
-                  project=services.project_of_sandbox(actor, room))
+    room = queries.get_room(actor, room_id)
+    return render("worlds/room.html", room=room, exits=queries.exits_of(room),
+                  project=queries.project_of_sandbox(actor, room))
 
 
 @bp.get("/world/map")

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from webapp import inputs
 from webapp.accounts.services import Actor
 from webapp.extensions import db
-from webapp.worlds import services
+from webapp.worlds import queries
 from webapp.worlds.directions import find_direction
 from webapp.worlds.layout import layout
 from webapp.worlds.models import BuildProject, Exit, Room
@@ -107,15 +107,15 @@ def build_map(actor: Actor, *, area: int | None = None, highlight: int | None = 
               x: str | None = None, y: str | None = None, span: str | None = None) -> MapView:
     """The live world (or one project's area, sandbox or live), the promoted area highlighted: by
     default the most recently promoted one, and the window centred on it."""
-    area_project = services.get_project(actor, area) if area is not None else None
+    area_project = queries.get_project(actor, area) if area is not None else None
     if area_project is not None:
-        ids = set(services.area_room_ids(actor.workspace_id, area_project.id))
+        ids = set(queries.area_room_ids(actor.workspace_id, area_project.id))
         rooms = [r for r in _rooms(actor) if r.id in ids]
     else:
         rooms = [r for r in _rooms(actor) if r.sandbox_id is None]
-    highlight_project = (services.get_project(actor, highlight) if highlight is not None
-                         else services.latest_promoted(actor) if area_project is None else area_project)
-    marked = set(services.area_room_ids(actor.workspace_id, highlight_project.id)) if highlight_project else set()
+    highlight_project = (queries.get_project(actor, highlight) if highlight is not None
+                         else queries.latest_promoted(actor) if area_project is None else area_project)
+    marked = set(queries.area_room_ids(actor.workspace_id, highlight_project.id)) if highlight_project else set()
     ids = {r.id for r in rooms}
     exits = [(s, d, k) for s, d, k in db.session.execute(
         select(Exit.source_id, Exit.destination_id, Exit.key).where(Exit.workspace_id == actor.workspace_id))
@@ -150,7 +150,7 @@ def build_map(actor: Actor, *, area: int | None = None, highlight: int | None = 
             lines.append(MapLine(a[0] * CELL_W, a[1] * CELL_H, b[0] * CELL_W, b[1] * CELL_H, kind,
                                  source in marked and destination in marked))
     return MapView(rooms=shown, lines=lines, total=len(rooms), cx=cx, cy=cy, span=view_span, area=area_project,
-                   highlight=highlight_project, areas=services.mapped_areas(actor), whole=whole)
+                   highlight=highlight_project, areas=queries.mapped_areas(actor), whole=whole)
 
 
 def _rooms(actor: Actor) -> list[Any]:

@@ -1,0 +1,60 @@
+"""Building a project's sandbox (approved → built): its designed rooms dug under a new sandbox container,
+tagged `sandbox`, `web_builder` and `project_{id}`, with their exits, for the builder to walk before promotion."""
+
+from __future__ import annotations
+
+from sqlalchemy.exc import IntegrityError
+
+from webapp.accounts.services import Actor
+from webapp.audit import services as audit
+from webapp.errors import Conflict
+from webapp.extensions import db, utcnow
+from webapp.worlds.lifecycle import BUILD, require_transition
+from webapp.worlds.live import add_exits, allocate_handles
+from webapp.worlds.models import (
+    BUILD_CATEGORY,
+    SANDBOX_TAG,
+    WEB_BUILDER_TAG,
+    BuildProject,
+    Room,
+    RoomTag,
+    Sandbox,
+    project_tag,
+)
+from webapp.worlds.queries import get_project
+
+
+def build_sandbox(actor: Actor, project_id: int) -> BuildProject:
+    """approved → built: dig the designed rooms under a new sandbox container, tagged sandbox,
+    web_builder and project_{id}, with their exits; the builder can walk them before promotion."""
+    actor.require(*BUILD)
+    project = get_project(actor, project_id, for_update=True)
+    target = require_transition(project, "build")
+    sandbox = Sandbox(workspace_id=actor.workspace_id, key=f"sandbox: {project.name}"[:200])
+    db.session.add(sandbox)
+    db.session.flush()
+    system_tags = [[SANDBOX_TAG, BUILD_CATEGORY], [WEB_BUILDER_TAG, BUILD_CATEGORY],
+                   [project_tag(project.id), BUILD_CATEGORY]]
+    handles = allocate_handles(actor.workspace_id, [r.key for r in project.rooms])
+    rooms = []
+    for design, handle in zip(project.rooms, handles, strict=True):
+        room = Room(workspace_id=actor.workspace_id, handle=handle, key=design.key, name=design.name,
+                    description=design.description, attributes_json=design.attributes_json, sandbox_id=sandbox.id,
+                    tags=[RoomTag(key=k, category=c) for k, c in [*design.tags, *system_tags]])
+        rooms.append(room)
+    db.session.add_all(rooms)
+    db.session.flush()
+    for design, room in zip(project.rooms, rooms, strict=True):
+        design.room_id = room.id
+    world_id = {design.id: room.id for design, room in zip(project.rooms, rooms, strict=True)}
+    add_exits(actor.workspace_id, [(world_id[e.source_id], world_id[e.destination_id], e.key, list(e.aliases))
+                                    for e in project.exits])
+    project.status, project.sandbox_id, project.built_at = target, sandbox.id, utcnow()
+    audit.record(actor, "build.built", "build_project", project.id,
+                 {"sandbox_id": sandbox.id, "rooms": len(rooms), "exits": len(project.exits)})
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        raise Conflict("Another build took the same room handles at the same moment; build again.") from None
+    return project
