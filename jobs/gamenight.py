@@ -7,6 +7,6 @@ from jobs.worker import app_context
 
 def run_campaign_job(job_id: int, share: int = 0) -> str:
     with app_context():
-        from webapp.gamenight import campaigns
+        from webapp.gamenight import campaign_runs
 
-        return campaigns.run_job(job_id, share)
+        return campaign_runs.run_job(job_id, share)

@@ -38,11 +38,13 @@ from sqlalchemy.exc import IntegrityError
 from webapp.accounts.models import Membership, User, Workspace
 from webapp.accounts.services import Actor
 from webapp.audit import services as audit
+from webapp.commands import Command, Line, parse
 from webapp.config import Settings
 from webapp.errors import BadRequest, Conflict, DomainError, Forbidden, Invalid, NotFound
 from webapp.extensions import db, utcnow
-from webapp.gamenight import services
+from webapp.gamenight import players
 from webapp.gamenight.models import PlayerProfile, PresenceReport
+from webapp.notify import contacts
 from webapp.notify.models import Channel, Contact
 
 log = logging.getLogger(__name__)
@@ -237,14 +239,11 @@ def _describe(exc: Exception) -> str:
 
 def check_not_taken(workspace_id: int, user_id: int, identity_id: str) -> None:
     """409 when the Discord account belongs to another member of the workspace."""
-    owner = services.identity_owner(workspace_id, Channel.discord, identity_id)
-    if owner is not None and owner != user_id:
-        raise services.identity_taken(Channel.discord)
+    contacts.check_not_taken(workspace_id, user_id, Channel.discord, identity_id)
 
 
 def current_discord(workspace_id: int, user_id: int) -> Contact | None:
-    return db.session.scalar(select(Contact).where(Contact.workspace_id == workspace_id, Contact.user_id == user_id,
-                                                   Contact.channel == Channel.discord))
+    return contacts.contact_on(workspace_id, user_id, Channel.discord)
 
 
 def suggestions(workspace_id: int, identity: DiscordIdentity, email: str) -> list[str]:
@@ -273,7 +272,7 @@ def suggestions(workspace_id: int, identity: DiscordIdentity, email: str) -> lis
     return names
 
 
-def link(actor: Actor, identity: DiscordIdentity, display_name: Any, *, replacing: str | None) -> Contact:
+def link(actor: Actor, identity: DiscordIdentity, display_name: str, *, replacing: str | None) -> Contact:
     """The member confirms: their player profile (created, or renamed to `display_name`) and the confirmed
     Discord contact, in one transaction, audited. 409 when the account is another member's by now, or when
     the member's linked Discord account is no longer the one the page showed (`replacing`)."""
@@ -285,12 +284,12 @@ def link(actor: Actor, identity: DiscordIdentity, display_name: Any, *, replacin
         if (now_linked or None) != (replacing or None):
             raise Conflict("Your linked Discord account changed since you opened this page; nothing was changed. "
                            "Check the page again and confirm.", code="changed_meanwhile")
-        player = services.profile(actor.workspace_id, actor.user_id)
-        if player is None or not isinstance(display_name, str) or player.display_name != display_name.strip():
-            services.put_profile(actor, display_name)
-        contact, replaced = services.attach_identity(actor.workspace_id, actor.user_id, Channel.discord,
-                                                     identity.id, replace=True)
-        contact.oauth_verified_at = contact.confirmed_at  # Discord itself said so: this contact may sign in
+        player = players.profile(actor.workspace_id, actor.user_id)
+        if player is None or player.display_name != display_name.strip():
+            players.put_profile(actor, parse(players.PlayerCommand, {"display_name": display_name}))
+        # proven: Discord itself said so, so this contact may sign its member in
+        contact, replaced = contacts.attach_identity(actor.workspace_id, actor.user_id, Channel.discord,
+                                                     identity.id, replace=True, proven=True)
         db.session.flush()
         audit.record(actor, "contact.linked", "contact", contact.id,
                      {"channel": Channel.discord.value, "via": "oauth", "user_id": actor.user_id,
@@ -301,21 +300,26 @@ def link(actor: Actor, identity: DiscordIdentity, display_name: Any, *, replacin
         raise
     except IntegrityError:
         db.session.rollback()
-        raise Conflict("This Discord account was linked to another member at the same moment; nothing was "
-                       "changed.", code="identity_taken") from None
+        raise contacts.identity_taken_meanwhile(Channel.discord) from None
     return contact
 
 
-def display_name_from(form: Mapping[str, str]) -> str:
-    """The name the member typed wins over the suggestion they picked."""
-    typed = (form.get("custom_name") or "").strip()
-    if typed:
-        return typed
-    chosen = (form.get("display_name") or "").strip()
-    if not chosen:
-        raise Invalid("Pick one of the names or type another one.",
-                      details={"display_name": "required, one line, at most 80 characters"})
-    return chosen
+class ConfirmCommand(Command):
+    """The confirm page's form: a suggested name picked or another one typed, and the linked account the page
+    showed as being replaced (empty: none)."""
+
+    display_name: Line = ""
+    custom_name: Line = ""
+    replacing: Line = ""
+
+    def chosen_name(self) -> str:
+        """The name the member typed wins over the suggestion they picked; 422 when there is neither."""
+        if self.custom_name:
+            return self.custom_name
+        if not self.display_name:
+            raise Invalid("Pick one of the names or type another one.",
+                          details={"display_name": "required, one line, at most 80 characters"})
+        return self.display_name
 
 
 # -- sign-in ------------------------------------------------------------------------------------

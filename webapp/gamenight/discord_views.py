@@ -18,11 +18,11 @@ from flask_login import current_user, login_user
 from webapp.accounts.context import current_actor, signed_in_only
 from webapp.accounts.services import Actor
 from webapp.accounts.views import safe_next
+from webapp.commands import from_form
 from webapp.errors import BadRequest, Conflict, DomainError
-from webapp.gamenight import discord, services
+from webapp.gamenight import discord, night_settings, players
 from webapp.gamenight.discord import DiscordIdentity
-from webapp.htmx import no_store
-from webapp.processes.views import render
+from webapp.htmx import no_store, render
 
 bp = Blueprint("discord", __name__)  # the callback and sign-in: nobody is signed in yet
 members = Blueprint("discord_members", __name__)  # linking: the signed-in member
@@ -46,7 +46,7 @@ def _profile_unlinked() -> bool:
         actor = current_actor()
     except DomainError:
         return False
-    return not services.is_linked(actor.workspace_id, actor.user_id)
+    return not players.is_linked(actor.workspace_id, actor.user_id)
 
 
 def _callback_url() -> str:
@@ -112,14 +112,14 @@ def _pending(actor: Actor) -> DiscordIdentity:
 def _confirm_page(actor: Actor, identity: DiscordIdentity, status: int = 200, error: DomainError | None = None,
                   typed: str = "") -> Response:
     assert actor.user_id is not None
-    player = services.profile(actor.workspace_id, actor.user_id)
+    player = players.profile(actor.workspace_id, actor.user_id)
     current = discord.current_discord(actor.workspace_id, actor.user_id)
     replacing = current if current is not None and current.external_id != identity.id else None
     names = [] if player else discord.suggestions(actor.workspace_id, identity, actor.label)
     return no_store(render("gamenight/discord_confirm.html", status=status, identity=identity, player=player,
                            replacing=replacing, already=current is not None and replacing is None,
                            suggestions=names, error=error, typed=typed,
-                           ws=services.workspace(actor.workspace_id)))
+                           ws=night_settings.workspace(actor.workspace_id)))
 
 
 @members.route("/profile/discord/confirm", methods=["GET", "POST"])
@@ -130,8 +130,9 @@ def confirm() -> Any:
         if request.method == "GET":
             discord.check_not_taken(actor.workspace_id, actor.user_id, identity.id)
             return _confirm_page(actor, identity)
-        name = discord.display_name_from(request.form)
-        discord.link(actor, identity, name, replacing=request.form.get("replacing"))
+        command = from_form(discord.ConfirmCommand)
+        name = command.chosen_name()
+        discord.link(actor, identity, name, replacing=command.replacing or None)
     except Conflict as exc:
         if exc.code == "identity_taken":  # nothing left to confirm: the account is someone else's
             session.pop(PENDING_KEY, None)

@@ -10,9 +10,11 @@ from typing import Any
 from flask import Blueprint, Response, redirect, request, url_for
 
 from webapp.accounts.context import current_actor, signed_in_only
+from webapp.commands import parse
 from webapp.errors import DomainError, NotFound
-from webapp.gamenight import planning, services
-from webapp.gamenight.planning import Draft, Member
+from webapp.gamenight import night_settings, planning_rooms, players, team_names, teams
+from webapp.gamenight.planning_rooms import Day, Member, RoomChange
+from webapp.gamenight.teams import Draft
 from webapp.htmx import is_htmx, render_page
 
 bp = Blueprint("planning", __name__)
@@ -22,21 +24,21 @@ signed_in_only(bp)
 def _page(day: date | None = None, status: int = 200, message: str | None = None,
           draft: Draft | None = None) -> Response:
     actor = current_actor()
-    ws = services.workspace(actor.workspace_id)
-    room = planning.view(ws, actor.user_id, day)
+    ws = night_settings.workspace(actor.workspace_id)
+    room = planning_rooms.view(ws, actor.user_id, day)
     if room.room is not None and draft is None:
         draft = Draft.of(room)
     return render_page("gamenight/planning.html", "room", status, ws=ws, view=room, draft=draft, message=message,
-                       linked=services.is_linked(ws.id, actor.user_id))
+                       linked=players.is_linked(ws.id, actor.user_id))
 
 
-def _change(apply: Callable[[Member, Any], Any], *, keep_draft: bool = False) -> Response:
+def _change(apply: Callable[[Member, Day], Any], *, keep_draft: bool = False) -> Response:
     """Run one change for the signed-in member on the day the page showed; answer with the room (a 303 back
     to it without htmx), or the room with the error and its 4xx status (and, with `keep_draft`, the page's
     draft as it was, so a refused save loses no placement)."""
     who = Member.of(current_actor())
     try:
-        apply(who, request.form.get("day"))
+        apply(who, parse(RoomChange, {"day": request.form.get("day")}).day)
     except DomainError as exc:
         return _page(status=exc.status, message=exc.message, draft=_form_draft(who) if keep_draft else None)
     if not is_htmx():
@@ -59,46 +61,46 @@ def today() -> Response:
 @bp.get("/planning/<day>")
 def past(day: str) -> Any:
     """A day's room; today's is the live one, other days are read-only."""
-    ws = services.workspace(current_actor().workspace_id)
+    ws = night_settings.workspace(current_actor().workspace_id)
     try:
         wanted = date.fromisoformat(day)
     except ValueError:
         raise NotFound("No planning room on that date (dates are YYYY-MM-DD).") from None
-    if wanted == services.local_today(ws):
+    if wanted == night_settings.local_today(ws):
         return redirect(url_for(".today"))
     return _page(wanted)
 
 
 @bp.post("/planning/today/create")
 def create() -> Response:
-    return _change(planning.create)
+    return _change(planning_rooms.create)
 
 
 @bp.post("/planning/today/join")
 def join() -> Response:
-    return _change(planning.join)
+    return _change(planning_rooms.join)
 
 
 @bp.post("/planning/today/leave")
 def leave() -> Response:
-    return _change(planning.leave)
+    return _change(planning_rooms.leave)
 
 
 @bp.post("/planning/today/suggestions")
 def suggest() -> Response:
-    return _change(lambda who, day: planning.suggest(who, request.form.get("name"), day))
+    return _change(lambda who, day: team_names.suggest(who, request.form.get("name"), day))
 
 
 @bp.post("/planning/today/suggestions/<int:suggestion_id>/vote")
 def vote(suggestion_id: int) -> Response:
-    return _change(lambda who, day: planning.vote(who, suggestion_id, day=day))
+    return _change(lambda who, day: team_names.vote(who, suggestion_id, day=day))
 
 
 @bp.post("/planning/today/draft")
 def draft() -> Response:
     """Rework the draft without saving it (a chip moved, an auto-draft, another team count)."""
     try:
-        current = planning.redraw(Member.of(current_actor()), request.form)
+        current = teams.redraw(Member.of(current_actor()), request.form)
     except DomainError as exc:
         return _page(status=exc.status, message=exc.message)
     return _page(draft=current)
@@ -106,5 +108,5 @@ def draft() -> Response:
 
 @bp.post("/planning/today/teams")
 def save_teams() -> Response:
-    return _change(lambda who, day: planning.save_teams(who, Draft.of_form(who, request.form).as_teams(), day),
+    return _change(lambda who, day: teams.save_teams(who, Draft.of_form(who, request.form).as_teams(), day),
                    keep_draft=True)

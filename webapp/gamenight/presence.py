@@ -3,21 +3,30 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Annotated, Any, Literal
 
 from flask import current_app
+from pydantic import BeforeValidator, Field
 from sqlalchemy import delete, select
 
-from webapp.errors import BadRequest
+from webapp.commands import Command, bad_request
 from webapp.extensions import db, utcnow
 from webapp.gamenight.models import PlayerProfile, PresenceReport
 from webapp.notify.models import CHAT_CHANNELS, Contact
 
 SOURCES = ("voice", "game_server")
+Source = Literal["voice", "game_server"]
 MAX_PRESENT = 5000
 KEEP = timedelta(days=1)
+
+
+def _source(value: Any) -> str:
+    if value not in SOURCES:
+        raise bad_request("is 'voice' (chat identities) or 'game_server' (player names)")
+    return value
 
 
 @dataclass(frozen=True)
@@ -27,23 +36,33 @@ class Presence:
     has_game_server: bool  # a game server reported at all (else "in game, not in voice" means nothing)
 
 
-def report(workspace_id: int, source: Any, present: Any) -> PresenceReport:
-    """Store one snapshot; 400 for an unknown source or a malformed list (nothing stored)."""
-    if source not in SOURCES:
-        raise BadRequest("'source' is 'voice' (chat identities) or 'game_server' (player names).")
-    if not isinstance(present, list) or len(present) > MAX_PRESENT:
-        raise BadRequest(f"'present' is a list of at most {MAX_PRESENT} identities.")
+def _present(value: Any) -> list[str]:
+    if not isinstance(value, list) or len(value) > MAX_PRESENT:
+        raise bad_request(f"is a list of at most {MAX_PRESENT} identities")
     names: list[str] = []
-    for item in present:
+    for item in value:
         if isinstance(item, int) and not isinstance(item, bool):
             item = str(item)
         if not isinstance(item, str) or not item.strip() or len(item) > 200:
-            raise BadRequest("Each entry of 'present' is an id or a name of 1 to 200 characters.")
+            raise bad_request("has an id or a name of 1 to 200 characters in each entry")
         names.append(item.strip())
+    return names
+
+
+class PresenceCommand(Command):
+    """`{"source", "present"}`: one snapshot of the voice channel (chat identities) or the game server (names)."""
+
+    source: Annotated[Source, BeforeValidator(_source)] = Field(None, validate_default=True)
+    present: Annotated[list[Annotated[str, Field(min_length=1, max_length=200)]], BeforeValidator(_present),
+                       Field(max_length=MAX_PRESENT)] = Field(None, validate_default=True)
+
+
+def report(workspace_id: int, source: Source, present: Sequence[str]) -> PresenceReport:
+    """Store one snapshot (older ones than KEEP go)."""
     now = utcnow()
     db.session.execute(delete(PresenceReport).where(PresenceReport.workspace_id == workspace_id,
                                                     PresenceReport.seen_at < now - KEEP))
-    snapshot = PresenceReport(workspace_id=workspace_id, source=source, present=sorted(set(names)), seen_at=now)
+    snapshot = PresenceReport(workspace_id=workspace_id, source=source, present=sorted(set(present)), seen_at=now)
     db.session.add(snapshot)
     db.session.commit()
     return snapshot

@@ -15,14 +15,24 @@ from webapp.accounts import privacy
 from webapp.accounts import services as accounts
 from webapp.accounts.context import current_actor, signed_in_only
 from webapp.accounts.models import Role, Workspace
+from webapp.commands import from_form
 from webapp.errors import DomainError, NotFound
 from webapp.extensions import login_manager
-from webapp.gamenight import campaigns, planning, services
+from webapp.gamenight import availability as statuses
+from webapp.gamenight import (
+    campaign_plans,
+    campaign_report,
+    campaigns,
+    night_settings,
+    planning_rooms,
+    planning_settings,
+    players,
+)
 from webapp.gamenight.models import Status
-from webapp.htmx import is_htmx, no_store, redirect_after_post, render_page
-from webapp.notify import services as notify
+from webapp.htmx import is_htmx, no_store, redirect_after_post, render, render_page
+from webapp.notify import contacts
+from webapp.notify import services as preferences
 from webapp.notify.models import Channel
-from webapp.processes.views import render
 
 bp = Blueprint("gamenight", __name__)  # the availability page is public (counts only)
 members = Blueprint("gamenight_members", __name__)  # everything else needs a sign-in
@@ -48,15 +58,15 @@ def _viewer(ws: Workspace) -> tuple[int | None, bool]:
 @members.get("/availability")
 def my_availability() -> Response:
     actor = current_actor()
-    return redirect(url_for("gamenight.availability", slug=services.workspace(actor.workspace_id).slug))
+    return redirect(url_for("gamenight.availability", slug=night_settings.workspace(actor.workspace_id).slug))
 
 
 def _page(ws: Workspace, status: int = 200, message: str | None = None) -> Response:
     viewer, member = _viewer(ws)
-    view = services.overview(ws, viewer, member=member)
-    game = services.settings(ws.id)
+    view = statuses.overview(ws, viewer, member=member)
+    game = night_settings.settings(ws.id)
     return render_page("gamenight/availability.html", "panels", status, ws=ws, view=view, game=game,
-                       message=message, room=planning.view(ws, viewer) if member else None)
+                       message=message, room=planning_rooms.view(ws, viewer) if member else None)
 
 
 @bp.get("/w/<slug>/availability")
@@ -73,10 +83,10 @@ def set_availability(slug: str) -> Any:
         return login_manager.unauthorized()
     if not member:
         raise NotFound("No such workspace.")
-    day = services.parse_day(ws, request.form.get("day"))
-    status = services.parse_status(request.form.get("status"))
+    command = from_form(statuses.StatusCommand)
+    day = statuses.resolve_day(ws, command.day)
     try:
-        services.set_status(ws.id, viewer, day, status, actor_label=current_user.email)
+        statuses.set_status(ws.id, viewer, day, command.status, actor_label=current_user.email)
     except DomainError as exc:
         if not is_htmx():
             raise
@@ -90,9 +100,9 @@ def set_availability(slug: str) -> Any:
 def calendar(slug: str) -> Response:
     ws = accounts.workspace_by_slug(slug)
     viewer, member = _viewer(ws)
-    linked = member and services.is_linked(ws.id, viewer)
+    linked = member and players.is_linked(ws.id, viewer)
     return render_page("gamenight/calendar.html", "calendar", ws=ws,
-                       month=services.month(ws, request.args.get("month"), viewer, linked=linked), linked=linked)
+                       month=statuses.month(ws, request.args.get("month"), viewer, linked=linked), linked=linked)
 
 
 # -- profile ------------------------------------------------------------------------------------
@@ -103,11 +113,11 @@ def _profile_page(status: int = 200, **context: Any) -> Response:
     assert actor.user_id is not None
     context.setdefault("error", None)
     context.setdefault("code", None)
-    return render("gamenight/profile.html", status=status, player=services.profile(actor.workspace_id, actor.user_id),
-                  pref=notify.preference(actor.workspace_id, actor.user_id),
-                  contacts=notify.contacts(actor.workspace_id, actor.user_id),
-                  linked=services.is_linked(actor.workspace_id, actor.user_id),
-                  ws=services.workspace(actor.workspace_id), **context)
+    return render("gamenight/profile.html", status=status, player=players.profile(actor.workspace_id, actor.user_id),
+                  pref=preferences.preference(actor.workspace_id, actor.user_id),
+                  contacts=contacts.contacts(actor.workspace_id, actor.user_id),
+                  linked=players.is_linked(actor.workspace_id, actor.user_id),
+                  ws=night_settings.workspace(actor.workspace_id), **context)
 
 
 def _form_post(save: Callable[[], Any], page: Callable[..., Response], done: Callable[[Any], str], target: str) -> Any:
@@ -128,28 +138,26 @@ def profile() -> Response:
 
 @members.post("/profile/player")
 def save_player() -> Any:
-    return _form_post(lambda: services.save_profile(current_actor(), request.form.get("display_name"),
-                                                    request.form.get("aliases", "")),
+    return _form_post(lambda: players.save_profile(current_actor(), from_form(players.PlayerCommand)),
                       _profile_page, lambda _: "Player profile saved.", ".profile")
 
 
 @members.post("/profile/preferences")
 def save_preferences() -> Any:
-    form = request.form
-    return _form_post(lambda: notify.update_preferences(current_actor(), form.get("opted_in") == "on",
-                                                        form.getlist("channel_order"), form.get("quiet_hours")),
+    return _form_post(lambda: preferences.update_preferences(current_actor(),
+                                                             from_form(preferences.PreferencesCommand)),
                       _profile_page, lambda _: "Preferences saved.", ".profile")
 
 
 @members.post("/profile/link-code")
 def link_code() -> Response:
-    code, expires = services.new_link_code(current_actor())
+    code, expires = players.new_link_code(current_actor())
     return no_store(_profile_page(code=code, code_expires=expires))
 
 
 @members.post("/profile/email")
 def add_email() -> Any:
-    return _form_post(lambda: notify.request_email(current_actor(), request.form.get("email")), _profile_page,
+    return _form_post(lambda: contacts.request_email(current_actor(), from_form(contacts.EmailCommand).email), _profile_page,
                       lambda contact: f"We mailed a confirmation link to {contact.external_id}; open it to start "
                                       "receiving messages there.", ".profile")
 
@@ -157,20 +165,20 @@ def add_email() -> Any:
 @bp.get("/contacts/email/confirm/<token>")
 def email_confirm_page(token: str) -> Response:
     """A page with a button, not a confirming GET: mail scanners open links, people press buttons."""
-    contact = notify.email_contact_for(token)
+    contact = contacts.email_contact_for(token)
     return render("gamenight/email_confirm.html", token=token, address=contact.external_id,
                   confirmed=contact.confirmed_at is not None)
 
 
 @bp.post("/contacts/email/confirm/<token>")
 def email_confirm(token: str) -> Response:
-    contact = notify.confirm_email(token)
+    contact = contacts.confirm_email(token)
     return render("gamenight/email_confirm.html", token=token, address=contact.external_id, confirmed=True)
 
 
 @members.post("/profile/contacts/<int:contact_id>/unlink")
 def unlink(contact_id: int) -> Any:
-    contact = notify.unlink(current_actor(), contact_id)
+    contact = contacts.unlink(current_actor(), contact_id)
     flash(f"Your {contact.channel.value} account is unlinked.", "success")
     return redirect(url_for(".profile"), code=303)
 
@@ -206,8 +214,8 @@ def _settings_page(status: int = 200, **context: Any) -> Response:
     actor.require(Role.admin, "change the game-night settings")
     context.setdefault("error", None)
     context.setdefault("bot_token", None)
-    return render("gamenight/settings.html", status=status, ws=services.workspace(actor.workspace_id),
-                  game=services.settings(actor.workspace_id), **context)
+    return render("gamenight/settings.html", status=status, ws=night_settings.workspace(actor.workspace_id),
+                  game=night_settings.settings(actor.workspace_id), **context)
 
 
 @members.get("/settings/gamenight")
@@ -217,49 +225,41 @@ def settings() -> Response:
 
 @members.post("/settings/gamenight")
 def save_settings() -> Any:
-    form = request.form
-    return _form_post(lambda: services.update_settings(current_actor(), form.get("time_zone", ""),
-                                                       form.get("game_start", ""), form.get("lead_minutes")),
+    return _form_post(lambda: night_settings.update_settings(current_actor(),
+                                                             from_form(night_settings.SettingsCommand)),
                       _settings_page, lambda _: "Game-night settings saved.", ".settings")
 
 
 @members.post("/settings/gamenight/bot-token")
 def rotate_bot_token() -> Response:
-    token = services.rotate_bot_token(current_actor())
+    token = night_settings.rotate_bot_token(current_actor())
     return no_store(_settings_page(bot_token=token))
 
 
 @members.post("/settings/gamenight/summary-channel")
 def save_summary_channel() -> Any:
-    return _form_post(lambda: services.set_summary_target(current_actor(), request.form.get("summary_target", "")),
+    return _form_post(lambda: night_settings.set_summary_target(current_actor(),
+                                                                from_form(night_settings.SummaryChannelCommand)),
                       _settings_page, lambda _: "Summary channel saved.", ".settings")
 
 
 @members.post("/settings/gamenight/planning")
 def save_planning_settings() -> Any:
-    form = request.form
-    target = form.get("post_target") if form.get("post_target") or form.get("clear_post_target") else None
-    return _form_post(lambda: planning.update_settings(current_actor(), form.get("planning_threshold"), target),
+    return _form_post(lambda: planning_settings.save(current_actor(), from_form(planning_settings.PlanningSettingsCommand)),
                       _settings_page, lambda _: "Planning room settings saved.", ".settings")
 
 
 # -- campaigns ----------------------------------------------------------------------------------
 
 
-def _choices() -> dict[str, Any]:
-    args = request.values
-    return {"day": args.get("date") or None, "start_time": args.get("start_time") or None,
-            "lead_minutes": args.get("lead_minutes") or None, "statuses": args.getlist("statuses") or []}
-
-
 @members.get("/campaigns")
 def campaign_list() -> Response:
     actor = current_actor()
-    ws = services.workspace(actor.workspace_id)
+    ws = night_settings.workspace(actor.workspace_id)
     recent = campaigns.recent(actor)
-    return render("gamenight/campaigns.html", ws=ws, game=services.settings(ws.id), actor=actor,
-                  today=services.local_today(ws), campaigns=recent,
-                  recipients=campaigns.recipient_counts([c.id for c in recent]))
+    return render("gamenight/campaigns.html", ws=ws, game=night_settings.settings(ws.id), actor=actor,
+                  today=night_settings.local_today(ws), campaigns=recent,
+                  recipients=campaign_report.recipient_counts([c.id for c in recent]))
 
 
 def _promote_dialog(status: int = 200, **context: Any) -> Response:
@@ -272,7 +272,7 @@ def _promote_dialog(status: int = 200, **context: Any) -> Response:
 def campaign_preview() -> Response:
     """The promote-tonight dialog: who would be told and when (counts and channels, never a handle)."""
     try:
-        plan = campaigns.preview(current_actor(), **_choices())
+        plan = campaign_plans.preview(current_actor(), campaign_plans.CampaignChoices.of_form(request.args))
     except DomainError as exc:
         return _promote_dialog(exc.status, message=exc.message)
     return no_store(_promote_dialog(plan=plan, dry_run=request.args.get("dry_run") == "on",
@@ -282,8 +282,8 @@ def campaign_preview() -> Response:
 @members.post("/campaigns")
 def create_campaign() -> Any:
     try:
-        campaign, _ = campaigns.create(current_actor(), idempotency_key=request.form.get("idempotency_key"),
-                                       dry_run=request.form.get("dry_run") == "on", **_choices())
+        campaign, _ = campaigns.create(current_actor(), campaign_plans.CampaignChoices.of_form(request.form),
+                                       idempotency_key=request.form.get("idempotency_key"))
     except DomainError as exc:
         return _promote_dialog(exc.status, message=exc.message)
     flash("Game night promoted: the reminders are scheduled." if not campaign.dry_run
@@ -296,11 +296,11 @@ def campaign(campaign_id: int) -> Response:
     """The timeline; an htmx poll asks for the `timeline` block alone while the campaign is active."""
     actor = current_actor()
     found = campaigns.get(actor, campaign_id)
-    ws = services.workspace(actor.workspace_id)
+    ws = night_settings.workspace(actor.workspace_id)
     return render_page("gamenight/campaign.html", "timeline", ws=ws, actor=actor, campaign=found,
-                       recipients=campaigns.recipient_counts([found.id])[found.id],
-                       active=campaigns.is_active(found), counts=campaigns.outcome_counts(found),
-                       channels=campaigns.channel_counts(found), log=campaigns.send_log(found))
+                       recipients=campaign_report.recipient_counts([found.id])[found.id],
+                       active=campaigns.is_active(found), counts=campaign_report.outcome_counts(found),
+                       channels=campaign_report.channel_counts(found), log=campaign_report.send_log(found))
 
 
 @members.post("/campaigns/<int:campaign_id>/cancel")

@@ -37,8 +37,9 @@ from webapp.config import Settings
 from webapp.extensions import db, utcnow
 from webapp.notify import transport
 from webapp.notify.models import Contact, Delivery, DeliveryStatus, Preference, SendLog
-from webapp.notify.services import in_quiet_hours
+from webapp.notify.quiet_hours import in_quiet_hours
 from webapp.notify.transport import Outcome
+from webapp.outbox import services as outbox
 from webapp.sealing import unseal
 
 log = logging.getLogger(__name__)
@@ -72,7 +73,8 @@ def _settings() -> Settings:
 
 
 def backoff(attempts: int) -> timedelta:
-    return timedelta(seconds=_settings().DELIVERY_BACKOFF_SECONDS * 2 ** max(attempts - 1, 0))
+    """The wait before a delivery's next try after `attempts` failed ones (the outbox's schedule, our base)."""
+    return outbox.backoff(_settings().DELIVERY_BACKOFF_SECONDS, attempts)
 
 
 def lease() -> timedelta:
