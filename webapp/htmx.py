@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
-from flask import Response, make_response, redirect, render_template, request
+from flask import Response, flash, make_response, redirect, render_template, request
 from jinja2_fragments.flask import render_block
 
 
@@ -20,6 +21,13 @@ def render_page(template: str, block: str, status: int = 200, **context: Any) ->
     return make_response(body, status)
 
 
+def render(template: str, block: str | None = None, status: int = 200, **context: Any) -> Response:
+    """The full page, or only `block` of it for htmx (`actor` comes from the accounts context processor)."""
+    if block:
+        return render_page(template, block, status, **context)
+    return make_response(render_template(template, **context), status)
+
+
 def redirect_after_post(target: str) -> Response:
     """After a successful form post: htmx follows `HX-Redirect` (a dialog's form swaps into the dialog, so
     a plain redirect would render the next page inside it); a browser without htmx gets a 303."""
@@ -28,6 +36,15 @@ def redirect_after_post(target: str) -> Response:
     response = make_response("", 204)
     response.headers["HX-Redirect"] = target
     return response
+
+
+def toast_or_redirect(fragment: Callable[[], Response], message: str, page_url: str, code: int = 302) -> Response:
+    """After an action on a list: htmx gets the list's fragment anew with a toast; a browser without htmx a
+    flashed message and a redirect back to the page."""
+    if is_htmx():
+        return toast(fragment(), message)
+    flash(message)
+    return make_response(redirect(page_url, code=code))
 
 
 def toast(response: Response, message: str, level: str = "success") -> Response:

@@ -7,7 +7,7 @@ from sqlalchemy import select
 from webapp.accounts import services as accounts
 from webapp.accounts.models import User
 from webapp.extensions import db
-from webapp.processes import services as processes
+from webapp.processes import documents, promotion
 
 SUPPORT_PROMPT = """You are the support triage assistant for {{ product }}.
 Read the customer's message and decide:
@@ -31,7 +31,7 @@ def seed_demo(email: str, password: str, workspace: str) -> bool:
     seed_world(actor, accounts.actor_for_user(others["promoter"], ws_id))
     seed_game_nights(actor, password)
 
-    triage = processes.create_process(actor, "Support triage", "support-triage",
+    triage = documents.create_process(actor, "Support triage", "support-triage",
                                       "Classifies incoming support messages.")
     input_schema = {"type": "object", "required": ["message"],
                     "properties": {"message": {"type": "string", "minLength": 1},
@@ -39,30 +39,30 @@ def seed_demo(email: str, password: str, workspace: str) -> bool:
     output_schema = {"type": "object", "required": ["category", "urgency"],
                      "properties": {"category": {"enum": ["billing", "bug", "how-to", "other"]},
                                     "urgency": {"enum": ["low", "normal", "high"]}}}
-    v1 = processes.create_draft(actor, triage, {
+    v1 = documents.create_draft(actor, triage, {
         "model": "gpt-4o-mini", "temperature": 0.2, "max_tokens": 300,
         "system_prompt": SUPPORT_PROMPT, "user_prompt": "{{ message }}",
     }, input_schema, output_schema, "First version")
-    processes.activate(actor, v1.id)
-    processes.promote(actor, v1.id, "Launch")
-    v3 = processes.create_draft(actor, triage, {
+    documents.activate(actor, v1.id)
+    promotion.promote(actor, v1.id, "Launch")
+    v3 = documents.create_draft(actor, triage, {
         "model": "gpt-4o-mini", "temperature": 0.1, "max_tokens": 400,
         "system_prompt": SUPPORT_PROMPT.replace("Be brief and kind.",
                                                 "Be brief and kind.\nNever promise refunds."),
         "user_prompt": "{{ message }}", "stop": ["\n\n"],
     }, input_schema, output_schema, "Lower temperature; no refund promises")
-    processes.activate(actor, v3.id)
-    processes.create_draft(actor, triage, {**v3.config, "temperature": 0.0}, input_schema, output_schema,
+    documents.activate(actor, v3.id)
+    documents.create_draft(actor, triage, {**v3.config, "temperature": 0.0}, input_schema, output_schema,
                            "Try temperature 0")
 
-    summary = processes.create_process(actor, "Release notes summariser", "release-notes",
+    summary = documents.create_process(actor, "Release notes summariser", "release-notes",
                                        "Turns a changelog into a short announcement.")
-    draft = processes.create_draft(actor, summary, {
+    draft = documents.create_draft(actor, summary, {
         "model": "gpt-4o", "temperature": 0.7,
         "prompt": "Summarise these changes for {{ audience | default('users') }}:\n{{ changelog }}",
     }, {"type": "object", "required": ["changelog"], "properties": {"changelog": {"type": "string"}}},
         None, "First cut: one paragraph per audience")
-    processes.activate(actor, draft.id)
+    documents.activate(actor, draft.id)
     return True
 
 
@@ -95,18 +95,18 @@ MILL = {
 
 def seed_world(admin: accounts.Actor, promoter: accounts.Actor) -> None:
     """A small live world around Limbo, and "The Old Mill" built in a sandbox, ready to promote."""
-    from webapp.worlds import services as worlds
+    from webapp.worlds import design, lifecycle, live, sandbox
 
     rooms = {}
     for key, name, description, link in LIVE_WORLD:
-        rooms[key] = worlds.add_live_room(admin, worlds.room_fields(key, name, description))
+        rooms[key] = live.add_live_room(admin, design.room_fields(key, name, description))
         if link:
             direction, anchor = link
-            worlds.link_rooms(admin, rooms[anchor].id, rooms[key].id, direction)
-    mill = worlds.create_project(admin, "The Old Mill", "A working mill north-east of the village.", MILL)
-    worlds.transition(admin, mill.id, "submit")
-    worlds.transition(promoter, mill.id, "approve")
-    worlds.build_sandbox(admin, mill.id)
+            live.link_rooms(admin, rooms[anchor].id, rooms[key].id, direction)
+    mill = design.create_project(admin, "The Old Mill", "A working mill north-east of the village.", MILL)
+    lifecycle.transition(admin, mill.id, "submit")
+    lifecycle.transition(promoter, mill.id, "approve")
+    sandbox.build_sandbox(admin, mill.id)
 
 
 DEMO_INBOX = "json://127.0.0.1:8025"  # `make run` prints what arrives there (webapp/devserver.py)
@@ -121,27 +121,23 @@ def seed_game_nights(admin: accounts.Actor, password: str) -> None:
     today's planning room unlocks at three ready players and is announced in the demo inbox."""
     from datetime import timedelta
 
-    from webapp.extensions import utcnow
-    from webapp.gamenight import planning
-    from webapp.gamenight import services as gamenight
+    from webapp.gamenight import availability, night_settings, planning_settings, players
     from webapp.gamenight.models import Status
-    from webapp.notify import services as notify
-    from webapp.notify.models import Channel, Contact, Preference
+    from webapp.notify import contacts
+    from webapp.notify.models import Channel, Preference
 
-    ws = gamenight.workspace(admin.workspace_id)
-    gamenight.set_summary_target(admin, f"{DEMO_INBOX}/summary")
-    planning.update_settings(admin, 3, f"{DEMO_INBOX}/rooms")  # three are ready today: the room can open
-    today = gamenight.local_today(ws)
+    ws = night_settings.workspace(admin.workspace_id)
+    night_settings.set_summary_target(admin, night_settings.SummaryChannelCommand(summary_target=f"{DEMO_INBOX}/summary"))
+    planning_settings.update_settings(admin, 3, f"{DEMO_INBOX}/rooms")  # three are ready today: the room can open
+    today = night_settings.local_today(ws)
     for number, (name, now, tomorrow, opted_in) in enumerate(PLAYERS, start=1):
         user, _ = accounts.create_user(f"{name.lower()}@example.com", password, ws.name, "viewer")
         player = accounts.actor_for_user(user, ws.id)
-        gamenight.save_profile(player, name, f"{name.lower()}_{number}")
-        contact = Contact(workspace_id=ws.id, user_id=user.id, channel=Channel.discord,
-                          external_id=str(100_000 + number), confirmed_at=utcnow())
-        notify.set_target(contact, f"{DEMO_INBOX}/{name.lower()}")
-        db.session.add(contact)
+        players.save_profile(player, players.PlayerCommand(display_name=name, aliases=[f"{name.lower()}_{number}"]))
+        contact, _ = contacts.attach_identity(ws.id, user.id, Channel.discord, str(100_000 + number))
+        contacts.set_target(contact, f"{DEMO_INBOX}/{name.lower()}")
         db.session.add(Preference(workspace_id=ws.id, user_id=user.id, opted_in=opted_in, channel_order=["discord"]))
         db.session.commit()
         for day, status in ((today, now), (today + timedelta(days=1), tomorrow)):
             if status:
-                gamenight.set_status(ws.id, user.id, day, Status(status), actor_label="seed")
+                availability.set_status(ws.id, user.id, day, Status(status), actor_label="seed")

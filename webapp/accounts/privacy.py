@@ -1,17 +1,19 @@
 """A member's own data: "Download my data" (everything about them, nothing about anyone else) and
 "Delete my account" (their rows removed, shared history kept under a pseudonym).
 
-Every table that points at `users.id` is named once below, either in `REMOVED` (the member's own rows,
-deleted) or in `KEPT` (shared rows that stay, with the reference set to NULL). The deletes are issued
-here rather than left to the foreign keys' ON DELETE: SQLite does not enforce them unless asked, and a
-test checks that no reference to `users.id` is left out of these two lists.
+Every table that points at `users.id` is named once, either as removed (the member's own rows, deleted) or
+as kept (shared rows that stay, with the reference set to NULL): the platform's tables below, each flow's in
+the `PrivacyHook` it registers (webapp/<flow>/privacy.py, registered by create_app — this module never
+imports a flow). The deletes are issued here rather than left to the foreign keys' ON DELETE: SQLite does
+not enforce them unless asked, and a test checks that no reference to `users.id` is left out.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -24,44 +26,64 @@ from webapp.audit import services as audit
 from webapp.audit.models import AuditEvent
 from webapp.errors import BadRequest, Conflict, NotFound
 from webapp.extensions import db, utcnow
-from webapp.gamenight.models import (
-    Availability,
-    Campaign,
-    CampaignJob,
-    CampaignRecipient,
-    LinkCode,
-    PlanningMember,
-    PlanningRoom,
-    PlanningTeam,
-    PlayerProfile,
-    SuggestionVote,
-    TeamSuggestion,
-)
 from webapp.notify.models import Contact, Delivery, Preference
-from webapp.processes.models import Process, ProcessVersion
 from webapp.webhooks.models import WebhookEndpoint
-from webapp.worlds.models import BuildProject
 
 EXPORT_FORMAT = "promotion-desk/member-data"
 EXPORT_VERSION = 1
 
-# The member's own rows: deleted with the account.
-REMOVED: tuple[InstrumentedAttribute[Any], ...] = (
-    SuggestionVote.user_id, PlanningMember.user_id, CampaignRecipient.user_id, Contact.user_id,
-    Preference.user_id, Availability.user_id, LinkCode.user_id, PlayerProfile.user_id, ApiToken.user_id,
-    Membership.user_id,
-)
-# Shared rows that outlive the account: only the reference to it goes (the audit rows are pseudonymised
-# first, while `actor_id` still finds them).
-KEPT: tuple[InstrumentedAttribute[Any], ...] = (
-    AuditEvent.actor_id, Delivery.user_id, Campaign.promoter_id, TeamSuggestion.created_by_id,
-    PlanningRoom.created_by_id, ApiToken.created_by_id, Process.created_by_id, ProcessVersion.created_by_id,
-    ProcessVersion.promoted_by_id, BuildProject.owner_id, BuildProject.promoted_by_id,
-    WebhookEndpoint.created_by_id,
-)
+Column = InstrumentedAttribute[Any]
+
+
+@dataclass(frozen=True)
+class PrivacyHook:
+    """What one flow holds about a member.
+
+    `removed`: columns of the member's own rows, deleted with the account (before the platform's).
+    `kept`: columns of shared rows that outlive the account; only the reference goes.
+    `export(user_id, workspace_id)`: the flow's sections of one workspace in "Download my data".
+    `delivery_sources`: for a delivery ledger `source_type` the flow writes, a function from source ids to
+    what each delivery's export says about its source (e.g. a campaign job's kind and campaign)."""
+
+    name: str
+    removed: tuple[Column, ...] = ()
+    kept: tuple[Column, ...] = ()
+    export: Callable[[int, int], dict[str, Any]] | None = None
+    delivery_sources: dict[str, Callable[[Sequence[int]], dict[int, dict[str, Any]]]] | None = None
+
+
+_hooks: dict[str, PrivacyHook] = {}
+
+
+def register(hook: PrivacyHook) -> None:
+    """Add (or replace, by name: create_app runs more than once in a process) a flow's hook."""
+    _hooks[hook.name] = hook
+
+
+# The platform's own rows: deleted with the account (after the flows').
+REMOVED: tuple[Column, ...] = (Contact.user_id, Preference.user_id, ApiToken.user_id, Membership.user_id)
+# The platform's shared rows that outlive the account: only the reference to it goes (the audit rows are
+# pseudonymised first, while `actor_id` still finds them).
+KEPT: tuple[Column, ...] = (AuditEvent.actor_id, Delivery.user_id, ApiToken.created_by_id,
+                            WebhookEndpoint.created_by_id)
 # Keys that name a member in audit details: in an entry with their `user_id`, or in an event about them.
 NAMED_BY = frozenset({"user_id", "name", "display_name"})
 AUDIT_BATCH = 500
+
+
+def removed_columns() -> tuple[Column, ...]:
+    """Every column whose rows go with the account, the flows' first (their rows may point at the platform's)."""
+    return tuple(c for hook in _hooks.values() for c in hook.removed) + REMOVED
+
+
+def kept_columns() -> tuple[Column, ...]:
+    """Every column of shared rows that only lose the reference to the account."""
+    return KEPT + tuple(c for hook in _hooks.values() for c in hook.kept)
+
+
+def iso(value: datetime | date | None) -> str | None:
+    """A date or time as ISO 8601 text, None as None: how every export section writes them."""
+    return value.isoformat() if value is not None else None
 
 
 def pseudonym(user_id: int) -> str:
@@ -77,10 +99,6 @@ def _user(user_id: int) -> User:
     if user is None:
         raise NotFound("No such account.")
     return user
-
-
-def _iso(value: datetime | date | None) -> str | None:
-    return value.isoformat() if value is not None else None
 
 
 # -- download my data ---------------------------------------------------------------------------
@@ -99,103 +117,63 @@ def export(user_id: int) -> dict[str, Any]:
         "format": EXPORT_FORMAT,
         "format_version": EXPORT_VERSION,
         "exported_at": utcnow().isoformat(),
-        "account": {"email": user.email, "created_at": _iso(user.created_at)},
+        "account": {"email": user.email, "created_at": iso(user.created_at)},
         "workspaces": [_workspace_data(user, m, ws) for m, ws in memberships],
     }
 
 
 def _workspace_data(user: User, membership: Membership, ws: Workspace) -> dict[str, Any]:
     uid, wid = user.id, ws.id
-    profile = db.session.scalar(select(PlayerProfile).where(PlayerProfile.workspace_id == wid,
-                                                            PlayerProfile.user_id == uid))
     pref = db.session.get(Preference, (wid, uid))
-    return {
+    data: dict[str, Any] = {
         "name": ws.name,
         "slug": ws.slug,
         "role": membership.role.name,
-        "member_since": _iso(membership.created_at),
-        "player_profile": None if profile is None else {
-            "display_name": profile.display_name, "aliases": list(profile.aliases or []),
-            "created_at": _iso(profile.created_at)},
+        "member_since": iso(membership.created_at),
         "contacts": [
             {"channel": c.channel.value, "external_id": c.external_id, "target": c.target_hint or None,
-             "confirmed_at": _iso(c.confirmed_at), "created_at": _iso(c.created_at)}
+             "confirmed_at": iso(c.confirmed_at), "created_at": iso(c.created_at)}
             for c in db.session.scalars(select(Contact).where(Contact.workspace_id == wid, Contact.user_id == uid)
                                         .order_by(Contact.channel))],
         "preferences": None if pref is None else {
             "opted_in": pref.opted_in, "channel_order": list(pref.channel_order or []),
-            "quiet_hours": pref.quiet_hours, "updated_at": _iso(pref.updated_at)},
-        "availability": [
-            {"day": _iso(a.day), "status": a.status.value, "updated_at": _iso(a.updated_at)}
-            for a in db.session.scalars(select(Availability).where(Availability.workspace_id == wid,
-                                                                   Availability.user_id == uid)
-                                        .order_by(Availability.day))],
-        "link_codes": [
-            {"created_at": _iso(code.created_at), "expires_at": _iso(code.expires_at), "used_at": _iso(code.used_at)}
-            for code in db.session.scalars(select(LinkCode).where(LinkCode.workspace_id == wid,
-                                                                  LinkCode.user_id == uid)
-                                           .order_by(LinkCode.created_at))],
-        "planning_rooms": [  # the team they were on, never who else was
-            {"day": _iso(day), "joined_at": _iso(joined_at), "team": team}
-            for day, joined_at, team in db.session.execute(
-                select(PlanningRoom.day, PlanningMember.joined_at, PlanningTeam.name)
-                .join(PlanningMember, PlanningMember.room_id == PlanningRoom.id)
-                .outerjoin(PlanningTeam, PlanningTeam.id == PlanningMember.team_id)
-                .where(PlanningRoom.workspace_id == wid, PlanningMember.user_id == uid)
-                .order_by(PlanningRoom.day))],
-        "team_name_suggestions": [
-            {"day": _iso(day), "name": name, "created_at": _iso(created_at)}
-            for day, name, created_at in db.session.execute(
-                select(PlanningRoom.day, TeamSuggestion.name, TeamSuggestion.created_at)
-                .join(PlanningRoom, PlanningRoom.id == TeamSuggestion.room_id)
-                .where(PlanningRoom.workspace_id == wid, TeamSuggestion.created_by_id == uid)
-                .order_by(TeamSuggestion.created_at, TeamSuggestion.id))],
-        "votes": [
-            {"day": _iso(day), "suggestion": name, "created_at": _iso(created_at)}
-            for day, name, created_at in db.session.execute(
-                select(PlanningRoom.day, TeamSuggestion.name, SuggestionVote.created_at)
-                .join(TeamSuggestion, TeamSuggestion.id == SuggestionVote.suggestion_id)
-                .join(PlanningRoom, PlanningRoom.id == TeamSuggestion.room_id)
-                .where(PlanningRoom.workspace_id == wid, SuggestionVote.user_id == uid)
-                .order_by(SuggestionVote.created_at, TeamSuggestion.id))],
-        "campaigns_promoted": [
-            {"campaign_id": c.id, "day": _iso(c.local_day), "start_at": _iso(c.start_at), "status": c.status.value,
-             "dry_run": c.dry_run, "created_at": _iso(c.created_at), "cancelled_at": _iso(c.cancelled_at)}
-            for c in db.session.scalars(select(Campaign).where(Campaign.workspace_id == wid,
-                                                               Campaign.promoter_id == uid)
-                                        .order_by(Campaign.local_day, Campaign.id))],
-        "campaigns_received": [  # their own recipient row only
-            {"campaign_id": campaign_id, "day": _iso(day), "status_when_promoted": status.value}
-            for campaign_id, day, status in db.session.execute(
-                select(Campaign.id, Campaign.local_day, CampaignRecipient.status)
-                .join(CampaignRecipient, CampaignRecipient.campaign_id == Campaign.id)
-                .where(Campaign.workspace_id == wid, CampaignRecipient.user_id == uid)
-                .order_by(Campaign.local_day, Campaign.id))],
-        "deliveries": [  # the ledger rows addressed to them; never a target or the provider's answer
-            {"source": d.source_type, "kind": kind.value if kind is not None else None,
-             "campaign_id": campaign_id, "status": d.status.value, "channel": d.channel, "attempts": d.attempts,
-             "claimed_at": _iso(d.claimed_at), "finished_at": _iso(d.finished_at)}
-            for d, kind, campaign_id in db.session.execute(
-                select(Delivery, CampaignJob.kind, CampaignJob.campaign_id)
-                .outerjoin(CampaignJob, (Delivery.source_type == "campaign_job")
-                           & (CampaignJob.id == Delivery.source_id))
-                .where(Delivery.workspace_id == wid, Delivery.user_id == uid)
-                .order_by(Delivery.claimed_at, Delivery.id))],
-        "api_tokens": [  # never the hash
-            {"name": t.name, "prefix": t.prefix, "created_at": _iso(t.created_at),
-             "last_used_at": _iso(t.last_used_at), "revoked_at": _iso(t.revoked_at)}
-            for t in db.session.scalars(select(ApiToken).where(ApiToken.workspace_id == wid,
-                                                               ApiToken.kind == TokenKind.personal,
-                                                               ApiToken.user_id == uid)
-                                        .order_by(ApiToken.created_at, ApiToken.id))],
-        "audit_events": [  # where they acted; without `details`, which may name other members
-            {"action": e.action, "resource_type": e.resource_type,
-             "resource_id": None if e.resource_type == "user" and e.resource_id != str(uid) else e.resource_id,
-             "created_at": _iso(e.created_at)}
-            for e in db.session.scalars(select(AuditEvent).where(AuditEvent.workspace_id == wid,
-                                                                 _acted_by(user))
-                                        .order_by(AuditEvent.created_at, AuditEvent.id))],
+            "quiet_hours": pref.quiet_hours, "updated_at": iso(pref.updated_at)},
     }
+    for hook in _hooks.values():
+        if hook.export is not None:
+            data.update(hook.export(uid, wid))
+    data["deliveries"] = _deliveries(uid, wid)
+    data["api_tokens"] = [  # never the hash
+        {"name": t.name, "prefix": t.prefix, "created_at": iso(t.created_at),
+         "last_used_at": iso(t.last_used_at), "revoked_at": iso(t.revoked_at)}
+        for t in db.session.scalars(select(ApiToken).where(ApiToken.workspace_id == wid,
+                                                           ApiToken.kind == TokenKind.personal,
+                                                           ApiToken.user_id == uid)
+                                    .order_by(ApiToken.created_at, ApiToken.id))]
+    data["audit_events"] = [  # where they acted; without `details`, which may name other members
+        {"action": e.action, "resource_type": e.resource_type,
+         "resource_id": None if e.resource_type == "user" and e.resource_id != str(uid) else e.resource_id,
+         "created_at": iso(e.created_at)}
+        for e in db.session.scalars(select(AuditEvent).where(AuditEvent.workspace_id == wid, _acted_by(user))
+                                    .order_by(AuditEvent.created_at, AuditEvent.id))]
+    return data
+
+
+def _deliveries(uid: int, wid: int) -> list[dict[str, Any]]:
+    """The ledger rows addressed to the member, with what the flow that sent them says of their source; never
+    a target or the provider's answer."""
+    rows = list(db.session.scalars(select(Delivery).where(Delivery.workspace_id == wid, Delivery.user_id == uid)
+                                   .order_by(Delivery.claimed_at, Delivery.id)))
+    describers = {source: describe for hook in _hooks.values() for source, describe in
+                  (hook.delivery_sources or {}).items()}
+    sources: dict[str, dict[int, dict[str, Any]]] = {}
+    for source_type in {d.source_type for d in rows}:
+        if source_type in describers:
+            sources[source_type] = describers[source_type](
+                sorted({d.source_id for d in rows if d.source_type == source_type}))
+    return [{"source": d.source_type, **sources.get(d.source_type, {}).get(d.source_id, {}),
+             "status": d.status.value, "channel": d.channel, "attempts": d.attempts,
+             "claimed_at": iso(d.claimed_at), "finished_at": iso(d.finished_at)} for d in rows]
 
 
 def _acted_by(user: User) -> Any:
@@ -221,9 +199,9 @@ def delete_account(user_id: int, confirm_email: Any) -> str:
     workspaces = _check_admin_handover(user)
     label = pseudonym(user.id)
     _pseudonymise_audit(user, label, [ws.id for ws in workspaces])
-    for column in REMOVED:
+    for column in removed_columns():
         db.session.execute(delete(column.class_).where(column == user.id))
-    for column in KEPT:
+    for column in kept_columns():
         db.session.execute(update(column.class_).where(column == user.id).values({column.key: None}))
     db.session.execute(delete(LoginFailure).where(LoginFailure.email == user.email.lower()))
     db.session.execute(delete(User).where(User.id == user.id))

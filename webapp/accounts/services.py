@@ -1,23 +1,20 @@
-"""Users, workspaces, memberships, tokens and login — the rules, with their transactions."""
+"""Users, workspaces, memberships and tokens — the rules, with their transactions (signing in and sessions:
+`webapp.accounts.signin`)."""
 
 from __future__ import annotations
 
-import functools
 import re
-import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, timedelta, tzinfo
-from typing import Any
 
 from flask import current_app
-from sqlalchemy import func, select, update
-from werkzeug.security import check_password_hash, generate_password_hash
+from sqlalchemy import select, update
+from werkzeug.security import generate_password_hash
 
 from webapp.accounts.models import (
     ApiToken,
     Environment,
-    LoginFailure,
     Membership,
     Role,
     TokenKind,
@@ -25,7 +22,7 @@ from webapp.accounts.models import (
     Workspace,
 )
 from webapp.audit import services as audit
-from webapp.errors import Forbidden, Invalid, NotFound, TooManyRequests, Unauthorized
+from webapp.errors import Forbidden, Invalid, NotFound, Unauthorized
 from webapp.extensions import db, utcnow
 from webapp.sealing import hash_token, new_token
 
@@ -72,14 +69,7 @@ def hash_password(password: str) -> str:
     return generate_password_hash(password, method=current_app.config["SETTINGS"].PASSWORD_HASH_METHOD)
 
 
-@functools.cache
-def dummy_password_hash(method: str) -> str:
-    """A hash of a random password, made once per hash method: an unknown e-mail is checked against it, so
-    signing in takes as long for an address without an account as for one with (no account enumeration)."""
-    return generate_password_hash(secrets.token_urlsafe(16), method=method)
-
-
-def _check_new_password(password: str) -> None:
+def check_new_password(password: str) -> None:
     if len(password or "") < 8:
         raise Invalid("A password needs at least 8 characters.")
 
@@ -95,7 +85,7 @@ def create_user(email: str, password: str, workspace: str, role: str | Role,
     role = role if isinstance(role, Role) else Role.parse(role)
     user = db.session.scalar(select(User).where(User.email == email))
     if user is None:
-        _check_new_password(password)
+        check_new_password(password)
         user = User(email=email, password_hash=hash_password(password))
         db.session.add(user)
     ws = get_or_create_workspace(workspace)
@@ -169,120 +159,6 @@ def membership(user_id: int, workspace_id: int | None) -> Membership | None:
     return db.session.scalar(
         select(Membership).where(Membership.user_id == user_id, Membership.workspace_id == workspace_id)
     )
-
-
-# -- login ------------------------------------------------------------------------------------
-
-
-def _recent_failures(*conditions: Any) -> int:
-    settings = current_app.config["SETTINGS"]
-    window_start = utcnow() - timedelta(seconds=settings.LOGIN_FAILURE_WINDOW_SECONDS)
-    return db.session.scalar(
-        select(func.count()).select_from(LoginFailure).where(LoginFailure.created_at >= window_start, *conditions)
-    ) or 0
-
-
-def _check_throttle(email: str, ip: str | None) -> None:
-    """429 when this address has failed too often from this client, this client too often across addresses,
-    or this address too often across all clients. The lock is per (address, client) pair, so a stranger's
-    wrong guesses do not lock a member out; the two wider caps bound spraying and distributed guessing."""
-    settings = current_app.config["SETTINGS"]
-    same_ip = LoginFailure.ip == ip if ip else LoginFailure.ip.is_(None)
-    minutes = max(1, settings.LOGIN_FAILURE_WINDOW_SECONDS // 60)
-    if (_recent_failures(LoginFailure.email == email, same_ip) >= settings.LOGIN_MAX_FAILURES
-            or _recent_failures(LoginFailure.email == email) >= settings.LOGIN_MAX_FAILURES_PER_ADDRESS):
-        raise TooManyRequests(f"Too many failed sign-ins for this address. Try again in {minutes} minutes.")
-    if ip and _recent_failures(same_ip) >= settings.LOGIN_MAX_FAILURES_PER_IP:
-        raise TooManyRequests(f"Too many failed sign-ins from your network. Try again in {minutes} minutes.")
-
-
-def _record_failure(email: str, ip: str | None, user: User | None) -> None:
-    db.session.add(LoginFailure(email=email[:254], ip=ip))
-    # In each workspace of the account; an unknown e-mail (or an account in none) has no workspace
-    # whose admins should see it, and is kept with workspace_id NULL for the operators.
-    workspace_ids = [m.workspace_id for m in user.memberships] if user else []
-    for ws_id in workspace_ids or [None]:
-        audit.record(None, "auth.login_failed", "user", user.id if user else None,
-                     {"email": email[:254]}, workspace_id=ws_id, actor_label=email[:254] or "?")
-    db.session.commit()
-
-
-def authenticate(email: str, password: str, ip: str | None) -> User:
-    """The user with these credentials, or `Unauthorized`; too many recent failures → 429."""
-    email = (email or "").strip().lower()
-    _check_throttle(email, ip)
-    user = db.session.scalar(select(User).where(User.email == email))
-    # An unknown address costs the same hashing time as a known one.
-    stored = user.password_hash if user is not None else dummy_password_hash(
-        current_app.config["SETTINGS"].PASSWORD_HASH_METHOD)
-    if check_password_hash(stored, password or "") and user is not None:
-        return user
-    _record_failure(email, ip, user)
-    raise Unauthorized("E-mail or password is wrong.")
-
-
-# -- sessions and passwords -------------------------------------------------------------------
-
-
-def _advance_generation(user_id: int) -> None:
-    """Every session cookie issued to the user so far stops working (`User.get_id` carries the generation)."""
-    db.session.execute(update(User).where(User.id == user_id)
-                       .values(session_generation=User.session_generation + 1))
-    db.session.expire_all()
-
-
-def sign_out(user_id: int) -> None:
-    """Signing out ends every session of the account, including cookies copied from this browser."""
-    _advance_generation(user_id)
-    db.session.commit()
-
-
-def sign_out_everywhere(actor: Actor) -> None:
-    """The member ends all their sessions (every browser, every copied cookie); audited."""
-    if actor.user_id is None:
-        raise Forbidden("Only a signed-in person can sign out everywhere.")
-    _advance_generation(actor.user_id)
-    audit.record(actor, "account.signed_out_everywhere", "user", actor.user_id, {})
-    db.session.commit()
-
-
-def sign_out_member(actor: Actor, user_id: int) -> User:
-    """An admin ends all sessions of a member of their workspace (a lost laptop, a leaver); audited."""
-    actor.require(Role.admin, "sign members out")
-    target = membership(user_id, actor.workspace_id)
-    if target is None:
-        raise NotFound("No such member in this workspace.")
-    _advance_generation(user_id)
-    audit.record(actor, "account.signed_out_everywhere", "user", user_id, {"email": target.user.email})
-    db.session.commit()
-    return target.user
-
-
-def change_password(actor: Actor, current: str, new: str, ip: str | None) -> User:
-    """Set a new password after checking the current one; every other session of the account ends.
-
-    A wrong current password counts as a failed sign-in (so a borrowed session cannot guess it freely)."""
-    user = db.session.get(User, actor.user_id) if actor.user_id is not None else None
-    if user is None:
-        raise Forbidden("Only a signed-in person can change their password.")
-    _check_throttle(user.email, ip)
-    if not check_password_hash(user.password_hash, current or ""):
-        _record_failure(user.email, ip, user)
-        raise Invalid("Your current password is wrong; the password was not changed.", code="wrong_password")
-    _check_new_password(new)
-    user.password_hash = hash_password(new)
-    user.session_generation += 1
-    audit.record(actor, "account.password_changed", "user", user.id, {})
-    db.session.commit()
-    return user
-
-
-def workspace_members(actor: Actor) -> Sequence[Membership]:
-    """The members of the actor's workspace, for its admins."""
-    actor.require(Role.admin, "see the members")
-    return db.session.scalars(
-        select(Membership).join(User).where(Membership.workspace_id == actor.workspace_id).order_by(User.email)
-    ).all()
 
 
 # -- tokens -----------------------------------------------------------------------------------

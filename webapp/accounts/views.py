@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -10,11 +9,11 @@ from flask import Blueprint, Response, flash, g, redirect, render_template, requ
 from flask_login import current_user, login_required, login_user, logout_user
 
 from webapp import inputs
-from webapp.accounts import services
+from webapp.accounts import services, signin
 from webapp.accounts.context import current_actor
 from webapp.accounts.models import TokenKind
 from webapp.errors import BadRequest, DomainError, NotFound, TooManyRequests, Unauthorized
-from webapp.htmx import is_htmx, no_store, redirect_after_post, render_page, toast
+from webapp.htmx import no_store, redirect_after_post, render_page, toast_or_redirect
 
 bp = Blueprint("accounts", __name__)
 
@@ -53,7 +52,7 @@ def login() -> Response | str | tuple[str, int]:
         return render_template("accounts/login.html", next_url=next_url, email="")
     email = request.form.get("email", "")
     try:
-        user = services.authenticate(email, request.form.get("password", ""), request.remote_addr)
+        user = signin.authenticate(email, request.form.get("password", ""), request.remote_addr)
     except (Unauthorized, TooManyRequests) as exc:
         return render_template("accounts/login.html", next_url=next_url, email=email, error=exc.message), exc.status
     session.clear()  # a fresh session (and CSRF token) at sign-in: nothing from before survives
@@ -67,7 +66,7 @@ def login() -> Response | str | tuple[str, int]:
 @bp.post("/logout")
 def logout() -> Response:
     if current_user.is_authenticated:
-        services.sign_out(current_user.id)  # a copy of this cookie must not sign in afterwards
+        signin.sign_out(current_user.id)  # a copy of this cookie must not sign in afterwards
     logout_user()
     session.pop("workspace_id", None)  # the next sign-in renews the whole session anyway
     flash("You are signed out.")
@@ -117,7 +116,7 @@ def account() -> Response:
 @login_required
 def change_password() -> Response:
     try:
-        user = services.change_password(current_actor(), request.form.get("current_password", ""),
+        user = signin.change_password(current_actor(), request.form.get("current_password", ""),
                                         request.form.get("new_password", ""), request.remote_addr)
     except DomainError as exc:
         return _account_page(exc.status, exc)
@@ -129,7 +128,7 @@ def change_password() -> Response:
 @bp.post("/account/sign-out-everywhere")
 @login_required
 def sign_out_everywhere() -> Response:
-    services.sign_out_everywhere(current_actor())
+    signin.sign_out_everywhere(current_actor())
     return _signed_out_here()
 
 
@@ -144,21 +143,18 @@ def _signed_out_here() -> Response:
 @bp.get("/settings/members")
 @login_required
 def members() -> Response:
-    return render_page("accounts/members.html", "members", members=services.workspace_members(current_actor()))
+    return render_page("accounts/members.html", "members", members=signin.workspace_members(current_actor()))
 
 
 @bp.post("/settings/members/<int:user_id>/sign-out")
 @login_required
 def sign_out_member(user_id: int) -> Response:
     actor = current_actor()
-    user = services.sign_out_member(actor, user_id)
+    user = signin.sign_out_member(actor, user_id)
     if user.id == actor.user_id:
         return _signed_out_here()
-    message = f"{user.email} is signed out everywhere."
-    if is_htmx():
-        return toast(members(), message)
-    flash(message)
-    return redirect(url_for("accounts.members"), code=303)
+    return toast_or_redirect(members, f"{user.email} is signed out everywhere.", url_for("accounts.members"),
+                             code=303)
 
 
 # -- environment keys and personal access tokens ------------------------------------------------
@@ -178,11 +174,8 @@ def _tokens_page(kind: TokenKind, created: Any = None, plaintext: str | None = N
 
 
 def _revoked(kind: TokenKind, token: Any) -> Response:
-    message = f"Revoked “{token.name}” ({token.prefix}…)."
-    if is_htmx():
-        return toast(_tokens_page(kind), message)
-    flash(message)
-    return redirect(url_for(PAGES[kind][1]))
+    return toast_or_redirect(lambda: _tokens_page(kind), f"Revoked “{token.name}” ({token.prefix}…).",
+                             url_for(PAGES[kind][1]))
 
 
 @bp.get("/settings/keys")
@@ -222,20 +215,3 @@ def create_token() -> Response:
 @login_required
 def revoke_personal_token(token_id: int) -> Response:
     return _revoked(TokenKind.personal, services.revoke_token(current_actor(), token_id, TokenKind.personal))
-
-
-@bp.app_template_filter("datetime")
-def format_datetime(value: datetime | None) -> str:
-    """An aware UTC time in the current workspace's time zone (UTC when there is none)."""
-    if value is None:
-        return ""
-    workspace = g.get("workspace")
-    zone = workspace.zone if workspace is not None else UTC
-    return value.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
-
-
-@bp.app_template_filter("localclock")
-def format_clock(value: datetime) -> str:
-    """HH:MM of an aware time in the current workspace's time zone."""
-    workspace = g.get("workspace")
-    return value.astimezone(workspace.zone if workspace is not None else UTC).strftime("%H:%M")

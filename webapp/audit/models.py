@@ -1,3 +1,5 @@
+"""The audit trail's one table: who did what to which resource, when and from where."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -10,6 +12,8 @@ from webapp.extensions import UTCDateTime, db, utcnow
 
 
 class AuditEvent(db.Model):
+    """One change, recorded in the transaction that made it (webapp/audit/services.py `record`)."""
+
     __tablename__ = "audit_events"
     __table_args__ = (
         Index("ix_audit_events_workspace_created", "workspace_id", "created_at"),

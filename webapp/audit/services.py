@@ -8,7 +8,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from flask import has_request_context, request
 from sqlalchemy import Select, func, select
@@ -17,12 +17,22 @@ from webapp.audit.models import AuditEvent
 from webapp.errors import BadRequest
 from webapp.extensions import db
 
-if TYPE_CHECKING:
-    from webapp.accounts.services import Actor
+
+class AuditActor(Protocol):
+    """Who an event is recorded for: what audit needs of accounts' `Actor` (audit sits below accounts)."""
+
+    @property
+    def user_id(self) -> int | None: ...
+
+    @property
+    def workspace_id(self) -> int: ...
+
+    @property
+    def label(self) -> str: ...
 
 
 def record(
-    actor: Actor | None,
+    actor: AuditActor | None,
     action: str,
     resource_type: str,
     resource_id: object = None,

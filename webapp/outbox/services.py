@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import redis
@@ -27,6 +27,7 @@ from webapp.accounts.models import Role
 from webapp.audit import services as audit
 from webapp.errors import Conflict, NotFound, OutcomeUnknown
 from webapp.extensions import courier, db, utcnow
+from webapp.notify.transport import Outcome
 from webapp.outbox.models import EffectStatus, OutboxEffect
 
 log = logging.getLogger(__name__)
@@ -74,6 +75,21 @@ def add(workspace_id: int | None, kind: str, payload: dict[str, Any]) -> OutboxE
     return effect
 
 
+def enqueue_after_commit(function: str, *args: Any, job_id: str, at: datetime | None = None) -> None:
+    """Enqueue `function(*args)` (a dotted path, args ids only) as `job_id` once the current transaction commits,
+    now or at `at` (aware); nothing if it rolls back. For rows that are the truth of a job (a campaign job): a
+    Redis failure is logged, and the flow's reconciler enqueues the row later. Every promotion's after-commit step
+    uses this (see `webapp.promotion`); an effect written with `add` is enqueued the same way.
+
+    E.g. a campaign job's run: set `job.next_run_at` and `job.rq_job_id`, then
+    `enqueue_after_commit(JOB_FUNCTION, job.id, job_id=job.rq_job_id, at=at)`, then commit. Where the caller needs
+    to know whether Redis took it (a reconciler's count), call `enqueue` after the commit instead."""
+    session = db.session()
+    if not session.in_transaction():
+        session.begin()  # so that a rollback before any statement still forgets it
+    session.info.setdefault("enqueue_after_commit", []).append((function, args, job_id, at))
+
+
 @event.listens_for(Session, "after_commit")
 def _enqueue_committed(session: Session) -> None:
     effects = session.info.pop("outbox_new", None)
@@ -81,32 +97,60 @@ def _enqueue_committed(session: Session) -> None:
         # The identity survives expire-on-commit, so reading it emits no SQL here.
         ids = [inspect(e).identity for e in effects]
         enqueue_ids([i[0] for i in ids if i])
+    for function, args, job_id, at in session.info.pop("enqueue_after_commit", ()):
+        enqueue(function, *args, job_id=job_id, at=at)
 
 
 @event.listens_for(Session, "after_rollback")
 def _forget_rolled_back(session: Session) -> None:
     session.info.pop("outbox_new", None)
+    session.info.pop("enqueue_after_commit", None)
 
 
-def enqueue_ids(effect_ids: Sequence[int], at: Any = None) -> int:
-    """Put effects on the queue (now, or at `at` through RQ's scheduler); a Redis failure is logged, not raised
-    (the reconciler retries). Put on the queue now, an effect also leaves RQ's schedule: a scheduler that comes
-    back later must not run it a second time."""
-    enqueued = 0
+def enqueue(function: str, *args: Any, job_id: str, at: datetime | None = None) -> bool:
+    """Put one job on RQ now, or at `at` (aware) through RQ's scheduler, under its deterministic `job_id`. Put on
+    the queue now, the job also leaves RQ's schedule: a scheduler that comes back later must not run it a second
+    time. A Redis failure is logged and answered False, not raised (the row stays; a reconciler retries).
+
+    The one way onto RQ: outbox effects, the promotion engine's after-commit step (`enqueue_after_commit`) and
+    game-night campaign jobs all call it; `function` is a dotted path in jobs/ and `args` are row ids only."""
     try:
         queue = courier.queue()
-        scheduled = ScheduledJobRegistry(queue.name, connection=queue.connection)
-        for effect_id in effect_ids:
-            job_id = f"effect-{effect_id}"
-            if at is None:
-                scheduled.remove(job_id)
-                queue.enqueue(JOB_FUNCTION, effect_id, job_id=job_id, result_ttl=600, failure_ttl=86400)
-            else:
-                queue.enqueue_at(at, JOB_FUNCTION, effect_id, job_id=job_id, result_ttl=600, failure_ttl=86400)
-            enqueued += 1
+        if at is None:
+            ScheduledJobRegistry(queue.name, connection=queue.connection).remove(job_id)
+            queue.enqueue(function, *args, job_id=job_id, result_ttl=600, failure_ttl=86400)
+        else:
+            queue.enqueue_at(at.astimezone(UTC), function, *args, job_id=job_id, result_ttl=600, failure_ttl=86400)
     except redis.RedisError as exc:
-        log.warning("could not enqueue %d effect(s), the reconciler will: %s", len(effect_ids) - enqueued, exc)
+        log.warning("could not enqueue %s, the reconciler will: %s", job_id, exc)
+        return False
+    return True
+
+
+def enqueue_ids(effect_ids: Sequence[int], at: datetime | None = None) -> int:
+    """Put effects on the queue (now, or at `at`), see `enqueue`; how many went. After a Redis failure the rest
+    wait for the reconciler too (one timeout, not one per effect)."""
+    enqueued = 0
+    for effect_id in effect_ids:
+        if not enqueue(JOB_FUNCTION, effect_id, job_id=f"effect-{effect_id}", at=at):
+            break
+        enqueued += 1
     return enqueued
+
+
+def backoff(base_seconds: float, attempts: int) -> timedelta:
+    """How long to wait after the `attempts`-th failed try before the next: base, 2·base, 4·base, … — the retry
+    schedule of outbox effects and of deliveries (each with its own base setting)."""
+    return timedelta(seconds=base_seconds * 2 ** max(attempts - 1, 0))
+
+
+def raise_unless_sent(outcome: Outcome, what: str, answer: str) -> None:
+    """How an outside-talking handler reports its call: nothing when it was sent; `OutcomeUnknown` (the effect
+    becomes `unknown`, never repeated) when it may have arrived; else an error, and the effect is retried."""
+    if outcome is Outcome.ambiguous:
+        raise OutcomeUnknown(f"{what} may have received it: {answer}")
+    if outcome is not Outcome.sent:
+        raise RuntimeError(f"{what} did not take it: {answer}")
 
 
 def run_effect(effect_id: int) -> str:
@@ -144,12 +188,12 @@ def run_effect(effect_id: int) -> str:
             db.session.commit()
             log.error("effect %s (%s) failed for good: %s", effect_id, effect.kind, effect.last_error)
             return "failed"
-        backoff = current_app.config["SETTINGS"].OUTBOX_BACKOFF_SECONDS * 2 ** (effect.attempts - 1)
+        wait = backoff(current_app.config["SETTINGS"].OUTBOX_BACKOFF_SECONDS, effect.attempts)
         effect.status = EffectStatus.pending
-        effect.next_attempt_at = utcnow() + timedelta(seconds=backoff)
+        effect.next_attempt_at = utcnow() + wait
         db.session.commit()
         log.warning("effect %s (%s) attempt %d failed, retry in %.0fs: %s",
-                    effect_id, effect.kind, effect.attempts, backoff, effect.last_error)
+                    effect_id, effect.kind, effect.attempts, wait.total_seconds(), effect.last_error)
         enqueue_ids([effect_id], at=effect.next_attempt_at)
         return "retrying"
     effect.status = EffectStatus.done

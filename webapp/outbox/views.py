@@ -4,12 +4,12 @@ deliver it twice, which is the worse mistake (DESIGN.md rule 12)."""
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, flash, redirect, url_for
+from flask import Blueprint, Response, url_for
 from flask_login import login_required
 
 from webapp.accounts.context import current_actor
 from webapp.accounts.models import Role
-from webapp.htmx import is_htmx, render_page, toast
+from webapp.htmx import render_page, toast_or_redirect
 from webapp.outbox import services
 from webapp.outbox.models import EffectStatus
 
@@ -33,8 +33,4 @@ def jobs() -> Response:
 @login_required
 def retry(effect_id: int) -> Response:
     effect = services.retry(current_actor(), effect_id)
-    message = f"Job #{effect.id} ({effect.kind}) is queued again."
-    if is_htmx():
-        return toast(_page(), message)
-    flash(message)
-    return redirect(url_for("outbox.jobs"))
+    return toast_or_redirect(_page, f"Job #{effect.id} ({effect.kind}) is queued again.", url_for("outbox.jobs"))

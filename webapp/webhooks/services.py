@@ -14,10 +14,9 @@ from sqlalchemy import select
 
 from webapp.accounts.models import Role
 from webapp.audit import services as audit
-from webapp.errors import Invalid, NotFound, OutcomeUnknown
+from webapp.errors import Invalid, NotFound
 from webapp.extensions import db, utcnow
 from webapp.notify import transport
-from webapp.notify.transport import Outcome
 from webapp.outbox import services as outbox
 from webapp.sealing import seal, sign, unseal
 from webapp.webhooks.models import WebhookEndpoint
@@ -105,9 +104,7 @@ def deliver(effect: OutboxEffect) -> dict[str, Any]:
         except requests.RequestException:
             response = None
     # The exception text can contain the URL, and URLs can carry credentials: only the recording's summary.
-    outcome = seen.outcome(response is not None and 200 <= response.status_code < 300)
-    if outcome is Outcome.ambiguous:
-        raise OutcomeUnknown(f"{endpoint.url_hint} may have received it: {seen.describe()}")
-    if outcome is Outcome.refused or response is None:
-        raise RuntimeError(f"{endpoint.url_hint} did not take it: {seen.describe()}")
+    outbox.raise_unless_sent(seen.outcome(response is not None and 200 <= response.status_code < 300),
+                             endpoint.url_hint, seen.describe())
+    assert response is not None  # sent: there was an answer
     return {"status": response.status_code}

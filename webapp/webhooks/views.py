@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, flash, redirect, request, url_for
+from flask import Blueprint, Response, request, url_for
 from flask_login import login_required
 
 from webapp.accounts.context import admin_only, current_actor
-from webapp.htmx import is_htmx, no_store, render_page, toast
+from webapp.htmx import no_store, render_page, toast_or_redirect
 from webapp.webhooks import services
 from webapp.webhooks.services import SIGNATURE_HEADER
 
@@ -40,8 +40,4 @@ def create() -> Response:
 @login_required
 def disable(endpoint_id: int) -> Response:
     endpoint = services.disable_endpoint(current_actor(), endpoint_id)
-    message = f"Webhook {endpoint.url_hint} disabled."
-    if is_htmx():
-        return toast(_page(), message)
-    flash(message)
-    return redirect(url_for("webhooks.index"))
+    return toast_or_redirect(_page, f"Webhook {endpoint.url_hint} disabled.", url_for("webhooks.index"))

@@ -20,8 +20,7 @@ from sqlalchemy import select, update
 from webapp.extensions import courier, utcnow
 from webapp.outbox import services as outbox
 from webapp.outbox.models import EffectStatus, OutboxEffect
-from webapp.processes import cache
-from webapp.processes import services as processes
+from webapp.processes import cache, documents, promotion
 from webapp.webhooks import services as webhooks
 
 
@@ -105,7 +104,7 @@ def test_promote_then_worker_empties_the_process_cache_and_marks_the_effect_done
         cache.put(proc.id, f"old:{n}", {"out": n}, 60)
     assert cache.count(proc.id) == 3
 
-    result = processes.promote(actor, candidate.id)
+    result = promotion.promote(actor, candidate.id)
     assert result.cache_entries == 3
     [effect] = [e for e in effects(db, "cache.invalidate_process") if e.status is EffectStatus.pending]
     assert cache.count(proc.id) == 3  # nothing happened before the worker ran
@@ -121,7 +120,7 @@ def test_promote_then_worker_empties_the_process_cache_and_marks_the_effect_done
 def test_each_effect_is_enqueued_after_commit_under_its_deterministic_job_id(app, db, redis, live):
     actor, _, candidate = live
     _clear_effects(db)
-    processes.promote(actor, candidate.id)
+    promotion.promote(actor, candidate.id)
     [effect] = [e for e in effects(db, "cache.invalidate_process") if e.status is EffectStatus.pending]
     assert f"effect-{effect.id}" in courier.queue().job_ids
 
@@ -133,7 +132,7 @@ def test_a_promotion_posts_one_signed_webhook_to_each_endpoint(app, db, worker, 
     actor, proc, candidate = live
     worker()
     _, secret = webhooks.create_endpoint(actor, sink.url, "CI")
-    promoted = processes.promote(actor, candidate.id).promoted
+    promoted = promotion.promote(actor, candidate.id).promoted
     assert sink.received == []  # not from inside the transaction
 
     worker()
@@ -161,7 +160,7 @@ def test_a_rollback_posts_a_process_rolled_back_event(app, db, worker, factories
     factories.production(actor, proc, {"prompt": "two"})
     worker()
     webhooks.create_endpoint(actor, sink.url)
-    processes.promote(actor, first.id)
+    promotion.promote(actor, first.id)
     worker()
     assert [json.loads(body)["event"] for _, body in sink.received] == ["process.rolled_back"]
 
@@ -171,7 +170,7 @@ def test_a_refusing_endpoint_is_retried_with_backoff_then_marked_failed(app, db,
     worker()
     sink.status = 429  # a refusal: it provably did not take the event, so another attempt cannot duplicate it
     webhooks.create_endpoint(actor, sink.url)
-    processes.promote(actor, candidate.id)
+    promotion.promote(actor, candidate.id)
     [effect] = effects(db, "webhook.deliver")
     effect.max_attempts = 3
     db.session.commit()
@@ -197,7 +196,7 @@ def test_an_endpoint_that_recovers_gets_the_delivery_on_a_retry(app, db, worker,
     worker()
     sink.status = 429
     webhooks.create_endpoint(actor, sink.url)
-    processes.promote(actor, candidate.id)
+    promotion.promote(actor, candidate.id)
     [effect] = effects(db, "webhook.deliver")
     worker()
     sink.status = 200
@@ -220,8 +219,8 @@ def test_redis_down_between_commit_and_enqueue_loses_nothing_the_reconciler_enqu
 
     with monkeypatch.context() as m:
         m.setattr(courier, "queue", redis_is_down)
-        promoted = processes.promote(actor, candidate.id).promoted  # commits and answers
-    assert processes.current_production(proc.id).id == promoted.id
+        promoted = promotion.promote(actor, candidate.id).promoted  # commits and answers
+    assert documents.current_production(proc.id).id == promoted.id
 
     [effect] = [e for e in effects(db, "cache.invalidate_process") if e.status is not EffectStatus.done]
     assert effect.status is EffectStatus.pending
@@ -255,7 +254,7 @@ def test_the_api_answers_201_when_redis_cannot_take_the_job(app, db, factories, 
 def test_reconcile_does_not_enqueue_an_effect_redis_still_holds(app, db, live):
     actor, _, candidate = live
     _clear_effects(db)
-    processes.promote(actor, candidate.id)
+    promotion.promote(actor, candidate.id)
     assert outbox.reconcile() == {"revived": 0, "due": 1, "enqueued": 0,
                                   "campaign_jobs_due": 0, "campaign_jobs_enqueued": 0}
 
@@ -270,7 +269,7 @@ def test_running_an_effect_twice_does_the_work_once(app, db, live, monkeypatch):
         return {"removed": 0}
 
     monkeypatch.setitem(outbox.HANDLERS, "cache.invalidate_process", counting_handler)
-    processes.promote(actor, candidate.id)
+    promotion.promote(actor, candidate.id)
     [effect] = [e for e in effects(db, "cache.invalidate_process") if e.status is EffectStatus.pending]
 
     assert outbox.run_effect(effect.id) == "done"
@@ -286,7 +285,7 @@ def test_a_duplicate_rq_job_for_a_done_effect_is_harmless(app, db, worker, live,
     calls: list[int] = []
     monkeypatch.setitem(outbox.HANDLERS, "cache.invalidate_process",
                         lambda effect: calls.append(effect.id) or {"removed": 0})
-    processes.promote(actor, candidate.id)
+    promotion.promote(actor, candidate.id)
     worker()
     [effect] = [e for e in effects(db, "cache.invalidate_process") if e.id in calls]
     outbox.enqueue_ids([effect.id])  # e.g. a job that ran again after its worker was killed
@@ -299,7 +298,7 @@ def test_a_running_effect_older_than_the_lease_is_revived_and_completed(app, db,
     _clear_effects(db)
     worker()
     cache.put(proc.id, "old", {"out": 1}, 60)
-    processes.promote(actor, candidate.id)
+    promotion.promote(actor, candidate.id)
     [effect] = [e for e in effects(db, "cache.invalidate_process") if e.status is EffectStatus.pending]
     courier.queue().empty()  # its worker vanished, and Redis forgot the job
     effect.status = EffectStatus.running
@@ -318,7 +317,7 @@ def test_a_running_effect_older_than_the_lease_is_revived_and_completed(app, db,
 def test_a_running_effect_within_its_lease_is_left_alone(app, db, live):
     actor, _, candidate = live
     _clear_effects(db)
-    processes.promote(actor, candidate.id)
+    promotion.promote(actor, candidate.id)
     [effect] = [e for e in effects(db, "cache.invalidate_process") if e.status is EffectStatus.pending]
     effect.status = EffectStatus.running
     effect.started_at = utcnow()
@@ -336,7 +335,7 @@ def test_a_webhook_answered_with_a_5xx_after_the_body_is_unknown_and_never_poste
     worker()
     sink.status = 502  # it read the whole event first: it may have acted on it
     webhooks.create_endpoint(actor, sink.url)
-    processes.promote(actor, candidate.id)
+    promotion.promote(actor, candidate.id)
     [effect] = effects(db, "webhook.deliver")
     effect = run_until(worker, db, effect.id, {EffectStatus.unknown, EffectStatus.done, EffectStatus.failed})
     assert effect.status is EffectStatus.unknown and effect.attempts == 1 and "HTTP 502" in effect.last_error
@@ -360,7 +359,7 @@ def test_an_outside_effect_whose_worker_vanished_becomes_unknown_while_an_intern
     _clear_effects(db)
     worker()
     webhooks.create_endpoint(actor, sink.url)
-    processes.promote(actor, candidate.id)
+    promotion.promote(actor, candidate.id)
     courier.queue().empty()  # the worker vanished mid-post, and Redis forgot the jobs
     [hook] = [e for e in effects(db, "webhook.deliver") if e.status is EffectStatus.pending]
     [cache_effect] = [e for e in effects(db, "cache.invalidate_process") if e.status is EffectStatus.pending]
@@ -406,7 +405,7 @@ def test_a_starting_worker_frees_only_a_dead_schedulers_lock_never_a_live_one(re
 
     from rq.scheduler import SCHEDULER_KEY_TEMPLATE, RQScheduler
 
-    from jobs.worker import LOCK_TTL_SECONDS, STALE_LOCK_SECONDS, release_stale_scheduler_locks
+    from webapp.outbox.worker import LOCK_TTL_SECONDS, STALE_LOCK_SECONDS, release_stale_scheduler_locks
 
     gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
                           text=True, check=True)
@@ -433,7 +432,8 @@ def test_cancelling_a_campaign_whose_message_waits_for_a_retry_fails_it_and_ends
     from zoneinfo import ZoneInfo
 
     from tests.sink import Sink
-    from webapp.gamenight import campaigns
+    from webapp.gamenight import campaign_runs, campaigns
+    from webapp.gamenight.campaign_plans import CampaignChoices
     from webapp.gamenight.models import CampaignJob, JobKind, JobStatus
     from webapp.notify.models import Delivery, DeliveryStatus, SendLog
 
@@ -442,9 +442,9 @@ def test_cancelling_a_campaign_whose_message_waits_for_a_retry_fails_it_and_ends
         factories.player(promoter.workspace_id, "m0@example.com", target=sink.target("m0"))
         sink.failing.add("m0")
         local = (utcnow() + timedelta(minutes=20)).astimezone(ZoneInfo("Europe/Ljubljana"))
-        campaign, _ = campaigns.create(promoter, day=local.date().isoformat(), start_time=local.strftime("%H:%M"))
+        campaign, _ = campaigns.create(promoter, CampaignChoices(day=local.date().isoformat(), start_time=local.strftime("%H:%M")))
         reminder = next(j for j in campaign.jobs if j.kind is JobKind.reminder)
-        assert campaigns.run_job(reminder.id, now=reminder.run_at) == "retrying"
+        assert campaign_runs.run_job(reminder.id, now=reminder.run_at) == "retrying"
         db.session.expire_all()
         [row] = db.session.scalars(select(Delivery)).all()
         assert row.status is DeliveryStatus.retrying and sink.total == 1
@@ -458,4 +458,4 @@ def test_cancelling_a_campaign_whose_message_waits_for_a_retry_fails_it_and_ends
         assert db.session.scalars(select(SendLog.error).where(SendLog.delivery_id == row.id,
                                                               SendLog.status == "failed")).all() == [
             "the campaign was cancelled before another attempt"]
-        assert campaigns.reconcile()["campaign_jobs_enqueued"] == 0
+        assert campaign_runs.reconcile()["campaign_jobs_enqueued"] == 0

@@ -5,12 +5,13 @@ from __future__ import annotations
 import re
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 from werkzeug.security import check_password_hash
 
-from webapp.accounts import services as accounts
-from webapp.accounts.models import User
+from webapp.accounts import signin
+from webapp.accounts.models import LoginFailure, User
 from webapp.audit.models import AuditEvent
+from webapp.extensions import db as _db
 
 NEW_PASSWORD = "a-brand-new-passphrase"
 
@@ -183,30 +184,50 @@ def test_one_client_is_stopped_after_the_per_ip_cap_across_addresses(app, client
     assert _login_from(client, "198.51.100.7", member.label, factories.PASSWORD).status_code == 302
 
 
-def test_one_address_is_locked_after_the_per_address_cap_across_ips(app, client, factories):
+def test_past_the_per_address_cap_a_client_that_guessed_there_is_locked_but_a_clean_one_signs_in(app, client,
+                                                                                                 factories):
     settings = app.config["SETTINGS"]
     member = factories.user("viewer")
     for n in range(settings.LOGIN_MAX_FAILURES_PER_ADDRESS):  # a new IP before each pair lock
         ip = f"10.0.{n // settings.LOGIN_MAX_FAILURES}.1"
         assert _login_from(client, ip, member.label, "guess").status_code == 401
-    assert _login_from(client, "198.51.100.7", member.label, factories.PASSWORD).status_code == 429
+    assert _login_from(client, "198.51.100.8", member.label, "guess").status_code == 401  # one more machine guesses
+    assert _login_from(client, "198.51.100.8", member.label, factories.PASSWORD).status_code == 429
+    assert _login_from(client, "198.51.100.7", member.label, factories.PASSWORD).status_code == 302  # the member
+
+
+def test_an_attempt_is_counted_before_its_password_is_checked_so_parallel_guesses_cannot_slip_under(
+        app, client, factories, monkeypatch):
+    member = factories.user("viewer")
+    counted: list[int] = []
+    real_check = signin.check_password_hash
+
+    def spy(stored: str, password: str) -> bool:
+        counted.append(_db.session.scalar(select(func.count()).select_from(LoginFailure)))
+        return real_check(stored, password)
+
+    monkeypatch.setattr(signin, "check_password_hash", spy)
+    assert _login_from(client, "203.0.113.9", member.label, "guess").status_code == 401
+    assert _login_from(client, "203.0.113.9", member.label, factories.PASSWORD).status_code == 302
+    assert counted == [1, 2]  # each attempt was a row while its hash ran
+    assert _db.session.scalar(select(func.count()).select_from(LoginFailure)) == 1  # the success is no failure
 
 
 def test_an_unknown_email_is_checked_against_the_dummy_hash_like_a_known_one(app, client, factories, monkeypatch):
     member = factories.user("viewer")
     checked: list[str] = []
-    real_check = accounts.check_password_hash
+    real_check = signin.check_password_hash
 
     def spy(stored: str, password: str) -> bool:
         checked.append(stored)
         return real_check(stored, password)
 
-    monkeypatch.setattr(accounts, "check_password_hash", spy)
+    monkeypatch.setattr(signin, "check_password_hash", spy)
     assert _login_from(client, "203.0.113.9", member.label, "guess").status_code == 401
     assert _login_from(client, "203.0.113.9", "nobody@example.com", "guess").status_code == 401
     assert _login_from(client, "203.0.113.9", "nobody-else@example.com", "guess").status_code == 401
     method = app.config["SETTINGS"].PASSWORD_HASH_METHOD
-    dummy = accounts.dummy_password_hash(method)
+    dummy = signin.dummy_password_hash(method)
     assert checked == [db_hash(member), dummy, dummy]  # one check each; the dummy made once
     assert dummy.startswith(method + "$")
 
