@@ -72,17 +72,17 @@ def run(results: Results) -> None:
         results.info("json_dumps_ms", dumps, "baseline: json.dumps of both documents", fmt="{:.1f}")
         results.info("diff_vs_json_dumps", compute / dumps if dumps else 0.0, "context: ratio")
 
-        from webapp.processes import services
+        from webapp.processes import documents as process_documents
 
         app, _, _ = new_app("diff")
         with app.app_context():
             actors = seed_users(roles=("viewer",))
             admin = actors["admin"]
-            proc = services.create_process(admin, "Big config")
-            v1 = services.create_draft(admin, proc, old["config"], old["input_schema"], old["output_schema"])
-            services.activate(admin, v1.id)
-            v2 = services.create_draft(admin, proc, new["config"], new["input_schema"], new["output_schema"])
-            services.activate(admin, v2.id)
+            proc = process_documents.create_process(admin, "Big config")
+            v1 = process_documents.create_draft(admin, proc, old["config"], old["input_schema"], old["output_schema"])
+            process_documents.activate(admin, v1.id)
+            v2 = process_documents.create_draft(admin, proc, new["config"], new["input_schema"], new["output_schema"])
+            process_documents.activate(admin, v2.id)
             slug, old_id, new_id = proc.slug, v1.id, v2.id
         client = https_client(app)
         login(client, "viewer@bench.example")

@@ -84,7 +84,7 @@ def bulk_members(workspace_id: int, prefix: str, n: int, days: list[date], statu
     from webapp.accounts.models import Membership, Role, User
     from webapp.extensions import db, utcnow
     from webapp.gamenight.models import Availability, PlayerProfile
-    from webapp.notify import services as notify
+    from webapp.notify import contacts as contact_rules
     from webapp.notify.models import Channel, Contact, Preference
 
     now = utcnow()
@@ -103,7 +103,7 @@ def bulk_members(workspace_id: int, prefix: str, n: int, days: list[date], statu
     contacts = []
     for u in ids:
         contact = Contact(workspace_id=workspace_id, user_id=u, channel=Channel.discord)
-        notify.set_target(contact, target_of(u))  # checked and sealed as the bot's link would
+        contact_rules.set_target(contact, target_of(u))  # checked and sealed as the bot's link would
         contacts.append({"workspace_id": workspace_id, "user_id": u, "channel": Channel.discord,
                          "external_id": f"discord-{u}", "target_sealed": contact.target_sealed,
                          "target_hint": contact.target_hint, "confirmed_at": now, "created_at": now})
@@ -193,25 +193,26 @@ def fanout(results: Results, app: Any, db_url: str, r_url: str, sink: Any) -> No
     from sqlalchemy import func, select, update
 
     from webapp.extensions import courier, db, utcnow
-    from webapp.gamenight import campaigns
-    from webapp.gamenight import services as gamenight
+    from webapp.gamenight import campaign_report, campaign_runs, campaigns, night_settings
+    from webapp.gamenight.campaign_plans import CampaignChoices
     from webapp.gamenight.models import CampaignJob, JobKind, JobStatus, Status
     from webapp.notify.models import Delivery
 
     with app.app_context():
         actors = seed_users(roles=("promoter",))
         promoter = actors["promoter"]
-        ws = gamenight.workspace(promoter.workspace_id)
+        ws = night_settings.workspace(promoter.workspace_id)
         local = (utcnow() + timedelta(minutes=3)).astimezone(ws.zone)  # "HH:MM": at least 2 minutes ahead
         members = bulk_members(ws.id, "fan", RECIPIENTS, [local.date()], lambda i, d: Status.available,
                                lambda u: sink.target(f"m{u}"))
-        campaign, _ = campaigns.create(promoter, day=local.date().isoformat(), start_time=local.strftime("%H:%M"),
-                                       lead_minutes=1, statuses=["available"])
+        campaign, _ = campaigns.create(promoter, CampaignChoices(day=local.date().isoformat(),
+                                                                 start_time=local.strftime("%H:%M"), lead_minutes=1,
+                                                                 statuses=["available"]))
         assert len(campaign.recipients) == RECIPIENTS, len(campaign.recipients)
         start = next(j for j in campaign.jobs if j.kind is JobKind.start)
         start_id, campaign_id = start.id, campaign.id
         title, body = (text.format(start=campaign.start_at.astimezone(ws.zone).strftime("%H:%M"), zone=ws.time_zone)
-                       for text in campaigns.MESSAGES[JobKind.start])
+                       for text in campaign_runs.MESSAGES[JobKind.start])
         # Only the start call is measured: the other two rows are cancelled, all three RQ jobs removed.
         db.session.execute(update(CampaignJob).where(CampaignJob.campaign_id == campaign_id,
                                                      CampaignJob.kind != JobKind.start)
@@ -238,13 +239,13 @@ def fanout(results: Results, app: Any, db_url: str, r_url: str, sink: Any) -> No
 
         with app.app_context():
             # A whole second, as a real start (HH:MM:00) is: RQ keeps scheduled times in whole seconds, and a
-            # run up to `campaigns.EARLY` before its time goes ahead, so a fractional T0 could start early.
+            # run up to `campaign_runs.EARLY` before its time goes ahead, so a fractional T0 could start early.
             start_at = (utcnow() + timedelta(seconds=T0_AHEAD)).replace(microsecond=0)
             job = db.session.get(CampaignJob, start_id)
             job.run_at, job.next_run_at, job.deadline_at = start_at, start_at, start_at + timedelta(minutes=60)
             job.rq_job_id = f"campaign-job-{start_id}-r0"
             db.session.commit()
-            courier.queue().enqueue_at(start_at, campaigns.JOB_FUNCTION, start_id, job_id=job.rq_job_id,
+            courier.queue().enqueue_at(start_at, campaign_runs.JOB_FUNCTION, start_id, job_id=job.rq_job_id,
                                        result_ttl=600, failure_ttl=86400)
             db.session.remove()
         t0_wall = start_at.timestamp()
@@ -270,7 +271,7 @@ def fanout(results: Results, app: Any, db_url: str, r_url: str, sink: Any) -> No
 
     with app.app_context():  # after the workers stopped: the ledger and the sink agree
         ledger = Counter({s.value: n for s, n in db.session.execute(
-            select(Delivery.status, func.count()).where(Delivery.source_type == campaigns.SOURCE,
+            select(Delivery.status, func.count()).where(Delivery.source_type == campaign_report.SOURCE,
                                                         Delivery.source_id == start_id)
             .group_by(Delivery.status))})
         runs, started = db.session.execute(select(CampaignJob.runs, CampaignJob.started_at)
@@ -324,14 +325,15 @@ def fanout(results: Results, app: Any, db_url: str, r_url: str, sink: Any) -> No
 def availability(results: Results, app: Any) -> None:
     from webapp.accounts import services as accounts
     from webapp.extensions import db
-    from webapp.gamenight import services as gamenight
+    from webapp.gamenight import availability as statuses
+    from webapp.gamenight import night_settings
     from webapp.gamenight.models import Status
 
     with app.app_context():
         ws = accounts.get_or_create_workspace("Guild")
         db.session.commit()
-        today = gamenight.local_today(ws)
-        days = [today + timedelta(days=i) for i in range(2 + gamenight.UPCOMING_DAYS)]
+        today = night_settings.local_today(ws)
+        days = [today + timedelta(days=i) for i in range(2 + statuses.UPCOMING_DAYS)]
         statuses = list(Status)
         ids = bulk_members(ws.id, "guild", MEMBERS, days,
                            lambda i, d: statuses[(i + (d - today).days) % len(statuses)],
@@ -425,9 +427,9 @@ def planning_room(results: Results, app: Any, workspace_id: int, ids: list[int],
 
 
 def today_of(workspace_id: int) -> date:
-    from webapp.gamenight import services as gamenight
+    from webapp.gamenight import night_settings
 
-    return gamenight.local_today(gamenight.workspace(workspace_id))
+    return night_settings.local_today(night_settings.workspace(workspace_id))
 
 
 def run(results: Results) -> None:

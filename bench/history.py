@@ -21,12 +21,12 @@ def run(results: Results) -> None:
     with section("history"):
         from bench._history import bulk_versions
         from webapp.extensions import db
-        from webapp.processes import services
+        from webapp.processes import documents
 
         app, _, _ = new_app("history")
         with app.app_context():
             actors = seed_users(roles=("viewer",))
-            proc = services.create_process(actors["admin"], "Long history")
+            proc = documents.create_process(actors["admin"], "Long history")
             slug = proc.slug
             bulk_versions(proc.id, actors["admin"].user_id, VERSIONS)
             db.session.remove()

@@ -49,14 +49,14 @@ def fill_cache(app, process_id: int, n: int = CACHE_ENTRIES) -> None:  # type: i
 
 def new_sandbox(app, actor, process_id: int, i: int) -> int:  # type: ignore[no-untyped-def]
     from webapp.extensions import db
-    from webapp.processes import services
+    from webapp.processes import documents
     from webapp.processes.models import Process
 
     with app.app_context():
         proc = db.session.get(Process, process_id)
         config = {"prompt": f"You are a helpful assistant (rev {i}). Answer {{{{ question }}}}", "temperature": 0.2}
-        v = services.create_draft(actor, proc, config, None, None, f"bench change {i}")
-        services.activate(actor, v.id)
+        v = documents.create_draft(actor, proc, config, None, None, f"bench change {i}")
+        documents.activate(actor, v.id)
         vid = v.id
         db.session.remove()
         return vid
@@ -68,12 +68,12 @@ def run(results: Results) -> None:
         from bench._history import bulk_versions
         from webapp.accounts import services as accounts
         from webapp.extensions import courier, db
-        from webapp.processes import services
+        from webapp.processes import documents
 
         with app.app_context():
             actors = seed_users(roles=("promoter",))
             promoter = actors["promoter"]
-            proc = services.create_process(actors["admin"], "Support triage")
+            proc = documents.create_process(actors["admin"], "Support triage")
             process_id = proc.id
             bulk_versions(process_id, promoter.user_id, HISTORY)
             token = accounts.create_personal_token(promoter)[1]

@@ -36,18 +36,18 @@ def _free_port() -> int:
 
 def seed(app):  # type: ignore[no-untyped-def]
     from webapp.accounts import services as accounts
-    from webapp.processes import services as processes
+    from webapp.processes import documents, promotion
 
     with app.app_context():
         actors = seed_users(roles=())
         admin = actors["admin"]
-        proc = processes.create_process(admin, "Support triage")
+        proc = documents.create_process(admin, "Support triage")
         config = {"prompt": "You are a support triage assistant. Classify: {{ text }}",
                   "model": "gpt-x", "temperature": 0.2, "labels": ["billing", "bug", "other"]}
         schema = {"type": "object", "properties": {"text": {"type": "string"}}, "required": ["text"]}
-        v = processes.create_draft(admin, proc, config, schema, None, "first")
-        processes.activate(admin, v.id)
-        processes.promote(admin, v.id)
+        v = documents.create_draft(admin, proc, config, schema, None, "first")
+        documents.activate(admin, v.id)
+        promotion.promote(admin, v.id)
         key = accounts.create_environment_key(admin, "production")[1]
         return proc.slug, key
 

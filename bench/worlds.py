@@ -50,25 +50,25 @@ def run(results: Results) -> None:
         app, _, _ = new_app("worlds")
         from webapp.accounts import services as accounts
         from webapp.extensions import db
-        from webapp.worlds import services as worlds
+        from webapp.worlds import design, lifecycle, live, sandbox
 
         document = area_document()
         builds, projects = [], []
         with app.app_context():
             actors = seed_users(roles=("promoter", "viewer"))
             admin = actors["admin"]
-            limbo = worlds.add_live_room(admin, worlds.room_fields("limbo", "Limbo", "The start."))
+            limbo = live.add_live_room(admin, design.room_fields("limbo", "Limbo", "The start."))
             anchors = [limbo.id]
             for i in range(AREAS - 1):
-                room = worlds.add_live_room(admin, worlds.room_fields(f"hub{i}", f"Hub {i}"))
-                worlds.link_rooms(admin, anchors[-1], room.id, "east")
+                room = live.add_live_room(admin, design.room_fields(f"hub{i}", f"Hub {i}"))
+                live.link_rooms(admin, anchors[-1], room.id, "east")
                 anchors.append(room.id)
             for i in range(AREAS):
-                project = worlds.create_project(admin, f"Area {i}", "", document)
-                worlds.transition(admin, project.id, "submit")
-                worlds.transition(admin, project.id, "approve")
+                project = design.create_project(admin, f"Area {i}", "", document)
+                lifecycle.transition(admin, project.id, "submit")
+                lifecycle.transition(admin, project.id, "approve")
                 t0 = time.perf_counter()
-                worlds.build_sandbox(admin, project.id)
+                sandbox.build_sandbox(admin, project.id)
                 builds.append((time.perf_counter() - t0) * 1000)
                 projects.append(project.id)
             token = accounts.create_personal_token(actors["promoter"])[1]

@@ -7,7 +7,7 @@ from typing import Any
 
 from webapp.accounts import services as accounts
 from webapp.accounts.services import Actor
-from webapp.processes import services as processes
+from webapp.processes import documents, promotion
 from webapp.processes.models import Process, ProcessVersion
 
 PASSWORD = "correct-horse-battery"
@@ -22,22 +22,22 @@ def user(role: str = "admin", workspace: str = "Acme", email: str | None = None)
 
 
 def process(actor: Actor, name: str | None = None) -> Process:
-    return processes.create_process(actor, name or f"Process {next(_seq)}")
+    return documents.create_process(actor, name or f"Process {next(_seq)}")
 
 
 def version(actor: Actor, proc: Process, config: dict[str, Any] | None = None, *, activate: bool = True,
             input_schema: dict[str, Any] | None = None, notes: str = "") -> ProcessVersion:
-    v = processes.create_draft(actor, proc, config if config is not None else {"prompt": "Hello {{ name }}"},
+    v = documents.create_draft(actor, proc, config if config is not None else {"prompt": "Hello {{ name }}"},
                                input_schema, None, notes)
     if activate:
-        processes.activate(actor, v.id)
+        documents.activate(actor, v.id)
     return v
 
 
 def production(actor: Actor, proc: Process, config: dict[str, Any] | None = None) -> ProcessVersion:
     """A sandbox version promoted to production; returns the production copy."""
     v = version(actor, proc, config)
-    return processes.promote(actor, v.id).promoted
+    return promotion.promote(actor, v.id).promoted
 
 
 def environment_key(actor: Actor, environment: str = "production") -> str:
@@ -68,23 +68,23 @@ AREA = {  # three rooms in a line, with attributes a game would keep on them
 
 
 def live_room(actor: Actor, key: str = "limbo", name: str | None = None) -> Any:
-    from webapp.worlds import services as worlds
+    from webapp.worlds import design, live
 
-    return worlds.add_live_room(actor, worlds.room_fields(key, name or key.title(), f"The {key}."))
+    return live.add_live_room(actor, design.room_fields(key, name or key.title(), f"The {key}."))
 
 
 def build_project(actor: Actor, document: dict[str, Any] | None = None, *, until: str = "built",
                   name: str | None = None) -> Any:
     """A project with `document`'s rooms (AREA by default), taken through the workflow up to `until`
     (draft, submitted, approved or built). `actor` needs the promoter role for approval."""
-    from webapp.worlds import services as worlds
+    from webapp.worlds import design, lifecycle, sandbox
 
-    project = worlds.create_project(actor, name or f"Area {next(_seq)}", "", document or AREA)
+    project = design.create_project(actor, name or f"Area {next(_seq)}", "", document or AREA)
     for step, status in (("submit", "submitted"), ("approve", "approved"), ("build", "built")):
         if until == "draft" or project.status.value == until:
             break
-        project = worlds.build_sandbox(actor, project.id) if step == "build" else \
-            worlds.transition(actor, project.id, step)
+        project = sandbox.build_sandbox(actor, project.id) if step == "build" else \
+            lifecycle.transition(actor, project.id, step)
         if status == until:
             break
     return project
@@ -96,9 +96,9 @@ def player(workspace_id: int, email: str, status: str | None = "available", *, t
     """A linked member (profile + confirmed contact), opted in or not, with a status for `day` (local today)."""
     from webapp.accounts.models import Workspace
     from webapp.extensions import db, utcnow
-    from webapp.gamenight import services as gamenight
+    from webapp.gamenight import night_settings
     from webapp.gamenight.models import Availability, PlayerProfile, Status
-    from webapp.notify import services as notify
+    from webapp.notify import contacts
     from webapp.notify.models import Channel, Contact, Preference
 
     ws = db.session.get(Workspace, workspace_id)
@@ -109,12 +109,12 @@ def player(workspace_id: int, email: str, status: str | None = "available", *, t
     contact = Contact(workspace_id=workspace_id, user_id=member.user_id, channel=Channel(channel),
                       external_id=external_id or f"ext-{member.user_id}", confirmed_at=utcnow())
     if target:
-        notify.set_target(contact, target)
+        contacts.set_target(contact, target)
     db.session.add(contact)
     db.session.add(Preference(workspace_id=workspace_id, user_id=member.user_id, opted_in=opted_in,
                               channel_order=[], quiet_hours=quiet_hours))
     if status:
         db.session.add(Availability(workspace_id=workspace_id, user_id=member.user_id,
-                                    day=day or gamenight.local_today(ws), status=Status(status)))
+                                    day=day or night_settings.local_today(ws), status=Status(status)))
     db.session.commit()
     return member.user_id

@@ -138,10 +138,10 @@ def test_a_config_nested_past_the_limit_is_refused_by_the_api_the_form_and_the_s
     form = auth.post("/processes/greeter/versions", data={"config": DEEP})
     assert form.status_code == 422 and "nested deeper" in form.get_data(as_text=True)
     from webapp.errors import Invalid
-    from webapp.processes import services as processes
+    from webapp.processes import documents
 
     with pytest.raises(Invalid) as refused:  # callers that skip the JSON parser (the CLI, seeds)
-        processes.create_draft(admin, proc, nested)
+        documents.create_draft(admin, proc, nested)
     assert "nested deeper" in refused.value.details["config"]
     assert versions(db) == 0
 
@@ -178,9 +178,9 @@ def test_an_input_schema_with_local_references_that_resolve_is_accepted_and_vali
     proc = factories.process(admin, "Greeter")
     factories.production(admin, proc)  # v2
     v = factories.version(admin, proc, {"prompt": "Hello {{ name }}"}, input_schema=schema)
-    from webapp.processes import services as processes
+    from webapp.processes import promotion
 
-    processes.promote(admin, v.id)
+    promotion.promote(admin, v.id)
     key = factories.environment_key(admin)
     ok = client.post("/api/v1/serve/greeter/invoke", headers=bearer(key), json={"name": "Ada"})
     assert ok.status_code == 200 and ok.get_json()["output"] == {"prompt": "Hello Ada"}
@@ -300,9 +300,9 @@ def test_a_remote_reference_behind_a_nested_id_is_never_fetched_and_invoke_answe
               "properties": {"a": {keyword: f"{base}/internal/secret.json"}}}
     proc = factories.process(admin, "Greeter")
     factories.production(admin, proc)
-    from webapp.processes import services as processes
+    from webapp.processes import promotion
 
-    processes.promote(admin, factories.version(admin, proc, {"prompt": "hi"}, input_schema=schema).id)
+    promotion.promote(admin, factories.version(admin, proc, {"prompt": "hi"}, input_schema=schema).id)
     key = factories.environment_key(admin)
     for _ in range(2):
         response = client.post("/api/v1/serve/greeter/invoke", headers=bearer(key), json={"a": 1})
@@ -356,10 +356,10 @@ def test_a_lone_surrogate_in_a_config_is_refused_by_the_form_and_the_service(aut
     form = auth.post("/processes/greeter/versions", data={"config": '{"prompt": "\\ud800"}'})
     assert form.status_code == 422 and "config.prompt" in form.get_data(as_text=True)
     from webapp.errors import Invalid
-    from webapp.processes import services as processes
+    from webapp.processes import documents
 
     with pytest.raises(Invalid) as refused:  # the CLI and seeds skip the JSON parser
-        processes.create_draft(admin, proc, {"prompt": "\ud800"})
+        documents.create_draft(admin, proc, {"prompt": "\ud800"})
     assert "surrogate" in refused.value.details["config"]
     assert versions(db) == 0
 
@@ -432,14 +432,14 @@ def test_a_time_zone_that_is_not_a_zone_is_400_naming_the_field_and_nothing_is_s
 @pytest.mark.parametrize("field, value", [("lead_minutes", "²"), ("lead_minutes", "9" * 5000),
                                           ("game_start", "٢١:٠٠"), ("game_start", "9" * 5000 + ":00")])
 def test_settings_numbers_in_other_digits_or_too_long_are_400_and_nothing_is_saved(auth, db, admin, field, value):
-    from webapp.gamenight import services as gamenight
+    from webapp.gamenight import night_settings
 
     auth.login(admin.label)
     form = {"time_zone": "UTC", "game_start": "20:00", "lead_minutes": "10", field: value}
     assert auth.post("/settings/gamenight", data=form).status_code == 400
     db.session.expire_all()
-    assert gamenight.settings(admin.workspace_id).lead_minutes == 15
-    assert gamenight.workspace(admin.workspace_id).time_zone == "Europe/Ljubljana"
+    assert night_settings.settings(admin.workspace_id).lead_minutes == 15
+    assert night_settings.workspace(admin.workspace_id).time_zone == "Europe/Ljubljana"
 
 
 @pytest.mark.parametrize("month", ["99999999999999999999-01", "0001-01", "9999-12", "2026-00", "2026-13", "٢٠٢٦-01",
@@ -489,14 +489,14 @@ def planning_room(factories, admin):
     from webapp.accounts import services as accounts
     from webapp.accounts.models import User
     from webapp.extensions import db as _db
-    from webapp.gamenight import planning
+    from webapp.gamenight import planning_rooms, planning_settings
 
-    planning.update_settings(admin, 1)
+    planning_settings.update_settings(admin, 1)
     ids = [factories.player(admin.workspace_id, f"p{i}@example.com", external_id=f"p-{i}") for i in (1, 2)]
-    members = [planning.Member.of(accounts.actor_for_user(_db.session.get(User, i), admin.workspace_id))
+    members = [planning_rooms.Member.of(accounts.actor_for_user(_db.session.get(User, i), admin.workspace_id))
                for i in ids]
-    planning.create(members[0])
-    planning.join(members[1])
+    planning_rooms.create(members[0])
+    planning_rooms.join(members[1])
     return ids
 
 
@@ -542,7 +542,7 @@ def _lose_the_connection(db, monkeypatch, *, at: str) -> None:
     from sqlalchemy import text
     from sqlalchemy.exc import OperationalError
 
-    from webapp.worlds import services as worlds
+    from webapp.worlds import promotion as worlds
 
     def drop() -> None:
         if db.engine.dialect.name == "postgresql":
@@ -554,14 +554,14 @@ def _lose_the_connection(db, monkeypatch, *, at: str) -> None:
             monkeypatch.setattr(db.session, "commit" if at == "commit" else "flush", lambda *a, **k: (_ for _ in ()).throw(
                 OperationalError("COMMIT", {}, sqlite3.OperationalError("disk I/O error"), connection_invalidated=True)))
 
-    real = worlds._write_promotion if at == "commit" else worlds._exit_pair
+    real = worlds._write_promotion if at == "commit" else worlds.exit_pair
 
     def failing(*args, **kwargs):
         result = real(*args, **kwargs)
         drop()
         return result
 
-    monkeypatch.setattr(worlds, "_write_promotion" if at == "commit" else "_exit_pair", failing)
+    monkeypatch.setattr(worlds, "_write_promotion" if at == "commit" else "exit_pair", failing)
 
 
 def _world_state(db, project_id: int) -> tuple:
@@ -608,6 +608,7 @@ def test_only_a_taken_key_or_a_lock_is_a_lost_race_never_a_lost_connection():
     locked = sqlite3.OperationalError("database is locked")
     locked.sqlite_errorname = "SQLITE_BUSY"
     assert lost_race(IntegrityError("INSERT", {}, sqlite3.IntegrityError("UNIQUE constraint failed")))
+    assert not lost_race(IntegrityError("INSERT", {}, sqlite3.IntegrityError("NOT NULL constraint failed: x.y")))
     assert lost_race(OperationalError("UPDATE", {}, locked))
     assert not lost_race(OperationalError("UPDATE", {}, locked, connection_invalidated=True))
     assert not lost_race(OperationalError("SELECT", {}, missing_table))

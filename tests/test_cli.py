@@ -99,9 +99,9 @@ def test_reconcile_prints_its_counts(app, db, factories, monkeypatch):
     from webapp.extensions import courier
 
     monkeypatch.setattr(outbox, "enqueue_ids", lambda ids, at=None: 0)  # Redis "lost" the job
-    from webapp.processes import services as processes
+    from webapp.processes import promotion
 
-    processes.promote(actor, version.id)
+    promotion.promote(actor, version.id)
     monkeypatch.undo()
     courier.queue().empty()
     result = invoke(app, "reconcile")
@@ -112,30 +112,31 @@ def test_reconcile_prints_its_counts(app, db, factories, monkeypatch):
 
 def test_seed_demo_builds_a_small_live_world_and_a_mill_ready_to_promote(app, db):
     from webapp.accounts import services as accounts
-    from webapp.worlds import services as worlds
+    from webapp.worlds import promotion, queries
 
     assert invoke(app, "seed-demo").exit_code == 0
     user = db.session.scalar(select(User).where(User.email == DEMO_EMAIL))
     actor = accounts.actor_for_user(user, accounts.memberships(user.id)[0].workspace_id)
-    live = {r.key: r for r in worlds.live_rooms(actor)}
+    live = {r.key: r for r in queries.live_rooms(actor)}
     assert {"limbo", "square", "tavern", "forest", "tower"} == set(live)
-    assert [v.exit.key for v in worlds.exits_of(live["limbo"])] == ["north"]
-    [mill] = worlds.list_projects(actor)
+    assert [v.exit.key for v in queries.exits_of(live["limbo"])] == ["north"]
+    [mill] = queries.list_projects(actor)
     assert mill.status.value == "built" and len(mill.rooms) == 3
-    preview = worlds.promotion_preview(actor, mill.id, live["square"].id, "northeast")
+    preview = promotion.promotion_preview(actor, mill.id, live["square"].id, "northeast")
     assert preview.conflicts == [] and preview.room_count == 3
 
 
 def test_seed_demo_has_players_ready_for_a_game_night(app, db):
     from webapp.accounts import services as accounts
-    from webapp.gamenight import campaigns
+    from webapp.gamenight import campaign_plans
+    from webapp.gamenight.campaign_plans import CampaignChoices
 
     assert invoke(app, "seed-demo").exit_code == 0
     promoter = db.session.scalar(select(User).where(User.email == "promoter@example.com"))
     actor = accounts.actor_for_user(promoter, accounts.memberships(promoter.id)[0].workspace_id)
-    plan = campaigns.plan(actor, day="tomorrow")
+    plan = campaign_plans.plan(actor, CampaignChoices(day="tomorrow"))
     assert len(plan.recipients) == 2  # Ana (available) and Eva (available); Dana did not opt in
-    assert campaigns.plan(actor, day="tomorrow", statuses=["available", "maybe", "looking"]).channels == {"discord": 3}
+    assert campaign_plans.plan(actor, CampaignChoices(day="tomorrow", statuses=["available", "maybe", "looking"])).channels == {"discord": 3}
 
 
 # -- operators ------------------------------------------------------------------------------------

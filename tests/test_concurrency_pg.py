@@ -85,7 +85,7 @@ WORLD_RACERS = 8
 @pytest.mark.parametrize("confirmed", [True, False], ids=["with-dialog-tokens", "without-tokens"])
 def test_promotions_of_several_areas_into_one_room_and_direction_at_once_give_one_200_and_409s(
         pg_app, db, factories, confirmed):
-    from webapp.worlds import services as worlds
+    from webapp.worlds import promotion as worlds
     from webapp.worlds.models import BuildProject, Exit, ExitName, ProjectStatus, Room
 
     admin = factories.user("admin")
@@ -120,7 +120,7 @@ def test_promotions_of_several_areas_into_one_room_and_direction_at_once_give_on
 
 
 def test_two_campaigns_created_at_once_by_one_promoter_give_one_row_and_one_409(pg_app, db, factories):
-    from tests.test_gamenight_campaigns import soon
+    from tests.gamenight.steps import soon
     from webapp.gamenight.models import Campaign, CampaignJob
 
     promoter = factories.user("promoter", "Acme", email="racer@example.com")
@@ -137,7 +137,7 @@ def test_two_campaigns_created_at_once_by_one_promoter_give_one_row_and_one_409(
 
 
 def test_two_creates_with_one_idempotency_key_at_once_give_the_same_campaign(pg_app, db, factories):
-    from tests.test_gamenight_campaigns import soon
+    from tests.gamenight.steps import soon
     from webapp.gamenight.models import Campaign
 
     promoter = factories.user("promoter", "Acme", email="racer@example.com")
@@ -166,13 +166,13 @@ def test_two_creates_with_one_idempotency_key_at_once_give_the_same_campaign(pg_
 
 
 def test_six_members_opening_the_planning_room_at_once_get_one_room_and_are_all_in_it(pg_app, db, factories):
-    from webapp.gamenight import services as gamenight
+    from webapp.gamenight import night_settings
     from webapp.gamenight.models import PlanningMember, PlanningRoom, TeamSuggestion
 
     admin = factories.user("admin", "Acme")
     for i in range(6):
         factories.player(admin.workspace_id, f"p{i}@example.com", "available", external_id=f"p-{i}")
-    bot = gamenight.rotate_bot_token(admin)
+    bot = night_settings.rotate_bot_token(admin)
     results = race(pg_app, [("/api/v1/planning/today/create", {"channel": "discord", "external_id": f"p-{i}"})
                              for i in range(6)], bot)
     assert sorted(status for status, _ in results) == [200] * 5 + [201]

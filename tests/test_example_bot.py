@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from sqlalchemy import select
 
 from webapp.accounts.models import Workspace
-from webapp.gamenight import services as gamenight
+from webapp.gamenight import night_settings, players
 from webapp.gamenight.models import Availability
 from webapp.notify.models import Contact
 
@@ -256,16 +256,16 @@ class Desk:
 
     @property
     def today(self) -> date:
-        return gamenight.local_today(self.db.session.get(Workspace, self.workspace_id))
+        return night_settings.local_today(self.db.session.get(Workspace, self.workspace_id))
 
     def member(self, email: str, name: str = "Jana") -> Any:
         """A member with a player profile, not linked to any chat account yet."""
         actor = self.factories.user("viewer", "Acme", email=email)
-        gamenight.save_profile(actor, name, [])
+        players.save_profile(actor, players.PlayerCommand(display_name=name, aliases=[]))
         return actor
 
     def link_code(self, actor: Any) -> str:
-        return gamenight.new_link_code(actor)[0]
+        return players.new_link_code(actor)[0]
 
     def availability(self, user_id: int) -> dict[date, str]:
         self.db.session.rollback()  # see what the live server committed
@@ -284,7 +284,7 @@ def desk(_sqlite_only: None, app: Any, db: Any, factories: Any) -> Iterator[Desk
     from werkzeug.serving import make_server
 
     admin = factories.user("admin", "Acme", email="boss@example.com")
-    token = gamenight.rotate_bot_token(admin)
+    token = night_settings.rotate_bot_token(admin)
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, args=(0.05,), name="bot-live-server", daemon=True)
     thread.start()

@@ -43,43 +43,43 @@ def one_of_everything(db: Any, factories: Any, workspace: str = "Acme") -> dict[
            "project_id": [draft_build.id, built.id, MISSING],
            "room_id": [design_room.id, limbo.id, built.rooms[0].room_id, MISSING],
            "exit_id": [draft_build.exits[0].id, MISSING], "user_id": [admin.user_id, MISSING]}
-    from webapp.gamenight import campaigns
-    from webapp.gamenight import services as gamenight
+    from webapp.gamenight import campaigns, night_settings
+    from webapp.gamenight.campaign_plans import CampaignChoices
 
     contact_id, member = open_planning_room(db, admin, "Ada")
     ids["contact_id"] = [contact_id, MISSING]
     local = (utcnow() + timedelta(hours=2)).astimezone(ZoneInfo("Europe/Ljubljana"))
-    campaign, _ = campaigns.create(admin, day=local.date().isoformat(), start_time=local.strftime("%H:%M"))
+    campaign, _ = campaigns.create(admin, CampaignChoices(day=local.date().isoformat(), start_time=local.strftime("%H:%M")))
     ids["campaign_id"] = [campaign.id, MISSING]
     ids["token"] = ["not-a-signed-link", "eyJjIjo1LCJhIjoieEB5LnoifQ.x.y"]
-    from webapp.gamenight import planning
+    from webapp.gamenight import team_names
 
-    suggestion, _ = planning.suggest(member, "Owls")
+    suggestion, _ = team_names.suggest(member, "Owls")
     ids["suggestion_id"] = [suggestion.id, MISSING]
-    ids["day"] = [gamenight.local_today(gamenight.workspace(admin.workspace_id)).isoformat(), "2020-01-01", "someday"]
-    ws = gamenight.workspace(admin.workspace_id)
+    ids["day"] = [night_settings.local_today(night_settings.workspace(admin.workspace_id)).isoformat(), "2020-01-01", "someday"]
+    ws = night_settings.workspace(admin.workspace_id)
     return {"admin": admin, "slugs": [proc.slug, ws.slug, "no-such-process"], "ids": ids, "key": key,
-            "token": token, "bot": gamenight.rotate_bot_token(admin)}
+            "token": token, "bot": night_settings.rotate_bot_token(admin)}
 
 
 def open_planning_room(db: Any, admin: Any, name: str) -> tuple[int, Any]:
     """`admin` linked (a player profile, a confirmed Discord contact), available today, in today's planning
     room; (the contact's id, the planning member)."""
     from webapp.extensions import utcnow
-    from webapp.gamenight import planning
-    from webapp.gamenight import services as gamenight
+    from webapp.gamenight import availability, night_settings, planning_rooms, planning_settings, players
+    from webapp.gamenight.models import Status
     from webapp.notify.models import Channel, Contact
 
-    gamenight.save_profile(admin, name, f"{name.lower()}#1")
+    players.save_profile(admin, players.PlayerCommand(display_name=name, aliases=f"{name.lower()}#1"))
     contact = Contact(workspace_id=admin.workspace_id, user_id=admin.user_id, channel=Channel.discord,
                       external_id=f"{name.lower()}-{admin.user_id}", confirmed_at=utcnow())
     db.session.add(contact)
     db.session.commit()
-    planning.update_settings(admin, 1)
-    gamenight.set_status(admin.workspace_id, admin.user_id, gamenight.local_today(gamenight.workspace(
-        admin.workspace_id)), gamenight.Status.available, actor_label="test")
-    member = planning.Member.of(admin)
-    planning.create(member)
+    planning_settings.update_settings(admin, 1)
+    availability.set_status(admin.workspace_id, admin.user_id, night_settings.local_today(night_settings.workspace(
+        admin.workspace_id)), Status.available, actor_label="test")
+    member = planning_rooms.Member.of(admin)
+    planning_rooms.create(member)
     return contact.id, member
 
 

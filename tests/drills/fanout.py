@@ -15,8 +15,8 @@ from sqlalchemy import select
 from tests.sink import Sink
 from tests.workers import Workers, wait_for
 from webapp.extensions import utcnow
-from webapp.gamenight import campaigns
-from webapp.gamenight import services as gamenight
+from webapp.gamenight import campaign_plans, campaign_report, campaign_runs, campaigns, night_settings
+from webapp.gamenight.campaign_plans import CampaignChoices
 from webapp.gamenight.models import Campaign, CampaignJob, JobKind, JobStatus
 from webapp.notify.models import Delivery
 
@@ -37,8 +37,8 @@ def members(factories, promoter, sink: Sink, n: int) -> dict[str, int]:
 
 
 def _campaign(promoter) -> Campaign:
-    local = (utcnow() + timedelta(minutes=5)).astimezone(gamenight.workspace(promoter.workspace_id).zone)
-    campaign, _ = campaigns.create(promoter, day=local.date().isoformat(), start_time=local.strftime("%H:%M"))
+    local = (utcnow() + timedelta(minutes=5)).astimezone(night_settings.workspace(promoter.workspace_id).zone)
+    campaign, _ = campaigns.create(promoter, CampaignChoices(day=local.date().isoformat(), start_time=local.strftime("%H:%M")))
     return campaign
 
 
@@ -54,7 +54,7 @@ def start_call_now(db, redis, promoter) -> tuple[Campaign, CampaignJob]:
         else:
             found.status = JobStatus.cancelled
     db.session.commit()
-    assert campaigns._schedule(start)
+    assert campaign_runs.schedule(start)
     return campaign, start
 
 
@@ -67,11 +67,11 @@ def campaign_due_in(db, redis, promoter, *, reminder: float, start: float) -> Ca
     for job in campaign.jobs:
         Job.fetch(job.rq_job_id, connection=redis).delete()
         job.run_at = now + timedelta(seconds=reminder if job.kind is JobKind.reminder else start)
-        job.deadline_at = job.run_at + campaigns.DEADLINES[job.kind]
+        job.deadline_at = job.run_at + campaign_plans.DEADLINES[job.kind]
     campaign.start_at = now + timedelta(seconds=start)
     db.session.commit()
     for job in campaign.jobs:
-        assert campaigns._schedule(job, job.run_at)
+        assert campaign_runs.schedule(job, job.run_at)
     return campaign
 
 
@@ -93,7 +93,7 @@ def wait_until_done(db, campaign: Campaign, workers: Workers, sink: Sink) -> Cam
 
 
 def ledger(db, source_id: int) -> dict[int, Delivery]:
-    return {d.user_id: d for d in db.session.scalars(select(Delivery).where(Delivery.source_type == campaigns.SOURCE,
+    return {d.user_id: d for d in db.session.scalars(select(Delivery).where(Delivery.source_type == campaign_report.SOURCE,
                                                                           Delivery.source_id == source_id))}
 
 
@@ -111,7 +111,7 @@ def assert_ids_only(jobs: dict[str, Job], sink: Sink) -> None:
     """Job arguments are a campaign job's id (and a share number): never a handle or a target."""
     assert jobs
     for job in jobs.values():
-        assert job.func_name == campaigns.JOB_FUNCTION
+        assert job.func_name == campaign_runs.JOB_FUNCTION
         assert job.kwargs == {} and all(type(arg) is int for arg in job.args), (job.id, job.args)
         assert f"127.0.0.1:{sink.port}" not in repr((job.args, job.kwargs, job.meta, job.description))
 

@@ -15,7 +15,7 @@ from tests.drills.fanout import fresh, hold_post, job_of, ledger, members, needs
 from tests.drills.report import drill
 from tests.workers import TIMEOUT, wait_for
 from webapp.extensions import utcnow
-from webapp.gamenight import campaigns
+from webapp.gamenight import campaign_runs, campaigns
 from webapp.gamenight.models import Campaign, CampaignJob, CampaignStatus, JobKind, JobStatus
 from webapp.notify.models import DeliveryStatus, SendLog
 
@@ -31,7 +31,7 @@ def test_a_campaign_cancelled_after_a_worker_died_mid_start_call_settles_and_is_
     ready = job_of(campaign, JobKind.ready_check)  # still to come: the cancel cancels it outright
     ready.status, ready.run_at = JobStatus.scheduled, utcnow() + timedelta(hours=1)
     db.session.commit()
-    assert campaigns._schedule(ready, ready.run_at)
+    assert campaign_runs.schedule(ready, ready.run_at)
 
     first = workers.start()
     assert held.wait(TIMEOUT), "the worker never sent the k-th post\n" + workers.output()
@@ -58,7 +58,7 @@ def test_a_campaign_cancelled_after_a_worker_died_mid_start_call_settles_and_is_
     fresh(db)
     job = db.session.get(CampaignJob, start.id)
     assert (job.runs, job.rq_job_id) == (runs, rq_id), "the reconciler ran the settled job again"
-    assert campaigns.reconcile() == {"campaign_jobs_due": 0, "campaign_jobs_enqueued": 0}
+    assert campaign_runs.reconcile() == {"campaign_jobs_due": 0, "campaign_jobs_enqueued": 0}
     assert Queue("default", connection=redis).count == 0 and ScheduledJobRegistry("default", connection=redis).count == 0
 
     rows = ledger(db, start.id)

@@ -37,8 +37,7 @@ from sqlalchemy import select
 from tests.drills.report import drill
 from tests.sink import Served, Sink
 from webapp.extensions import utcnow
-from webapp.notify import delivery
-from webapp.notify import services as notify
+from webapp.notify import contacts, delivery
 from webapp.notify.models import Channel, Contact, Delivery, DeliveryStatus, Preference, SendLog
 from webapp.outbox import services as outbox
 from webapp.outbox.models import EffectStatus, OutboxEffect
@@ -291,7 +290,7 @@ def member(db: Any, factories: Any, ws: int, email: str, first: tuple[str, str],
     if second is not None:
         contact = Contact(workspace_id=ws, user_id=user_id, channel=Channel(second[0]), external_id=f"{email}-2",
                           confirmed_at=utcnow())
-        notify.set_target(contact, second[1])
+        contacts.set_target(contact, second[1])
         db.session.add(contact)
         order.append(second[0])
     db.session.get(Preference, (ws, user_id)).channel_order = order
@@ -407,7 +406,7 @@ def test_an_email_confirmation_to_a_server_that_stalls_is_unknown_and_not_mailed
     monkeypatch.setitem(app.config, "SETTINGS", replace(app.config["SETTINGS"], MAIL_URL=f"mailto://desk@127.0.0.1:{smtp.port}?from=desk@example.com"))
     smtp.mode = "stall"
     actor = factories.user("viewer")
-    contact = notify.request_email(actor, "new@example.com")
+    contact = contacts.request_email(actor, "new@example.com")
     effect = db.session.scalars(select(OutboxEffect).where(OutboxEffect.kind == "notify.email_confirmation")).one()
     assert outbox.run_effect(effect.id) == "unknown"
     assert outbox.run_effect(effect.id) == "unknown"
@@ -512,17 +511,17 @@ def test_a_planning_announcement_that_stalls_says_unknown_and_is_never_posted_ag
                                                                                   worker, auth):
     from webapp.accounts import services as accounts
     from webapp.accounts.models import User
-    from webapp.gamenight import planning
+    from webapp.gamenight import planning_announcements, planning_rooms, planning_settings
     from webapp.gamenight.models import PlanningRoom, PostStatus
 
     admin = factories.user("admin", "Acme", email="boss@example.com")
     sink.stalling.add("rooms")
-    planning.update_settings(admin, 1, sink.target("rooms"))
+    planning_settings.update_settings(admin, 1, sink.target("rooms"))
     player = factories.player(admin.workspace_id, "p1@example.com", "available", external_id="p-1")
-    who = planning.Member.of(accounts.actor_for_user(db.session.get(User, player), admin.workspace_id))
-    created, _ = planning.create(who)
+    who = planning_rooms.Member.of(accounts.actor_for_user(db.session.get(User, player), admin.workspace_id))
+    created, _ = planning_rooms.create(who)
     worker()
-    effect = db.session.scalars(select(OutboxEffect).where(OutboxEffect.kind == planning.POST_EFFECT)).one()
+    effect = db.session.scalars(select(OutboxEffect).where(OutboxEffect.kind == planning_announcements.POST_EFFECT)).one()
     db.session.refresh(effect)
     assert effect.status is EffectStatus.unknown
     outbox.reconcile()

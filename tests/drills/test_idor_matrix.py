@@ -9,7 +9,7 @@ import pytest
 from tests.drills.database import changes, rows
 from tests.drills.report import drill
 from tests.urlmap import MISSING, api_headers, one_of_everything, open_planning_room, urls
-from webapp.gamenight import services as gamenight
+from webapp.gamenight import night_settings
 
 # Not an object of a workspace: a local date, a signed e-mail link (it names its own contact), vendored files;
 # the RQ dashboard is the installation operators' and spans workspaces by design.
@@ -31,7 +31,7 @@ def intruder(db, factories):
     admin = factories.user("admin", "Bravo", email="intruder@example.com")
     open_planning_room(db, admin, "Bea")
     return {"admin": admin, "key": factories.environment_key(admin), "token": factories.personal_token(admin),
-            "bot": gamenight.rotate_bot_token(admin)}
+            "bot": night_settings.rotate_bot_token(admin)}
 
 
 def test_a_member_of_another_workspace_gets_404_for_every_id_of_this_one_and_writes_nothing(

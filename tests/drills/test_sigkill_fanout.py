@@ -26,7 +26,7 @@ from tests.drills.fanout import (
 from tests.drills.report import drill
 from tests.workers import TIMEOUT, wait_for
 from webapp.extensions import utcnow
-from webapp.gamenight import campaigns
+from webapp.gamenight import campaign_runs
 from webapp.gamenight.models import Campaign, CampaignJob, CampaignStatus, JobStatus
 from webapp.notify.models import DeliveryStatus
 
@@ -66,7 +66,7 @@ def test_a_worker_killed_mid_start_call_and_a_fresh_one_send_each_message_exactl
     # Past the lease the run is silent and its claim is stale: the reconciler puts a new run on the queue.
     silent_after = max(stuck.claimed_at, job.heartbeat_at) + timedelta(seconds=LEASE + 0.5)
     time.sleep(max((silent_after - utcnow()).total_seconds(), 0))
-    assert campaigns.reconcile() == {"campaign_jobs_due": 1, "campaign_jobs_enqueued": 1}
+    assert campaign_runs.reconcile() == {"campaign_jobs_due": 1, "campaign_jobs_enqueued": 1}
     fresh(db)
     rerun = db.session.get(CampaignJob, start.id).rq_job_id
     assert rerun == f"campaign-job-{start.id}-r1"
@@ -95,8 +95,8 @@ def test_a_worker_killed_mid_start_call_and_a_fresh_one_send_each_message_exactl
 
 def test_two_workers_share_one_large_fan_out_and_deliver_each_message_once(
         db, redis, settings, promoter, factories, sink, workers):
-    n = 220  # a shared fan-out from campaigns.FANOUT_SHARED (200) recipients on
-    assert n >= campaigns.FANOUT_SHARED and settings.FANOUT_RUNS == 2
+    n = 220  # a shared fan-out from campaign_runs.FANOUT_SHARED (200) recipients on
+    assert n >= campaign_runs.FANOUT_SHARED and settings.FANOUT_RUNS == 2
     paths = members(factories, promoter, sink, n)
     arrivals: list[str] = []
     sink.on_post = lambda path, _total: arrivals.append(path)

@@ -15,7 +15,7 @@ from tests.drills.database import changes, rows
 from tests.drills.report import drill
 from webapp.audit.models import AuditEvent
 from webapp.errors import Conflict, DatabaseUnavailable
-from webapp.worlds import services as worlds
+from webapp.worlds import promotion as worlds
 from webapp.worlds.models import BuildProject, Exit, ProjectStatus, Room
 
 FAULT = "drill: the database failed in the middle of the promotion"

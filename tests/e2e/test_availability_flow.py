@@ -22,14 +22,15 @@ EMAIL = "jana@example.com"
 
 @pytest.fixture
 def linked_member(factories: Any) -> None:
-    from webapp.gamenight import services as gamenight
+    from webapp.gamenight import night_settings, players
 
     admin = factories.user("admin", "Acme")
     member = factories.user("viewer", "Acme", email=EMAIL)
-    gamenight.save_profile(member, "Jana", "jana#1")
-    code, _ = gamenight.new_link_code(member)
-    gamenight.rotate_bot_token(admin)
-    gamenight.confirm_link(member.workspace_id, code, "discord", "1111", "json://relay.example/hook")
+    players.save_profile(member, players.PlayerCommand(display_name="Jana", aliases="jana#1"))
+    code, _ = players.new_link_code(member)
+    night_settings.rotate_bot_token(admin)
+    players.confirm_link(member.workspace_id, players.LinkConfirmCommand(
+        code=code, channel="discord", external_id="1111", target="json://relay.example/hook"))
 
 
 def test_a_member_sets_and_clears_a_status_without_a_page_reload(page: Page, linked_member: None) -> None:

@@ -29,7 +29,7 @@ def ready_players(factories: Any) -> list[int]:
 
 
 def test_a_member_opens_the_room_suggests_votes_drafts_and_saves_teams(page: Page, ready_players: list[int]) -> None:
-    from webapp.gamenight import planning
+    from webapp.gamenight import planning_rooms
     from webapp.gamenight.models import PlanningTeam
 
     page.goto("/login")
@@ -59,7 +59,7 @@ def test_a_member_opens_the_room_suggests_votes_drafts_and_saves_teams(page: Pag
     for user_id in ready_players[1:]:
         actor = accounts.actor_for_user(db.session.get(User, user_id), db.session.get(User, user_id).memberships[0]
                                         .workspace_id)
-        planning.join(planning.Member.of(actor))
+        planning_rooms.join(planning_rooms.Member.of(actor))
     draft = page.get_by_role("article", name="Draft")
     draft.get_by_role("button", name="Auto-draft").click()
     draft = page.get_by_role("article", name="Draft")

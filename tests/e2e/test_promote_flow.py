@@ -23,8 +23,7 @@ if _why:
 
 from playwright.sync_api import Locator, Page, expect
 
-from webapp.processes import cache
-from webapp.processes import services as processes
+from webapp.processes import cache, documents
 
 pytestmark = pytest.mark.e2e
 
@@ -144,7 +143,7 @@ def test_promote_flow(page: Page, seeded: Seeded, tmp_path: Path) -> None:
     expect(history_row(page, 2).get_by_role("button", name="Roll back to this")).to_be_visible()
     expect(history.locator("tr.is-live")).to_have_count(1)
 
-    live = processes.current_production(seeded.process_id)
+    live = documents.current_production(seeded.process_id)
     assert live is not None and live.number == 4 and live.change_notes == NOTES
     assert_no_page_problems(page)
 
@@ -158,14 +157,14 @@ def test_stale_dialog_answers_409_with_the_fresh_diff(page: Page, seeded: Seeded
 
     # Meanwhile someone else promotes another version (v4 sandbox → v5 production).
     other = factories.user("promoter", email="someone.else@example.com")
-    factories.production(other, processes.get_process(other, seeded.slug), V1_CONFIG | {"model": "large"})
+    factories.production(other, documents.get_process(other, seeded.slug), V1_CONFIG | {"model": "large"})
 
     dialog.get_by_role("button", name="Promote", exact=True).click()
     expect(dialog.get_by_role("alert")).to_contain_text("Production changed since you opened this dialog")
     expect(dialog).to_be_visible()
     expect(dialog).to_contain_text("Changes against v5")  # the fresh preview, not the one first shown
     expect(dialog.get_by_label("Change notes")).to_have_value(NOTES)  # what was typed survives
-    live = processes.current_production(seeded.process_id)
+    live = documents.current_production(seeded.process_id)
     assert live is not None and live.number == 5
 
     # Having seen the new diff, confirming again promotes.

@@ -35,7 +35,7 @@ ROOMS = [("gate", "Mill gate", "A gate in a mossy wall.", '{"hp": 10}'),
 
 @pytest.fixture
 def live_world(factories: Any) -> dict[str, int]:
-    from webapp.worlds import services as worlds
+    from webapp.worlds import live as worlds
 
     admin = factories.user("admin", "Acme", email=EMAIL)
     limbo = factories.live_room(admin, "limbo", "Limbo")
