@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
 import redis
 from flask import Flask, current_app
@@ -12,8 +12,8 @@ from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
 from rq import Queue
-from sqlalchemy import DateTime, MetaData, TypeDecorator
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy import DateTime, ForeignKey, MetaData, TypeDecorator
+from sqlalchemy.orm import DeclarativeBase, mapped_column
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -45,6 +45,16 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+# Columns that many tables declare alike, written once: `id: Mapped[IntPk]`. SQLAlchemy merges the
+# mapped_column() inside the Annotated into the attribute's own, so `Mapped[WorkspaceId | None]` is nullable
+# and `mapped_column(index=True)` or `mapped_column(primary_key=True)` adds to it.
+IntPk = Annotated[int, mapped_column(primary_key=True)]
+WorkspaceId = Annotated[int, mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))]  # gone with it
+UserId = Annotated[int, mapped_column(ForeignKey("users.id", ondelete="CASCADE"))]  # a member's row: gone with them
+CreatedAt = Annotated[datetime, mapped_column(UTCDateTime, default=utcnow)]  # when the row was written
+UpdatedAt = Annotated[datetime, mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)]
 
 
 class Base(DeclarativeBase):

@@ -8,7 +8,7 @@ from flask_login import UserMixin
 from sqlalchemy import Boolean, CheckConstraint, Enum, ForeignKey, Index, Integer, String, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from webapp.extensions import UTCDateTime, db, utcnow
+from webapp.extensions import CreatedAt, IntPk, UserId, UTCDateTime, WorkspaceId, db
 
 
 class Role(enum.IntEnum):
@@ -31,10 +31,10 @@ class Role(enum.IntEnum):
 class User(UserMixin, db.Model):
     __tablename__ = "users"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[IntPk]
     email: Mapped[str] = mapped_column(String(254), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[CreatedAt]
     # An operator of the installation (not of a workspace): reaches what spans workspaces, like /rq.
     is_operator: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # Advanced by sign-out, a password change and "sign out everywhere": older session cookies stop working.
@@ -52,11 +52,11 @@ class User(UserMixin, db.Model):
 class Workspace(db.Model):
     __tablename__ = "workspaces"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[IntPk]
     name: Mapped[str] = mapped_column(String(120))
     slug: Mapped[str] = mapped_column(String(120), unique=True)
     time_zone: Mapped[str] = mapped_column(String(64), default="Europe/Ljubljana")
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[CreatedAt]
 
     @property
     def zone(self) -> ZoneInfo:
@@ -68,11 +68,11 @@ class Membership(db.Model):
     __tablename__ = "memberships"
     __table_args__ = (UniqueConstraint("user_id", "workspace_id", name="uq_memberships_user_workspace"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
-    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"), index=True)
+    id: Mapped[IntPk]
+    user_id: Mapped[UserId]
+    workspace_id: Mapped[WorkspaceId] = mapped_column(index=True)
     role: Mapped[Role] = mapped_column(Enum(Role, native_enum=False, length=16, validate_strings=True))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[CreatedAt]
 
     user: Mapped[User] = relationship(back_populates="memberships")
     workspace: Mapped[Workspace] = relationship()
@@ -104,20 +104,20 @@ class ApiToken(db.Model):
         Index("ix_api_tokens_workspace_kind", "workspace_id", "kind"),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    id: Mapped[IntPk]
+    workspace_id: Mapped[WorkspaceId]
     kind: Mapped[TokenKind] = mapped_column(Enum(TokenKind, native_enum=False, length=16))
     environment: Mapped[Environment | None] = mapped_column(Enum(Environment, native_enum=False, length=16))
-    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    user_id: Mapped[UserId | None]
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     name: Mapped[str] = mapped_column(String(120))
     prefix: Mapped[str] = mapped_column(String(24))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[CreatedAt]
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    user: Mapped[User | None] = relationship(foreign_keys=[user_id])
+    user: Mapped[User | None] = relationship(foreign_keys="ApiToken.user_id")
 
 
 class LoginFailure(db.Model):
@@ -129,7 +129,7 @@ class LoginFailure(db.Model):
         Index("ix_login_failures_ip_created", "ip", "created_at"),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[IntPk]
     email: Mapped[str] = mapped_column(String(254))
     ip: Mapped[str | None] = mapped_column(String(64))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[CreatedAt]

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from webapp.extensions import UTCDateTime, db, utcnow
+from webapp.extensions import CreatedAt, IntPk, WorkspaceId, db
 
 
 class AuditEvent(db.Model):
@@ -20,9 +19,9 @@ class AuditEvent(db.Model):
         Index("ix_audit_events_workspace_action", "workspace_id", "action"),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[IntPk]
     # NULL only for events that belong to no workspace (a failed login for an unknown e-mail).
-    workspace_id: Mapped[int | None] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    workspace_id: Mapped[WorkspaceId | None]
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     actor_label: Mapped[str] = mapped_column(String(254))
     action: Mapped[str] = mapped_column(String(64))
@@ -30,7 +29,7 @@ class AuditEvent(db.Model):
     resource_id: Mapped[str | None] = mapped_column(String(64))
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     ip: Mapped[str | None] = mapped_column(String(64))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[CreatedAt]
 
     def as_json(self) -> dict[str, Any]:
         return {

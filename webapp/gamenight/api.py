@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date as date_
 from datetime import datetime
 from typing import Any, TypeVar
@@ -251,22 +252,24 @@ def planning_create() -> tuple[Response, int]:
     return jsonify(_room(who, created=created)), 201 if created else 200
 
 
-@bp.post("/planning/today/join")
-@documented("Join today's planning room", body=planning_rooms.RoomChange, auth=_PLANNING_AUTH,
-            responses={200: ROOM_SCHEMA, **_PLANNING_REFUSALS})
-def planning_join() -> Response:
-    who, body = _planner(planning_rooms.RoomChange)
-    planning_rooms.join(who, body.day)
-    return jsonify(_room(who))
+def _membership_change(action: str, summary: str,
+                       change: Callable[[planning_rooms.Member, planning_rooms.Day], object]) -> None:
+    """Route `POST /planning/today/<action>` (endpoint `api.planning_<action>`, documented on its own): a change
+    of who is in the room that takes the bare `RoomChange` and answers with the room."""
+
+    def view() -> Response:
+        who, body = _planner(planning_rooms.RoomChange)
+        change(who, body.day)
+        return jsonify(_room(who))
+
+    view.__name__ = view.__qualname__ = f"planning_{action}"
+    documented(summary, body=planning_rooms.RoomChange, auth=_PLANNING_AUTH,
+               responses={200: ROOM_SCHEMA, **_PLANNING_REFUSALS})(view)
+    bp.add_url_rule(f"/planning/today/{action}", view.__name__, view, methods=["POST"])
 
 
-@bp.post("/planning/today/leave")
-@documented("Leave today's planning room", body=planning_rooms.RoomChange, auth=_PLANNING_AUTH,
-            responses={200: ROOM_SCHEMA, **_PLANNING_REFUSALS})
-def planning_leave() -> Response:
-    who, body = _planner(planning_rooms.RoomChange)
-    planning_rooms.leave(who, body.day)
-    return jsonify(_room(who))
+_membership_change("join", "Join today's planning room", planning_rooms.join)
+_membership_change("leave", "Leave today's planning room", planning_rooms.leave)
 
 
 @bp.post("/planning/today/suggestions")

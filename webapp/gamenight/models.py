@@ -9,7 +9,7 @@ from sqlalchemy import JSON, Date, Enum, ForeignKey, Index, String, Text, Unique
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.accounts.models import User
-from webapp.extensions import UTCDateTime, db, utcnow
+from webapp.extensions import CreatedAt, IntPk, UpdatedAt, UserId, UTCDateTime, WorkspaceId, db, utcnow
 
 
 class Status(enum.StrEnum):
@@ -29,12 +29,12 @@ class PlayerProfile(db.Model):
     __tablename__ = "player_profiles"
     __table_args__ = (UniqueConstraint("workspace_id", "user_id", name="uq_player_profiles_workspace_user"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    id: Mapped[IntPk]
+    workspace_id: Mapped[WorkspaceId]
+    user_id: Mapped[UserId]
     display_name: Mapped[str] = mapped_column(String(80))
     aliases: Mapped[list[str]] = mapped_column(JSON, default=list)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[CreatedAt]
 
 
 class LinkCode(db.Model):
@@ -42,13 +42,13 @@ class LinkCode(db.Model):
 
     __tablename__ = "link_codes"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    id: Mapped[IntPk]
+    workspace_id: Mapped[WorkspaceId]
+    user_id: Mapped[UserId]
     code_hash: Mapped[str] = mapped_column(String(64), unique=True)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[CreatedAt]
 
 
 class Availability(db.Model):
@@ -60,12 +60,12 @@ class Availability(db.Model):
         Index("ix_availability_workspace_day", "workspace_id", "day"),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    id: Mapped[IntPk]
+    workspace_id: Mapped[WorkspaceId]
+    user_id: Mapped[UserId]
     day: Mapped[date] = mapped_column(Date)
     status: Mapped[Status] = mapped_column(Enum(Status, native_enum=False, length=16))
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    updated_at: Mapped[UpdatedAt]
 
     user: Mapped[User] = relationship()
 
@@ -75,7 +75,7 @@ class GamenightSettings(db.Model):
 
     __tablename__ = "gamenight_settings"
 
-    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True)
+    workspace_id: Mapped[WorkspaceId] = mapped_column(primary_key=True)
     game_start: Mapped[str] = mapped_column(String(5), default="21:00")  # local HH:MM
     lead_minutes: Mapped[int] = mapped_column(default=15)
     bot_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
@@ -123,8 +123,8 @@ class Campaign(db.Model):
         UniqueConstraint("workspace_id", "idempotency_key", name="uq_campaigns_idempotency_key"),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    id: Mapped[IntPk]
+    workspace_id: Mapped[WorkspaceId]
     promoter_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))  # None: deleted
     local_day: Mapped[date] = mapped_column(Date)
     start_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -134,7 +134,7 @@ class Campaign(db.Model):
     status: Mapped[CampaignStatus] = mapped_column(Enum(CampaignStatus, native_enum=False, length=16),
                                                    default=CampaignStatus.scheduled)
     idempotency_key: Mapped[str | None] = mapped_column(String(100))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[CreatedAt]
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     promoter: Mapped[User | None] = relationship()
@@ -149,7 +149,7 @@ class CampaignRecipient(db.Model):
     __tablename__ = "campaign_recipients"
 
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"), primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[UserId] = mapped_column(primary_key=True)
     status: Mapped[Status] = mapped_column(Enum(Status, native_enum=False, length=16))
 
 
@@ -162,7 +162,7 @@ class CampaignJob(db.Model):
         Index("ix_campaign_jobs_status_run_at", "status", "run_at"),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[IntPk]
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
     kind: Mapped[JobKind] = mapped_column(Enum(JobKind, native_enum=False, length=16))
     run_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -185,8 +185,8 @@ class PresenceReport(db.Model):
     __tablename__ = "presence_reports"
     __table_args__ = (Index("ix_presence_reports_workspace_seen", "workspace_id", "seen_at"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    id: Mapped[IntPk]
+    workspace_id: Mapped[WorkspaceId]
     source: Mapped[str] = mapped_column(String(16))  # voice | game_server
     present: Mapped[list[str]] = mapped_column(JSON, default=list)
     seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -208,11 +208,11 @@ class PlanningRoom(db.Model):
     __tablename__ = "planning_rooms"
     __table_args__ = (UniqueConstraint("workspace_id", "day", name="uq_planning_rooms_workspace_day"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    id: Mapped[IntPk]
+    workspace_id: Mapped[WorkspaceId]
     day: Mapped[date] = mapped_column(Date)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[CreatedAt]
     seed: Mapped[int] = mapped_column(default=0)  # the auto-draft's default seed
     teams_saved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     post_status: Mapped[PostStatus] = mapped_column(Enum(PostStatus, native_enum=False, length=16),
@@ -231,7 +231,7 @@ class PlanningTeam(db.Model):
     __tablename__ = "planning_teams"
     __table_args__ = (UniqueConstraint("room_id", "position", name="uq_planning_teams_room_position"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[IntPk]
     room_id: Mapped[int] = mapped_column(ForeignKey("planning_rooms.id", ondelete="CASCADE"))
     position: Mapped[int]
     name: Mapped[str] = mapped_column(String(40))
@@ -243,7 +243,7 @@ class PlanningMember(db.Model):
     __tablename__ = "planning_members"
 
     room_id: Mapped[int] = mapped_column(ForeignKey("planning_rooms.id", ondelete="CASCADE"), primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[UserId] = mapped_column(primary_key=True)
     team_id: Mapped[int | None] = mapped_column(ForeignKey("planning_teams.id", ondelete="SET NULL"))
     joined_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -254,12 +254,12 @@ class TeamSuggestion(db.Model):
     __tablename__ = "team_suggestions"
     __table_args__ = (UniqueConstraint("room_id", "name_key", name="uq_team_suggestions_room_name"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[IntPk]
     room_id: Mapped[int] = mapped_column(ForeignKey("planning_rooms.id", ondelete="CASCADE"))
     name: Mapped[str] = mapped_column(String(40))
     name_key: Mapped[str] = mapped_column(String(40))  # casefolded, spaces collapsed
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[CreatedAt]
 
 
 class SuggestionVote(db.Model):
@@ -269,5 +269,5 @@ class SuggestionVote(db.Model):
 
     suggestion_id: Mapped[int] = mapped_column(ForeignKey("team_suggestions.id", ondelete="CASCADE"),
                                                primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    user_id: Mapped[UserId] = mapped_column(primary_key=True)
+    created_at: Mapped[CreatedAt]

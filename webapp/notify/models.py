@@ -12,7 +12,7 @@ from datetime import datetime
 from sqlalchemy import JSON, Enum, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from webapp.extensions import UTCDateTime, db, utcnow
+from webapp.extensions import CreatedAt, IntPk, UpdatedAt, UserId, UTCDateTime, WorkspaceId, db, utcnow
 
 
 class Channel(enum.StrEnum):
@@ -35,9 +35,9 @@ class Contact(db.Model):
         UniqueConstraint("workspace_id", "user_id", "channel", name="uq_contacts_user_channel"),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    id: Mapped[IntPk]
+    workspace_id: Mapped[WorkspaceId]
+    user_id: Mapped[UserId]
     channel: Mapped[Channel] = mapped_column(Enum(Channel, native_enum=False, length=16))
     external_id: Mapped[str] = mapped_column(String(200))
     target_sealed: Mapped[str | None] = mapped_column(Text)  # the Apprise URL, encrypted
@@ -46,7 +46,7 @@ class Contact(db.Model):
     # Set when the provider proved the identity (Discord OAuth), not just a bot asserting it: only such a
     # contact may sign its member in.
     oauth_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[CreatedAt]
 
 
 class Preference(db.Model):
@@ -55,12 +55,12 @@ class Preference(db.Model):
     __tablename__ = "preferences"
     __table_args__ = (Index("ix_preferences_workspace_opted_in", "workspace_id", "opted_in"),)
 
-    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    workspace_id: Mapped[WorkspaceId] = mapped_column(primary_key=True)
+    user_id: Mapped[UserId] = mapped_column(primary_key=True)
     opted_in: Mapped[bool] = mapped_column(default=False)
     channel_order: Mapped[list[str]] = mapped_column(JSON, default=list)
     quiet_hours: Mapped[str | None] = mapped_column(String(11))  # "22:00-08:00"
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    updated_at: Mapped[UpdatedAt]
 
 
 class DeliveryStatus(enum.StrEnum):
@@ -81,8 +81,8 @@ class Delivery(db.Model):
     __tablename__ = "deliveries"
     __table_args__ = (Index("ix_deliveries_source", "source_type", "source_id"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    id: Mapped[IntPk]
+    workspace_id: Mapped[WorkspaceId]
     key: Mapped[str] = mapped_column(String(120), unique=True)
     source_type: Mapped[str] = mapped_column(String(32))  # e.g. campaign_job
     source_id: Mapped[int]
@@ -100,10 +100,10 @@ class SendLog(db.Model):
 
     __tablename__ = "send_logs"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[IntPk]
     delivery_id: Mapped[int] = mapped_column(ForeignKey("deliveries.id", ondelete="CASCADE"), index=True)
     attempt: Mapped[int]
     status: Mapped[str] = mapped_column(String(24))
     channel: Mapped[str | None] = mapped_column(String(16))
     error: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[CreatedAt]

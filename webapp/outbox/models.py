@@ -4,10 +4,10 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Enum, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, Enum, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from webapp.extensions import UTCDateTime, db, utcnow
+from webapp.extensions import CreatedAt, IntPk, UTCDateTime, WorkspaceId, db, utcnow
 
 
 class EffectStatus(enum.StrEnum):
@@ -34,8 +34,8 @@ class OutboxEffect(db.Model):
         Index("ix_outbox_effects_workspace_status", "workspace_id", "status"),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    workspace_id: Mapped[int | None] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    id: Mapped[IntPk]
+    workspace_id: Mapped[WorkspaceId | None]
     kind: Mapped[str] = mapped_column(String(64))
     # Ids and small facts only: never a secret (the RQ dashboard may show what a job touches).
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
@@ -49,7 +49,7 @@ class OutboxEffect(db.Model):
     done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(Text)
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[CreatedAt]
 
     @property
     def job_id(self) -> str:

@@ -8,7 +8,7 @@ from sqlalchemy import JSON, CheckConstraint, Enum, ForeignKey, Index, String, T
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.accounts.models import Environment, User
-from webapp.extensions import UTCDateTime, db, utcnow
+from webapp.extensions import CreatedAt, IntPk, UTCDateTime, WorkspaceId, db
 
 
 class VersionStatus(enum.StrEnum):
@@ -21,12 +21,12 @@ class Process(db.Model):
     __tablename__ = "processes"
     __table_args__ = (UniqueConstraint("workspace_id", "slug", name="uq_processes_workspace_slug"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    id: Mapped[IntPk]
+    workspace_id: Mapped[WorkspaceId]
     name: Mapped[str] = mapped_column(String(120))
     slug: Mapped[str] = mapped_column(String(100))
     description: Mapped[str] = mapped_column(Text, default="")
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[CreatedAt]
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
 
 
@@ -53,7 +53,7 @@ class ProcessVersion(db.Model):
         ),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[IntPk]
     process_id: Mapped[int] = mapped_column(ForeignKey("processes.id", ondelete="CASCADE"))
     number: Mapped[int]
     environment: Mapped[Environment] = mapped_column(Enum(Environment, native_enum=False, length=16))
@@ -62,7 +62,7 @@ class ProcessVersion(db.Model):
     input_schema: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     output_schema: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     change_notes: Mapped[str] = mapped_column(Text, default="")
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[CreatedAt]
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     activated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -73,7 +73,7 @@ class ProcessVersion(db.Model):
     process: Mapped[Process] = relationship()
     created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id])
     promoted_by: Mapped[User | None] = relationship(foreign_keys=[promoted_by_id])
-    promoted_from: Mapped[ProcessVersion | None] = relationship(remote_side=[id])
+    promoted_from: Mapped[ProcessVersion | None] = relationship(remote_side="ProcessVersion.id")
 
     @property
     def document(self) -> dict[str, Any]:

@@ -5,7 +5,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from webapp.extensions import UTCDateTime, db, utcnow
+from webapp.extensions import CreatedAt, IntPk, UTCDateTime, WorkspaceId, db
 
 
 class WebhookEndpoint(db.Model):
@@ -14,12 +14,12 @@ class WebhookEndpoint(db.Model):
 
     __tablename__ = "webhook_endpoints"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"), index=True)
+    id: Mapped[IntPk]
+    workspace_id: Mapped[WorkspaceId] = mapped_column(index=True)
     url_sealed: Mapped[str] = mapped_column(Text)
     url_hint: Mapped[str] = mapped_column(String(255))  # scheme://host/… — what the page shows
     secret_sealed: Mapped[str] = mapped_column(Text)
     description: Mapped[str] = mapped_column(String(255), default="")
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[CreatedAt]
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

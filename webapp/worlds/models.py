@@ -16,7 +16,7 @@ from sqlalchemy import JSON, CheckConstraint, Enum, ForeignKey, Index, String, T
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.accounts.models import User
-from webapp.extensions import UTCDateTime, db, utcnow
+from webapp.extensions import CreatedAt, IntPk, UTCDateTime, WorkspaceId, db
 
 BUILD_CATEGORY = "build"  # the category of the tags a build adds: sandbox, web_builder, project_{id}
 SANDBOX_TAG = "sandbox"
@@ -32,10 +32,10 @@ class Sandbox(db.Model):
 
     __tablename__ = "sandboxes"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    id: Mapped[IntPk]
+    workspace_id: Mapped[WorkspaceId]
     key: Mapped[str] = mapped_column(String(200))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[CreatedAt]
 
 
 class Room(db.Model):
@@ -47,8 +47,8 @@ class Room(db.Model):
         Index("ix_rooms_workspace_sandbox", "workspace_id", "sandbox_id"),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    id: Mapped[IntPk]
+    workspace_id: Mapped[WorkspaceId]
     handle: Mapped[str] = mapped_column(String(100))  # e.g. mill#01: how an export names it
     key: Mapped[str] = mapped_column(String(80))
     name: Mapped[str] = mapped_column(String(200))
@@ -56,7 +56,7 @@ class Room(db.Model):
     # Verbatim JSON text: a game's character-sheet attributes come back exactly as they were given.
     attributes_json: Mapped[str] = mapped_column(Text, default="{}")
     sandbox_id: Mapped[int | None] = mapped_column(ForeignKey("sandboxes.id"))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[CreatedAt]
 
     tags: Mapped[list[RoomTag]] = relationship(cascade="all, delete-orphan", order_by="RoomTag.id",
                                                back_populates="room")
@@ -77,7 +77,7 @@ class RoomTag(db.Model):
         Index("ix_room_tags_key_category", "key", "category"),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[IntPk]
     room_id: Mapped[int] = mapped_column(ForeignKey("rooms.id", ondelete="CASCADE"))
     key: Mapped[str] = mapped_column(String(100))
     category: Mapped[str] = mapped_column(String(100), default="")
@@ -91,13 +91,13 @@ class Exit(db.Model):
     __tablename__ = "exits"
     __table_args__ = (Index("ix_exits_source", "source_id"), Index("ix_exits_destination", "destination_id"))
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    id: Mapped[IntPk]
+    workspace_id: Mapped[WorkspaceId]
     source_id: Mapped[int] = mapped_column(ForeignKey("rooms.id", ondelete="CASCADE"))
     destination_id: Mapped[int] = mapped_column(ForeignKey("rooms.id", ondelete="CASCADE"))
     key: Mapped[str] = mapped_column(String(40))
     aliases: Mapped[list[str]] = mapped_column(JSON, default=list)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[CreatedAt]
 
 
 class ExitName(db.Model):
@@ -107,7 +107,7 @@ class ExitName(db.Model):
     __tablename__ = "exit_names"
     __table_args__ = (UniqueConstraint("source_id", "name", name="uq_exit_names_source_name"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[IntPk]
     exit_id: Mapped[int] = mapped_column(ForeignKey("exits.id", ondelete="CASCADE"), index=True)
     source_id: Mapped[int] = mapped_column(ForeignKey("rooms.id", ondelete="CASCADE"))
     name: Mapped[str] = mapped_column(String(40))
@@ -130,8 +130,8 @@ class BuildProject(db.Model):
                         name="live_is_promoted"),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    id: Mapped[IntPk]
+    workspace_id: Mapped[WorkspaceId]
     name: Mapped[str] = mapped_column(String(120))
     description: Mapped[str] = mapped_column(Text, default="")
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
@@ -144,7 +144,7 @@ class BuildProject(db.Model):
     promoted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     connection_room_id: Mapped[int | None] = mapped_column(ForeignKey("rooms.id", ondelete="SET NULL"))
     connection_direction: Mapped[str | None] = mapped_column(String(16))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[CreatedAt]
 
     owner: Mapped[User | None] = relationship(foreign_keys=[owner_id])
     rooms: Mapped[list[BuildRoom]] = relationship(
@@ -169,7 +169,7 @@ class BuildRoom(db.Model):
               sqlite_where=text("is_entry"), postgresql_where=text("is_entry")),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[IntPk]
     project_id: Mapped[int] = mapped_column(ForeignKey("build_projects.id", ondelete="CASCADE"))
     position: Mapped[int] = mapped_column(default=0)
     key: Mapped[str] = mapped_column(String(80))
@@ -191,7 +191,7 @@ class BuildExit(db.Model):
     __tablename__ = "build_exits"
     __table_args__ = (UniqueConstraint("source_id", "key", name="uq_build_exits_source_key"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[IntPk]
     project_id: Mapped[int] = mapped_column(ForeignKey("build_projects.id", ondelete="CASCADE"), index=True)
     source_id: Mapped[int] = mapped_column(ForeignKey("build_rooms.id", ondelete="CASCADE"))
     destination_id: Mapped[int] = mapped_column(ForeignKey("build_rooms.id", ondelete="CASCADE"))

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, Response, flash, redirect, request, url_for
+from werkzeug.wrappers import Response as WerkzeugResponse
 
 from webapp import inputs
 from webapp.accounts.context import current_actor, signed_in_only
@@ -42,6 +43,12 @@ def _helpers() -> dict[str, Any]:
     return {"DIRECTIONS": DIRECTIONS, "allowed_transitions": lifecycle.allowed_transitions, "Role": Role}
 
 
+def _back_to_build(project_id: int, message: str, anchor: str = "") -> WerkzeugResponse:
+    """After a change made on the build's page: say so and go back to it (to the section at `#anchor`)."""
+    flash(message, "success")
+    return redirect(url_for(".detail", project_id=project_id) + (f"#{anchor}" if anchor else ""), code=303)
+
+
 # -- projects -----------------------------------------------------------------------------------
 
 
@@ -60,8 +67,7 @@ def create() -> Any:
     except Invalid as exc:
         return render("worlds/index.html", status=exc.status, projects=queries.list_projects(actor), form=form,
                       error=exc)
-    flash(f"Build project {project.name!r} created: add its rooms.", "success")
-    return redirect(url_for(".detail", project_id=project.id), code=303)
+    return _back_to_build(project.id, f"Build project {project.name!r} created: add its rooms.")
 
 
 @bp.post("/builds/import")
@@ -76,8 +82,7 @@ def import_project() -> Any:
     except (ValueError, UnicodeDecodeError) as exc:
         raise BadRequest(f"The import is not valid JSON: {exc}.") from None
     project = transfer.import_document(actor, read_import(document), request.form.get("name") or None)
-    flash(f"Imported {len(project.rooms)} rooms into the draft {project.name!r}.", "success")
-    return redirect(url_for(".detail", project_id=project.id), code=303)
+    return _back_to_build(project.id, f"Imported {len(project.rooms)} rooms into the draft {project.name!r}.")
 
 
 def _detail(project: BuildProject, status: int = 200, **context: Any) -> Response:
@@ -111,8 +116,7 @@ def add_room(project_id: int) -> Any:
     except Invalid as exc:
         return _detail(queries.get_project(actor, project_id), exc.status, room_form=form,
                        errors=exc.details or {}, error=exc)
-    flash(f"Room {room.name!r} added.", "success")
-    return redirect(url_for(".detail", project_id=project_id) + "#rooms", code=303)
+    return _back_to_build(project_id, f"Room {room.name!r} added.", "rooms")
 
 
 @bp.get("/builds/<int:project_id>/rooms/<int:room_id>/edit")
@@ -135,22 +139,19 @@ def update_room(project_id: int, room_id: int) -> Any:
         project = queries.get_project(actor, project_id)
         return render("worlds/room_form.html", status=exc.status, project=project,
                       room=design.design_room(project, room_id), form=form, errors=exc.details or {}, error=exc)
-    flash(f"Room {room.name!r} saved.", "success")
-    return redirect(url_for(".detail", project_id=project_id) + "#rooms", code=303)
+    return _back_to_build(project_id, f"Room {room.name!r} saved.", "rooms")
 
 
 @bp.post("/builds/<int:project_id>/rooms/<int:room_id>/delete")
 def remove_room(project_id: int, room_id: int) -> Any:
     design.remove_room(current_actor(), project_id, room_id)
-    flash("Room removed, with its exits.", "success")
-    return redirect(url_for(".detail", project_id=project_id) + "#rooms", code=303)
+    return _back_to_build(project_id, "Room removed, with its exits.", "rooms")
 
 
 @bp.post("/builds/<int:project_id>/rooms/<int:room_id>/entry")
 def set_entry(project_id: int, room_id: int) -> Any:
     room = design.set_entry(current_actor(), project_id, room_id)
-    flash(f"{room.name!r} is the entry room.", "success")
-    return redirect(url_for(".detail", project_id=project_id) + "#rooms", code=303)
+    return _back_to_build(project_id, f"{room.name!r} is the entry room.", "rooms")
 
 
 @bp.post("/builds/<int:project_id>/exits")
@@ -165,15 +166,13 @@ def add_exit(project_id: int) -> Any:
                         command.aliases)
     except DomainError as exc:
         return _detail(queries.get_project(actor, project_id), exc.status, exit_form=form, error=exc)
-    flash("Exit added.", "success")
-    return redirect(url_for(".detail", project_id=project_id) + "#exits", code=303)
+    return _back_to_build(project_id, "Exit added.", "exits")
 
 
 @bp.post("/builds/<int:project_id>/exits/<int:exit_id>/delete")
 def remove_exit(project_id: int, exit_id: int) -> Any:
     design.remove_exit(current_actor(), project_id, exit_id)
-    flash("Exit removed.", "success")
-    return redirect(url_for(".detail", project_id=project_id) + "#exits", code=303)
+    return _back_to_build(project_id, "Exit removed.", "exits")
 
 
 def _transition(project_id: int, action: str) -> Any:
@@ -184,8 +183,7 @@ def _transition(project_id: int, action: str) -> Any:
     else:
         project = lifecycle.transition(actor, project_id, action, from_form(ReviewStep).reason)
         message = f"{project.name!r} is {project.status.value}."
-    flash(message, "success")
-    return redirect(url_for(".detail", project_id=project_id), code=303)
+    return _back_to_build(project_id, message)
 
 
 for _action in ("submit", "approve", "reject", "build"):
