@@ -4,23 +4,15 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-import pytest
-
-from tests.processes.test_api import assert_error, bearer
+from tests.conftest import bearer
+from tests.processes.test_api import assert_error
 from webapp.processes import promotion
-
-
-@pytest.fixture
-def promoter(factories):
-    actor = factories.user("promoter", workspace="Acme")
-    return actor, factories.personal_token(actor)
-
 
 # -- audit --------------------------------------------------------------------------------------
 
 
-def test_audit_api_filters_by_action_prefix_and_since_newest_first(client, factories, promoter):
-    actor, token = promoter
+def test_audit_api_filters_by_action_prefix_and_since_newest_first(client, factories, promoter_and_token):
+    actor, token = promoter_and_token
     proc = factories.process(actor)
     factories.version(actor, proc)  # before `since`
     since = datetime.now(UTC) - timedelta(microseconds=1)
@@ -39,8 +31,8 @@ def test_audit_api_filters_by_action_prefix_and_since_newest_first(client, facto
     assert events[0]["actor"] == actor.label
 
 
-def test_audit_api_rejects_a_malformed_since_with_400(client, promoter):
-    assert_error(client.get("/api/v1/audit", headers=bearer(promoter[1]), query_string={"since": "yesterday"}), 400)
+def test_audit_api_rejects_a_malformed_since_with_400(client, promoter_and_token):
+    assert_error(client.get("/api/v1/audit", headers=bearer(promoter_and_token[1]), query_string={"since": "yesterday"}), 400)
 
 
 def test_audit_api_shows_only_the_tokens_workspace(client, factories):

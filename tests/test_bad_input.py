@@ -9,21 +9,13 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import func, select
 
+from tests.conftest import bearer
 from webapp.audit import services as audit
 from webapp.audit.models import AuditEvent
 from webapp.processes.models import ProcessVersion
 
 HUGE = str(10**30)
 DEEP = "[" * 100_000 + "]" * 100_000
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
-@pytest.fixture
-def admin(factories):
-    return factories.user("admin", workspace="Acme")
 
 
 @pytest.fixture
@@ -287,7 +279,7 @@ def internal_server():
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
     yield f"http://127.0.0.1:{server.server_address[1]}", hits
     server.shutdown()
 

@@ -15,6 +15,17 @@ from webapp.extensions import db as _db
 
 SESSION_ENDERS = ("/settings/members/<int:user_id>/sign-out", "/account/sign-out-everywhere", "/logout")
 SKIPPED_ENDPOINTS = ("static", "rq_dashboard.")  # vendored files; rq-dashboard is tested in test_security
+# Each sweep runs as a few tests, one per group of routes, so that pytest-xdist spreads it over the cores (a sweep of
+# every route was the suite's longest test by far). A rule belongs to the first group one of whose prefixes it starts
+# with; the last group, with no prefixes, takes every rule the others do not, so new routes are still swept.
+ROUTE_GROUPS: dict[str, tuple[str, ...]] = {
+    "build-rooms": ("/builds/<int:project_id>/rooms",),
+    "builds": ("/builds",),
+    "api": ("/api/",),
+    "processes": ("/processes", "/versions"),
+    "people": ("/settings", "/profile", "/account", "/login", "/logout", "/auth", "/contacts", "/workspaces"),
+    "the-rest": (),
+}
 BAD_QUERY = {"page": "-1", "per_page": "0", "old": "x", "new": "", "from": "abc", "since": "yesterday",
              "until": "2026-13-45", "format": "xml", "limit": "many", "action": "%", "resource": ":",
              "q": "%_\\", "area": "x", "highlight": "-5", "x": "1e99", "y": "", "span": "100000",
@@ -144,15 +155,31 @@ def world(db, factories):
     return one_of_everything(db, factories)
 
 
-def test_no_route_answers_500_to_bad_input(app, auth, client, world):
+def _group(rule: str) -> str:
+    return next(name for name, prefixes in ROUTE_GROUPS.items() if not prefixes or rule.startswith(prefixes))
+
+
+def _rules(app: Any, group: str) -> list[Any]:
+    """The rules of `group`, in URL order; every group has some, and all of them together are every route."""
+    rules = [r for r in app.url_map.iter_rules() if not r.endpoint.startswith(SKIPPED_ENDPOINTS)]
+    assert len(rules) > 30
+    mine = sorted((r for r in rules if _group(r.rule) == group), key=lambda r: r.rule)
+    assert mine, f"no route in the sweep's group {group!r}"
+    return mine
+
+
+sweep_groups = pytest.mark.parametrize("group", list(ROUTE_GROUPS))
+
+
+@sweep_groups
+def test_no_route_answers_500_to_bad_input(app, auth, client, world, group):
     auth.login(world["admin"].label)
     api_headers = {"Authorization": f"Bearer {world['token']}"}
     serve_headers = {"Authorization": f"Bearer {world['key']}"}
     bot_headers = {"Authorization": f"Bearer {world['bot']}"}
     failures: list[str] = []
-    rules = [r for r in app.url_map.iter_rules() if not r.endpoint.startswith(SKIPPED_ENDPOINTS)]
-    assert len(rules) > 30
-    for rule in sorted(rules, key=lambda r: r.rule):
+    rules = _rules(app, group)
+    for rule in rules:
         if rule.rule in SESSION_ENDERS:
             continue  # swept last: they end the session the others need
         for url in urls(rule.rule, world):
@@ -171,19 +198,16 @@ def test_no_route_answers_500_to_bad_input(app, auth, client, world):
                     attempts = [auth.post(url, data=BAD_FORM), auth.post(url, htmx=True, data={}),
                                 auth.post(url, data=BAD_FORM, query_string=BAD_QUERY)]
                 failures += [f"{method} {url} → {r.status_code}" for r in attempts if r.status_code >= 500]
-    for rule in SESSION_ENDERS:
+    for rule in [r.rule for r in rules if r.rule in SESSION_ENDERS]:
         failures += [f"POST {url} → {r.status_code}" for url in urls(rule, world)
                      for r in [auth.post(url, data=BAD_FORM)] if r.status_code >= 500]
     assert failures == []
 
 
-def _sweep(app: Any, auth: Any, client: Any, world: dict,
-           attempts: Callable[[str, str, dict[str, str]], Iterator[Any]]) -> list[str]:
-    """Every route and method, with what `attempts(method, url, headers)` sends; the answers that were 5xx."""
+def _sweep(app: Any, world: dict, group: str, attempts: Callable[[str, str, dict[str, str]], Iterator[Any]]) -> list[str]:
+    """Every route of `group` and method, with what `attempts(method, url, headers)` sends; the answers that failed."""
     failures: list[str] = []
-    rules = [r for r in app.url_map.iter_rules() if not r.endpoint.startswith(SKIPPED_ENDPOINTS)]
-    assert len(rules) > 30
-    for rule in sorted(rules, key=lambda r: r.rule):
+    for rule in _rules(app, group):
         if rule.rule in SESSION_ENDERS:
             continue  # they end the session the others need (the first sweep covers them)
         for url in urls(rule.rule, world):
@@ -194,8 +218,9 @@ def _sweep(app: Any, auth: Any, client: Any, world: dict,
     return failures
 
 
+@sweep_groups
 def test_no_route_answers_500_to_hostile_text_numbers_dates_or_zones_and_a_refusal_writes_nothing(
-        app, auth, client, world, committed_writes):
+        app, auth, client, world, committed_writes, group):
     auth.login(world["admin"].label)
 
     def attempts(method: str, url: str, headers: dict[str, str]) -> Iterator[str]:
@@ -217,5 +242,5 @@ def test_no_route_answers_500_to_hostile_text_numbers_dates_or_zones_and_a_refus
             elif 400 <= response.status_code < 500 and committed_writes() != before and url not in FAILURE_LEDGER_URLS:
                 yield f"{response.status_code} but wrote"
 
-    failures = _sweep(app, auth, client, world, attempts)
+    failures = _sweep(app, world, group, attempts)
     assert failures == [], "\n".join(failures)

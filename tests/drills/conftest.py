@@ -1,5 +1,5 @@
-"""Fixtures of the real-worker drills: a local HTTP sink for the Apprise posts, the app's settings with a short
-lease (shared with the workers), a promoter, and `flask --app wsgi worker` / `reconcile` processes."""
+"""Fixtures of the real-worker drills: the app's settings with a short lease (shared with the workers) and
+`flask --app wsgi worker` / `reconcile` processes (`sink` and `promoter` come from tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -9,15 +9,8 @@ from collections.abc import Iterator
 import pytest
 
 from tests.drills.fanout import LEASE
-from tests.sink import Sink
 from tests.workers import Workers
 from webapp.config import Settings
-
-
-@pytest.fixture
-def sink() -> Iterator[Sink]:
-    with Sink() as running:
-        yield running
 
 
 @pytest.fixture
@@ -26,11 +19,6 @@ def settings(app, monkeypatch) -> Settings:
     short = dataclasses.replace(app.config["SETTINGS"], DELIVERY_LEASE_SECONDS=LEASE, FANOUT_RUNS=2)
     monkeypatch.setitem(app.config, "SETTINGS", short)
     return short
-
-
-@pytest.fixture
-def promoter(factories):
-    return factories.user("promoter", "Acme", email="promoter@example.com")
 
 
 @pytest.fixture

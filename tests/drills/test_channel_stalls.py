@@ -234,12 +234,6 @@ def fast(app: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(app.config, "SETTINGS", settings)
 
 
-@pytest.fixture
-def sink() -> Iterator[Sink]:
-    with Sink() as s:
-        yield s
-
-
 @pytest.fixture(scope="module")
 def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return _certificate(tmp_path_factory.mktemp("tls"))

@@ -1,7 +1,7 @@
 """Fixtures the game-night tests share.
 
-Campaigns: `promoter` (Acme's promoter), `members` (three opted-in players reached at a secret target),
-`sink` (a local receiver for Apprise and JSON targets). Planning: `ws` (Acme with an admin and
+Campaigns: `members` (three opted-in players reached at a secret target; `promoter` and `sink` come from
+tests/conftest.py). Planning: `ws` (Acme with an admin and
 `ws.players(n)`), `room` (today's open room with six players), `bot` (the bot token's headers).
 A test module may define a fixture of the same name for its own meaning; it wins there.
 """
@@ -12,7 +12,6 @@ import pytest
 
 from tests.gamenight.linking import ChatBot
 from tests.gamenight.steps import SECRET_TARGET
-from tests.sink import Sink
 from webapp.accounts import services as accounts
 from webapp.accounts.models import User
 from webapp.extensions import db as _db
@@ -20,17 +19,6 @@ from webapp.gamenight import night_settings, planning_rooms
 from webapp.gamenight.planning_rooms import Member
 
 # -- campaigns ------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def sink():
-    with Sink() as running:
-        yield running
-
-
-@pytest.fixture
-def promoter(factories):
-    return factories.user("promoter", "Acme", email="promoter@example.com")
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ from datetime import datetime
 import pytest
 from sqlalchemy import func, select
 
+from tests.conftest import bearer
 from webapp.accounts import services as accounts
 from webapp.accounts.models import TokenKind
 from webapp.processes import documents, promotion
@@ -15,16 +16,6 @@ from webapp.processes.models import ProcessVersion
 # Each request gets a fresh `g`, as in production (the cached actor must not leak between requests).
 
 VERSION_KEYS = {"id", "version", "environment", "status", "change_notes", "created_at", "promoted_by"}
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
-@pytest.fixture
-def promoter(factories):
-    actor = factories.user("promoter", workspace="Acme")
-    return actor, factories.personal_token(actor)
 
 
 def assert_error(response, status: int, code: str | None = None) -> dict:
@@ -40,8 +31,8 @@ def assert_error(response, status: int, code: str | None = None) -> dict:
 # -- processes ----------------------------------------------------------------------------------
 
 
-def test_create_process_returns_201_with_its_slug_and_it_is_listed(client, promoter):
-    _, token = promoter
+def test_create_process_returns_201_with_its_slug_and_it_is_listed(client, promoter_and_token):
+    _, token = promoter_and_token
     response = client.post("/api/v1/processes", json={"name": "Support Triage"}, headers=bearer(token))
     assert response.status_code == 201
     assert response.get_json()["slug"] == "support-triage"
@@ -52,39 +43,39 @@ def test_create_process_returns_201_with_its_slug_and_it_is_listed(client, promo
     assert listed.get_json()[0]["production_version"] is None
 
 
-def test_create_process_with_an_explicit_slug_uses_it(client, promoter):
-    response = client.post("/api/v1/processes", json={"name": "X", "slug": "My Slug"}, headers=bearer(promoter[1]))
+def test_create_process_with_an_explicit_slug_uses_it(client, promoter_and_token):
+    response = client.post("/api/v1/processes", json={"name": "X", "slug": "My Slug"}, headers=bearer(promoter_and_token[1]))
     assert response.status_code == 201 and response.get_json()["slug"] == "my-slug"
 
 
-def test_a_duplicate_slug_is_409_and_creates_nothing(client, db, promoter):
-    _, token = promoter
+def test_a_duplicate_slug_is_409_and_creates_nothing(client, db, promoter_and_token):
+    _, token = promoter_and_token
     assert client.post("/api/v1/processes", json={"name": "Triage"}, headers=bearer(token)).status_code == 201
     assert_error(client.post("/api/v1/processes", json={"name": "triage"}, headers=bearer(token)), 409)
     assert len(client.get("/api/v1/processes", headers=bearer(token)).get_json()) == 1
 
 
-def test_a_missing_name_is_422(client, promoter):
-    body = assert_error(client.post("/api/v1/processes", json={}, headers=bearer(promoter[1])), 422)
+def test_a_missing_name_is_422(client, promoter_and_token):
+    body = assert_error(client.post("/api/v1/processes", json={}, headers=bearer(promoter_and_token[1])), 422)
     assert "name" in body["details"]
 
 
-def test_a_body_that_is_not_json_is_400_with_error_and_message(client, promoter):
+def test_a_body_that_is_not_json_is_400_with_error_and_message(client, promoter_and_token):
     response = client.post("/api/v1/processes", data="{name: oops", content_type="application/json",
-                           headers=bearer(promoter[1]))
+                           headers=bearer(promoter_and_token[1]))
     assert_error(response, 400)
-    assert client.get("/api/v1/processes", headers=bearer(promoter[1])).get_json() == []
+    assert client.get("/api/v1/processes", headers=bearer(promoter_and_token[1])).get_json() == []
 
 
-def test_a_json_array_body_is_400(client, promoter):
-    assert_error(client.post("/api/v1/processes", json=["Triage"], headers=bearer(promoter[1])), 400)
+def test_a_json_array_body_is_400(client, promoter_and_token):
+    assert_error(client.post("/api/v1/processes", json=["Triage"], headers=bearer(promoter_and_token[1])), 400)
 
 
 # -- versions ------------------------------------------------------------------------------------
 
 
-def test_versions_are_listed_newest_first_with_the_contract_keys(client, factories, promoter):
-    actor, token = promoter
+def test_versions_are_listed_newest_first_with_the_contract_keys(client, factories, promoter_and_token):
+    actor, token = promoter_and_token
     proc = factories.process(actor)
     factories.version(actor, proc, notes="first")
     factories.production(actor, proc)
@@ -102,8 +93,8 @@ def test_versions_are_listed_newest_first_with_the_contract_keys(client, factori
     assert response.headers["X-Total-Count"] == "4" and "Link" not in response.headers
 
 
-def test_a_paged_version_list_says_how_many_there_are_and_links_the_next_page(client, factories, promoter):
-    actor, token = promoter
+def test_a_paged_version_list_says_how_many_there_are_and_links_the_next_page(client, factories, promoter_and_token):
+    actor, token = promoter_and_token
     proc = factories.process(actor)
     for _ in range(5):
         factories.version(actor, proc, activate=False)
@@ -120,8 +111,8 @@ def test_a_paged_version_list_says_how_many_there_are_and_links_the_next_page(cl
     assert seen == [5, 4, 3, 2, 1]
 
 
-def test_post_a_version_creates_a_sandbox_draft(client, factories, promoter):
-    actor, token = promoter
+def test_post_a_version_creates_a_sandbox_draft(client, factories, promoter_and_token):
+    actor, token = promoter_and_token
     proc = factories.process(actor)
     response = client.post(f"/api/v1/processes/{proc.slug}/versions", headers=bearer(token), json={
         "config": {"prompt": "Hi {{ name }}"}, "input_schema": {"type": "object"}, "change_notes": "v1"})
@@ -132,8 +123,8 @@ def test_post_a_version_creates_a_sandbox_draft(client, factories, promoter):
         "sandbox", "draft", 1, "v1")
 
 
-def test_post_a_version_without_config_is_400_and_with_a_bad_schema_is_422(client, db, factories, promoter):
-    actor, token = promoter
+def test_post_a_version_without_config_is_400_and_with_a_bad_schema_is_422(client, db, factories, promoter_and_token):
+    actor, token = promoter_and_token
     proc = factories.process(actor)
     url = f"/api/v1/processes/{proc.slug}/versions"
     assert_error(client.post(url, headers=bearer(token), json={"change_notes": "x"}), 400)
@@ -143,8 +134,8 @@ def test_post_a_version_without_config_is_400_and_with_a_bad_schema_is_422(clien
     assert db.session.scalar(select(func.count()).select_from(ProcessVersion)) == 0
 
 
-def test_activate_turns_a_draft_into_sandbox_active_and_twice_is_409(client, factories, promoter):
-    actor, token = promoter
+def test_activate_turns_a_draft_into_sandbox_active_and_twice_is_409(client, factories, promoter_and_token):
+    actor, token = promoter_and_token
     draft = factories.version(actor, factories.process(actor), activate=False)
     response = client.post(f"/api/v1/versions/{draft.id}/activate", headers=bearer(token))
     assert response.status_code == 200
@@ -155,8 +146,8 @@ def test_activate_turns_a_draft_into_sandbox_active_and_twice_is_409(client, fac
 # -- preview and promote ------------------------------------------------------------------------------
 
 
-def test_promotion_preview_has_the_contract_shape(client, factories, promoter):
-    actor, token = promoter
+def test_promotion_preview_has_the_contract_shape(client, factories, promoter_and_token):
+    actor, token = promoter_and_token
     proc = factories.process(actor)
     live = factories.production(actor, proc, {"prompt": "old", "temperature": 0.2})
     candidate = factories.version(actor, proc, {"prompt": "new", "temperature": 0.2, "seed": 1})
@@ -174,8 +165,8 @@ def test_promotion_preview_has_the_contract_shape(client, factories, promoter):
     assert isinstance(body["preview_token"], str) and body["preview_token"]
 
 
-def test_promote_returns_201_with_promoted_and_deprecated_versions(client, factories, promoter):
-    actor, token = promoter
+def test_promote_returns_201_with_promoted_and_deprecated_versions(client, factories, promoter_and_token):
+    actor, token = promoter_and_token
     proc = factories.process(actor)
     live = factories.production(actor, proc)
     candidate = factories.version(actor, proc, {"prompt": "new"})
@@ -195,8 +186,8 @@ def test_promote_returns_201_with_promoted_and_deprecated_versions(client, facto
 
 
 def test_promote_with_a_stale_preview_token_is_409_production_changed_and_changes_nothing(
-        client, factories, promoter):
-    actor, token = promoter
+        client, factories, promoter_and_token):
+    actor, token = promoter_and_token
     proc = factories.process(actor)
     mine = factories.version(actor, proc, {"prompt": "mine"})
     theirs = factories.version(actor, proc, {"prompt": "theirs"})
@@ -211,8 +202,8 @@ def test_promote_with_a_stale_preview_token_is_409_production_changed_and_change
     assert documents.current_production(proc.id).id == theirs_live.id
 
 
-def test_a_preview_token_of_another_version_is_refused(client, factories, promoter):
-    actor, token = promoter
+def test_a_preview_token_of_another_version_is_refused(client, factories, promoter_and_token):
+    actor, token = promoter_and_token
     proc = factories.process(actor)
     a, b = factories.version(actor, proc), factories.version(actor, proc)
     preview = client.get(f"/api/v1/versions/{a.id}/promotion-preview", headers=bearer(token)).get_json()
@@ -221,8 +212,8 @@ def test_a_preview_token_of_another_version_is_refused(client, factories, promot
     assert documents.current_production(proc.id) is None
 
 
-def test_promoting_a_draft_over_the_api_is_409_not_promotable(client, factories, promoter):
-    actor, token = promoter
+def test_promoting_a_draft_over_the_api_is_409_not_promotable(client, factories, promoter_and_token):
+    actor, token = promoter_and_token
     draft = factories.version(actor, factories.process(actor), activate=False)
     assert_error(client.post(f"/api/v1/versions/{draft.id}/promote", headers=bearer(token), json={}),
                  409, "not_promotable")
@@ -313,8 +304,8 @@ def test_a_same_slug_in_two_workspaces_is_two_processes(client, factories):
 # -- a CI pipeline, all over HTTP ------------------------------------------------------------------
 
 
-def test_ci_pipeline_create_version_activate_preview_promote_over_http(client, factories, promoter):
-    _actor, token = promoter
+def test_ci_pipeline_create_version_activate_preview_promote_over_http(client, factories, promoter_and_token):
+    _actor, token = promoter_and_token
     h = bearer(token)
     assert client.post("/api/v1/processes", json={"name": "Release bot"}, headers=h).status_code == 201
     created = client.post("/api/v1/processes/release-bot/versions", headers=h, json={

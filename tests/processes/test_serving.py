@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from tests.conftest import bearer
 from webapp.accounts import services as accounts
 from webapp.accounts.models import ApiToken, TokenKind
 from webapp.extensions import utcnow
@@ -14,15 +15,6 @@ from webapp.processes import cache
 
 SERVE_KEYS = {"process", "environment", "version", "config", "input_schema", "output_schema"}
 NAME_SCHEMA = {"type": "object", "required": ["name"], "properties": {"name": {"type": "string", "minLength": 1}}}
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
-@pytest.fixture
-def admin(factories):
-    return factories.user("admin", workspace="Acme")
 
 
 def test_production_key_gets_the_production_version_with_exactly_the_contract_keys(client, factories, admin):

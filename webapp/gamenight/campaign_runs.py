@@ -251,8 +251,10 @@ def reconcile(now: datetime | None = None) -> dict[str, int]:
         func.coalesce(CampaignJob.next_run_at, CampaignJob.run_at) <= now)
         .order_by(CampaignJob.run_at).limit(500)).all()
     connection = courier.connection
+    # A row still `scheduled` whose RQ job is started is being picked up this very moment (the row turns
+    # `running` as the run begins): not lost. A `running` row is judged by its heartbeat alone.
     lost = [job for job in due
             if not (job.status is JobStatus.running and job.heartbeat_at and job.heartbeat_at > silent)
-            and not outbox.job_is_alive(connection, job.rq_job_id or "", running=False)]
+            and not outbox.job_is_alive(connection, job.rq_job_id or "", running=job.status is JobStatus.scheduled)]
     enqueued = sum(schedule(job) for job in lost)
     return {"campaign_jobs_due": len(due), "campaign_jobs_enqueued": enqueued}
