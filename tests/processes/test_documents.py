@@ -6,18 +6,10 @@ import pytest
 from sqlalchemy import select
 
 from webapp.accounts.models import Environment
-from webapp.audit.models import AuditEvent
 from webapp.errors import Conflict, Forbidden, Invalid
 from webapp.processes import documents
 from webapp.processes.models import ProcessVersion, VersionStatus
 
-
-def actions(db, resource_id=None) -> list[str]:
-    query = select(AuditEvent.action).order_by(AuditEvent.id)
-    if resource_id is not None:
-        query = query.where(AuditEvent.resource_type == "process_version",
-                            AuditEvent.resource_id == str(resource_id))
-    return list(db.session.scalars(query))
 
 def test_activating_a_draft_makes_it_sandbox_active(app, db, factories):
     actor = factories.user("editor")

@@ -5,19 +5,13 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from tests.processes.audit_trail import actions
 from webapp.accounts.models import Environment
 from webapp.audit.models import AuditEvent
 from webapp.errors import Conflict, Forbidden
 from webapp.processes import documents, promotion
 from webapp.processes.models import ProcessVersion, VersionStatus
 
-
-def actions(db, resource_id=None) -> list[str]:
-    query = select(AuditEvent.action).order_by(AuditEvent.id)
-    if resource_id is not None:
-        query = query.where(AuditEvent.resource_type == "process_version",
-                            AuditEvent.resource_id == str(resource_id))
-    return list(db.session.scalars(query))
 
 def test_a_draft_is_not_promotable(app, db, factories):
     actor = factories.user("promoter")
