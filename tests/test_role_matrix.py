@@ -42,7 +42,7 @@ RULES: dict[str, object] = {
     "planning.today": Role.viewer,
     "audit.index": Role.viewer, "audit.export": Role.viewer,
     "accounts.tokens": Role.viewer, "accounts.account": Role.viewer,
-    "worlds.edit_room": Role.viewer,  # the form shows what the build page shows; saving it needs an editor
+    "worlds.edit_room": Role.editor,  # the form is for those who may save it
     # -- editors and up
     "processes.new_version": Role.editor, "processes.edit_version": Role.editor,
     # -- promoters and up

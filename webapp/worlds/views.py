@@ -121,7 +121,9 @@ def add_room(project_id: int) -> Any:
 
 @bp.get("/builds/<int:project_id>/rooms/<int:room_id>/edit")
 def edit_room(project_id: int, room_id: int) -> Response:
-    project = queries.get_project(current_actor(), project_id)
+    actor = current_actor()
+    actor.require(*lifecycle.DESIGN)  # the form is for those who may save it
+    project = queries.get_project(actor, project_id)
     room = design.design_room(project, room_id)
     form = {"key": room.key, "name": room.name, "description": room.description,
             "attributes": room.attributes_json, "tags": ", ".join(f"{k}:{c}" if c else k for k, c in room.tags)}
