@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 
 from tests.gamenight.steps import count
 from webapp.audit.models import AuditEvent
+from webapp.commands import parse
 from webapp.errors import BadRequest
 from webapp.extensions import db as _db
 from webapp.gamenight import night_settings, planning_rooms, team_names
@@ -17,6 +18,7 @@ from webapp.gamenight.models import (
     PlanningMember,
     PlanningTeam,
 )
+from webapp.gamenight.teams import TeamIn
 
 # -- the auto-draft -----------------------------------------------------------------------------
 
@@ -60,8 +62,8 @@ def test_auto_draft_saves_balanced_teams_named_after_the_leading_suggestions(roo
 
 def test_saved_teams_are_stored_audited_and_a_late_joiner_lands_on_the_bench(room, ws):
     a, b, c, d, e, f = room.members_
-    planning_teams.save_teams(a, [{"name": "Owls", "players": [a.user_id, b.user_id, c.user_id]},
-                            {"name": "Bats", "players": [d.user_id, e.user_id]}])  # f left out: the bench
+    planning_teams.save_teams(a, [TeamIn(name="Owls", players=[a.user_id, b.user_id, c.user_id]),
+                                  TeamIn(name="Bats", players=[d.user_id, e.user_id])])  # f left out: the bench
     view = planning_rooms.view(night_settings.workspace(ws.id), a.user_id)
     assert [(team.name, [p.user_id for p in players]) for team, players in view.teams] == \
         [("Owls", [a.user_id, b.user_id, c.user_id]), ("Bats", [d.user_id, e.user_id])]
@@ -85,12 +87,12 @@ def test_saved_teams_are_stored_audited_and_a_late_joiner_lands_on_the_bench(roo
     [{"name": "A", "players": []}] * 9,
 ])
 def test_invalid_teams_are_a_400_and_nothing_is_saved(room, teams):
-    with pytest.raises(BadRequest):
-        planning_teams.save_teams(room.members_[0], teams)
+    with pytest.raises(BadRequest):  # the shape in the command, strangers and duplicate names in the service
+        planning_teams.save(room.members_[0], parse(planning_teams.TeamsCommand, {"teams": teams}))
     assert count(PlanningTeam) == 0 and room.teams_saved_at is None
 
 
 def test_a_player_on_two_teams_is_a_400(room):
     a = room.members_[0]
     with pytest.raises(BadRequest):
-        planning_teams.save_teams(a, [{"name": "A", "players": [a.user_id]}, {"name": "B", "players": [a.user_id]}])
+        planning_teams.save_teams(a, [TeamIn(name="A", players=[a.user_id]), TeamIn(name="B", players=[a.user_id])])

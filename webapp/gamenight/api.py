@@ -13,7 +13,7 @@ from pydantic import BaseModel
 
 from webapp.accounts.context import api_actor, bearer_token
 from webapp.apiblueprint import bp
-from webapp.commands import Command, from_json
+from webapp.commands import Command, from_json, from_query
 from webapp.gamenight import (
     availability,
     campaign_plans,
@@ -231,9 +231,10 @@ def planning_today() -> Response:
     token = bearer_token()
     if token.startswith("pdb_"):
         workspace_id, viewer = night_settings.bot_workspace(token), None
-        if request.args.get("channel") or request.args.get("external_id"):
-            viewer = players.member_for_identity(workspace_id, players.ChatIdentity.of(
-                request.args.get("channel"), request.args.get("external_id")))
+        query = from_query(PlanningViewer)
+        if query.channel or query.external_id:
+            viewer = players.member_for_identity(workspace_id, players.ChatIdentity.of(query.channel,
+                                                                                       query.external_id))
     else:
         actor = api_actor()
         workspace_id, viewer = actor.workspace_id, actor.user_id

@@ -14,7 +14,7 @@ from webapp.commands import parse
 from webapp.errors import DomainError, NotFound
 from webapp.gamenight import night_settings, planning_rooms, players, team_names, teams
 from webapp.gamenight.planning_rooms import Day, Member, RoomChange
-from webapp.gamenight.teams import Draft
+from webapp.gamenight.teams import Draft, DraftForm
 from webapp.htmx import is_htmx, render_page
 
 bp = Blueprint("planning", __name__)
@@ -48,7 +48,7 @@ def _change(apply: Callable[[Member, Day], Any], *, keep_draft: bool = False) ->
 
 def _form_draft(who: Member) -> Draft | None:
     try:
-        return Draft.of_form(who, request.form)
+        return Draft.of_form(who, DraftForm.of(request.form))
     except DomainError:
         return None
 
@@ -100,7 +100,7 @@ def vote(suggestion_id: int) -> Response:
 def draft() -> Response:
     """Rework the draft without saving it (a chip moved, an auto-draft, another team count)."""
     try:
-        current = teams.redraw(Member.of(current_actor()), request.form)
+        current = teams.redraw(Member.of(current_actor()), DraftForm.of(request.form))
     except DomainError as exc:
         return _page(status=exc.status, message=exc.message)
     return _page(draft=current)
@@ -108,5 +108,5 @@ def draft() -> Response:
 
 @bp.post("/planning/today/teams")
 def save_teams() -> Response:
-    return _change(lambda who, day: teams.save_teams(who, Draft.of_form(who, request.form).as_teams(), day),
-                   keep_draft=True)
+    return _change(lambda who, day: teams.save_teams(who, Draft.of_form(who, DraftForm.of(request.form)).as_teams(),
+                                                     day), keep_draft=True)

@@ -4,16 +4,17 @@ the page (`Draft`, not stored until saved) and saving the teams (players left ou
 from __future__ import annotations
 
 import random
+import re
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, Strict
+from pydantic import AfterValidator, Field, Strict, model_validator
 from sqlalchemy import delete, select, update
 
 from webapp import inputs
-from webapp.commands import Command, Flag, whole
+from webapp.commands import Command, Flag, Id, Text, bad_request, parse, whole
 from webapp.errors import BadRequest, NotFound
 from webapp.extensions import db, utcnow
 from webapp.gamenight import night_settings
@@ -47,31 +48,39 @@ def auto_draft(player_ids: Sequence[int], teams: int, seed: int) -> list[list[in
     return dealt
 
 
-def team_count(value: Any) -> int:
-    count = inputs.as_whole_number(value)
-    if count is None or not MIN_TEAMS <= count <= MAX_TEAMS:
-        raise BadRequest(f"'teams' is a number of teams from {MIN_TEAMS} to {MAX_TEAMS}.")
-    return count
+class TeamIn(Command):
+    """One team of `{"teams": [...]}`: its name (default Team N) and its players' ids."""
+
+    name: TeamName | None = None
+    players: list[Annotated[int, Strict()]] = Field(default_factory=list)
 
 
-def save_teams(who: Member, teams: Sequence[Mapping[str, Any]], day: Day = "today") -> PlanningRoom:
-    """Save the teams: `[{"name": …, "players": [user id, …]}, …]`. Players of the room left out sit on the
-    bench; a player on two teams, a stranger or a duplicate name → 400 and nothing saved."""
+def _team_list(teams: list[TeamIn]) -> list[TeamIn]:
+    if not MIN_TEAMS <= len(teams) <= MAX_TEAMS:
+        raise bad_request(f"is a list of {MIN_TEAMS} to {MAX_TEAMS} teams")
+    return teams
+
+
+Teams = Annotated[list[TeamIn], AfterValidator(_team_list)]
+"""2 to 8 teams (400 otherwise)."""
+TeamCount = whole(MIN_TEAMS, MAX_TEAMS)
+Seed = whole(-MAX_SEED, MAX_SEED)
+
+
+def save_teams(who: Member, teams: Sequence[TeamIn], day: Day = "today") -> PlanningRoom:
+    """Save the teams (`Teams`: 2 to 8). Players of the room left out sit on the bench; a player on two teams,
+    a stranger or a duplicate name → 400 and nothing saved."""
     room = joined_room(who, day)
-    if not isinstance(teams, list) or not MIN_TEAMS <= len(teams) <= MAX_TEAMS:
-        raise BadRequest(f"'teams' is a list of {MIN_TEAMS} to {MAX_TEAMS} teams.")
     in_room = set(db.session.scalars(select(PlanningMember.user_id).where(PlanningMember.room_id == room.id)))
     names: list[str] = []
     placed: dict[int, int] = {}
     for position, team in enumerate(teams):
-        if not isinstance(team, dict) or not isinstance(team.get("players", []), list):
-            raise BadRequest('Each team is {"name": "…", "players": [player ids]}.')
-        name = clean_name(team.get("name") or f"Team {position + 1}")
+        name = team.name or f"Team {position + 1}"
         if name.casefold() in (n.casefold() for n in names):
             raise BadRequest(f"Two teams are called {name!r}; team names differ.")
         names.append(name)
-        for player in team.get("players", []):
-            if not isinstance(player, int) or isinstance(player, bool) or player not in in_room:
+        for player in team.players:
+            if player not in in_room:
                 raise BadRequest(f"Player {str(player)[:20]!r} is not in this planning room.")
             if player in placed:
                 raise BadRequest("A player is on one team at most.")
@@ -102,38 +111,52 @@ def save_teams(who: Member, teams: Sequence[Mapping[str, Any]], day: Day = "toda
     return room
 
 
-def _seed(value: Any, default: int) -> int:
-    if value in (None, ""):
-        return default
-    seed = inputs.as_whole_number(value)
-    if seed is None:
-        raise BadRequest("'seed' is a whole number of at most 30 digits.")
-    return seed
-
-
 def save_auto_draft(who: Member, count: int, seed: int | None = None, names: Sequence[str] | None = None,
                     day: Day = "today") -> PlanningRoom:
-    """Auto-draft everyone in the room into `count` balanced teams (seed: the room's own by default) and
-    save them, named after the leading suggestions unless `names` are given."""
-    count = team_count(count)
+    """Auto-draft everyone in the room into `count` (`TeamCount`) balanced teams (seed: the room's own by
+    default) and save them, named after the leading suggestions unless `names` are given."""
     room = joined_room(who, day)
     current = view(night_settings.workspace(who.workspace_id), who.user_id)
     if names is None:
         names = current.leading_names(count)
-    if not isinstance(names, (list, tuple)) or len(names) != count:
+    if len(names) != count:
         raise BadRequest(f"'names' lists {count} team names.")
-    dealt = auto_draft([p.user_id for p in current.players], count, _seed(seed, room.seed))
-    return save_teams(who, [{"name": n, "players": d} for n, d in zip(names, dealt, strict=True)], day)
+    dealt = auto_draft([p.user_id for p in current.players], count, room.seed if seed is None else seed)
+    return save_teams(who, [TeamIn(name=n, players=d) for n, d in zip(names, dealt, strict=True)], day)
 
 
-def redraw(who: Member, form: Any) -> Draft:
+_DRAFT_FIELD = re.compile(r"(team_name|player)_([0-9]{1,18})")
+
+
+class DraftForm(Command):
+    """The page's draft form: `team_count`, `seed`, `team_name_<i>`, `player_<id>` (a team's index or
+    "bench"), and what to do with it: `move` (a player's id: their chip moves on) or `op` (auto, reshuffle)."""
+
+    team_count: TeamCount = MIN_TEAMS
+    seed: Seed | None = None
+    names: dict[int, Text] = Field(default_factory=dict)
+    placement: dict[int, str] = Field(default_factory=dict)
+    move: Id | None = None
+    op: Literal["auto", "reshuffle"] | None = None
+
+    @classmethod
+    def of(cls, form: Mapping[str, str]) -> DraftForm:
+        """The form's fields as the model reads them: empty values count as not sent."""
+        data: dict[str, Any] = {k: form[k] for k in ("team_count", "seed", "move", "op") if form.get(k)}
+        for key, value in form.items():
+            if field := _DRAFT_FIELD.fullmatch(key):
+                data.setdefault("names" if field[1] == "team_name" else "placement", {})[int(field[2])] = value
+        return parse(cls, data)
+
+
+def redraw(who: Member, form: DraftForm) -> Draft:
     """The page's draft reworked, nothing written: a chip moved on (`move`), an auto-draft (`op=auto`, or
     `op=reshuffle` for the next seed), or the team count changed."""
     current = Draft.parse(_today_view(who), form)
-    if form.get("move"):
-        return current.moved(form["move"])
-    if form.get("op") in ("auto", "reshuffle"):
-        return current.auto(reshuffle=form["op"] == "reshuffle")
+    if form.move is not None:
+        return current.moved(form.move)
+    if form.op:
+        return current.auto(reshuffle=form.op == "reshuffle")
     return current
 
 
@@ -167,22 +190,22 @@ class Draft:
         return cls(MIN_TEAMS, room.room.seed, room.leading_names(MIN_TEAMS), {p.user_id: None for p in room.players})
 
     @classmethod
-    def parse(cls, room: PlanningDay, form: Any) -> Draft:
-        """The page's draft form: `team_count`, `seed`, `team_name_<i>`, `player_<id>` = team index or "bench".
-        Players who joined since the page was drawn land on the bench; a stranger's field is ignored."""
+    def parse(cls, room: PlanningDay, form: DraftForm) -> Draft:
+        """The page's draft as the form sent it. Players who joined since the page was drawn land on the bench,
+        so does a player placed on a team that is no longer there ("bench" or a stale index); a stranger's
+        field is ignored."""
         assert room.room is not None
-        count = team_count(form.get("team_count", MIN_TEAMS))
+        count = form.team_count
         defaults = room.leading_names(count)
-        names = [(form.get(f"team_name_{i}") or "").strip() or defaults[i] for i in range(count)]
+        names = [form.names.get(i, "").strip() or defaults[i] for i in range(count)]
         placement: dict[int, int | None] = {}
         for player in room.players:
-            index = inputs.as_whole_number(form.get(f"player_{player.user_id}", "bench"))  # "bench" → None
+            index = inputs.as_whole_number(form.placement.get(player.user_id, "bench"))  # "bench" → None
             placement[player.user_id] = index if index is not None and 0 <= index < count else None
-        return cls(count, _seed(form.get("seed"), room.room.seed), names, placement)
+        return cls(count, room.room.seed if form.seed is None else form.seed, names, placement)
 
-    def moved(self, user_id: Any) -> Draft:
+    def moved(self, player: int) -> Draft:
         """Click a chip: the player moves on to the next team (the last team → the bench → the first)."""
-        player = inputs.as_whole_number(user_id)
         if player not in self.placement:
             raise BadRequest("'move' names a player of the room.")
         now = self.placement[player]
@@ -200,36 +223,38 @@ class Draft:
     def team(self, index: int | None) -> list[int]:
         return [player for player, at in self.placement.items() if at == index]
 
-    def as_teams(self) -> list[dict[str, Any]]:
-        return [{"name": name, "players": self.team(i)} for i, name in enumerate(self.names)]
+    def as_teams(self) -> list[TeamIn]:
+        return [TeamIn(name=clean_name(name), players=self.team(i)) for i, name in enumerate(self.names)]
 
     @classmethod
-    def of_form(cls, who: Member, form: Any) -> Draft:
+    def of_form(cls, who: Member, form: DraftForm) -> Draft:
         """The page's draft as it stands (to save it, or to show it again with an error)."""
         return cls.parse(_today_view(who), form)
-
-
-class TeamIn(Command):
-    """One team of `{"teams": [...]}`: its name (default Team N) and its players' ids."""
-
-    name: TeamName | None = None
-    players: list[Annotated[int, Strict()]] = Field(default_factory=list)
 
 
 class TeamsCommand(RoomChange):
     """`{"teams": [...]}` saves these teams; `{"auto": true, "team_count", "seed"?, "names"?}` auto-drafts
     everyone in the room into `team_count` balanced teams and saves them."""
 
-    teams: list[TeamIn] | None = None
+    teams: Teams | None = None
     auto: Flag = False
-    team_count: whole(MIN_TEAMS, MAX_TEAMS) | None = None  # type: ignore[valid-type]
-    seed: whole(-MAX_SEED, MAX_SEED) | None = None  # type: ignore[valid-type]
+    team_count: TeamCount | None = None  # type: ignore[valid-type]
+    seed: Seed | None = None  # type: ignore[valid-type]
     names: list[TeamName] | None = None
+
+    @model_validator(mode="after")
+    def _one_way(self) -> TeamsCommand:
+        if self.auto and self.team_count is None:
+            raise bad_request("'team_count' is required with auto")
+        if not self.auto and self.teams is None:
+            raise bad_request(f"'teams' is required: a list of {MIN_TEAMS} to {MAX_TEAMS} teams (or send auto)")
+        return self
 
 
 def save(who: Member, command: TeamsCommand) -> PlanningRoom:
     """The API's teams: the auto-draft, or the teams as sent."""
     if command.auto:
-        return save_auto_draft(who, command.team_count or 0, command.seed, command.names, command.day)
-    teams = None if command.teams is None else [t.model_dump(exclude_none=True) for t in command.teams]
-    return save_teams(who, teams, command.day)  # type: ignore[arg-type]  # None: the service's 400
+        assert command.team_count is not None  # the command's rule
+        return save_auto_draft(who, command.team_count, command.seed, command.names, command.day)
+    assert command.teams is not None
+    return save_teams(who, command.teams, command.day)
