@@ -36,10 +36,26 @@ def _group_alive(pgid: int) -> bool:
     return True
 
 
-def _port_open(port: int) -> bool:
-    with socket.socket() as s:
-        s.settimeout(0.5)
-        return s.connect_ex(("127.0.0.1", port)) == 0
+def _valkey_pid(port: int) -> int:
+    """The pid of the valkey-server answering on `port` (its `INFO server`). Checked by pid, not by port: once
+    it is gone, another test's server may be given the same free port."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        s.sendall(b"INFO server\r\n")
+        reply = b""
+        while b"process_id:" not in reply or not reply.endswith(b"\r\n"):
+            chunk = s.recv(65536)
+            assert chunk, reply
+            reply += chunk
+    return int(re.search(rb"process_id:(\d+)", reply).group(1))
+
+
+def _alive(pid: int) -> bool:
+    """Running, or stopped but holding its port: a zombie (dead, its parent has not reaped it yet) does not."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state not in ("Z", "X")
 
 
 @pytest.fixture
@@ -73,7 +89,7 @@ class Devserver:
         return "".join(self.lines)
 
     def wait_up(self) -> tuple[list[int], int]:
-        """The children's pids and Valkey's port, once the web server answers /health."""
+        """The children's pids and valkey-server's pid, once the web server answers /health."""
         deadline = time.monotonic() + START_TIMEOUT
         while not self.up.wait(0.2):
             assert self.proc.poll() is None and time.monotonic() < deadline, "devserver did not come up:\n" + self.output
@@ -81,9 +97,10 @@ class Devserver:
         children = [int(pid) for pid in re.findall(r"started [a-z ]+ \(pid (\d+)\)", self.output)]
         assert len(children) == 3, self.output
         valkey_port = int(re.search(r"embedded Valkey at redis://127\.0\.0\.1:(\d+)", self.output).group(1))
+        valkey = _valkey_pid(valkey_port)
         with urllib.request.urlopen(f"http://127.0.0.1:{self.env['PORT']}/health", timeout=5) as response:
             assert json.load(response) == {"db": "ok", "redis": "ok"}
-        return children, valkey_port
+        return children, valkey
 
     def close(self) -> None:
         if self.proc.poll() is None:
@@ -96,7 +113,7 @@ class Devserver:
 def test_make_run_supervisor_seeds_serves_and_stops_everything_on_a_group_signal(devserver_env, stop_signal):
     server = Devserver(devserver_env)
     try:
-        children, valkey_port = server.wait_up()
+        children, valkey = server.wait_up()
         time.sleep(1.5)  # let the worker's scheduler take its lock: its release is part of a clean stop
         os.killpg(server.proc.pid, stop_signal)
         assert server.proc.wait(60) == 0
@@ -105,21 +122,21 @@ def test_make_run_supervisor_seeds_serves_and_stops_everything_on_a_group_signal
     assert "devserver: all stopped" in server.output
     assert "Traceback" not in server.output, server.output
     assert not [pid for pid in children if _group_alive(pid)], server.output
-    assert not _port_open(valkey_port)
+    assert not _alive(valkey)
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="children follow a killed supervisor through Linux's PR_SET_PDEATHSIG")
 def test_a_supervisor_killed_outright_leaves_no_child_and_no_valkey_behind(devserver_env):
     server = Devserver(devserver_env)
     try:
-        children, valkey_port = server.wait_up()
+        children, valkey = server.wait_up()
         server.proc.kill()  # SIGKILL to the supervisor alone: no handler of ours runs
         server.proc.wait(10)
         deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and (any(_group_alive(pid) for pid in children) or _port_open(valkey_port)):
+        while time.monotonic() < deadline and (any(_group_alive(pid) for pid in children) or _alive(valkey)):
             time.sleep(0.2)
         assert not [pid for pid in children if _group_alive(pid)], server.output
-        assert not _port_open(valkey_port)
+        assert not _alive(valkey)
     finally:
         for pid in children:
             if _group_alive(pid):
