@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from flask import Blueprint, g, request, session
 from flask_login import current_user
 
 from webapp.accounts import services
-from webapp.accounts.models import Role, User
+from webapp.accounts.models import Membership, Role, User
 from webapp.accounts.services import Actor
 from webapp.errors import Forbidden, Unauthorized
 from webapp.extensions import db, login_manager
@@ -35,9 +36,11 @@ def current_actor() -> Actor:
         return g.actor
     if not current_user.is_authenticated:
         raise Unauthorized("Sign in to continue.")
-    membership = services.membership(current_user.id, session.get("workspace_id"))
+    # Every membership in one query: the layout's workspace switcher lists them all (`current_memberships`).
+    g.memberships = memberships = services.memberships(current_user.id)
+    chosen = session.get("workspace_id")
+    membership = next((m for m in memberships if m.workspace_id == chosen), None)
     if membership is None:
-        memberships = services.memberships(current_user.id)
         if not memberships:
             raise Forbidden("Your account is not a member of any workspace yet; ask an admin to add you.")
         membership = memberships[0]
@@ -46,6 +49,14 @@ def current_actor() -> Actor:
                     label=current_user.email)
     g.workspace = membership.workspace
     return g.actor
+
+
+def current_memberships() -> Sequence[Membership]:
+    """The signed-in user's memberships, as `current_actor` read them for this request."""
+    actor = current_actor()
+    if "memberships" not in g:  # the actor came from elsewhere (a token)
+        g.memberships = services.memberships(actor.user_id)
+    return g.memberships
 
 
 def bearer_token() -> str:

@@ -10,6 +10,7 @@ from datetime import UTC, timedelta, tzinfo
 
 from flask import current_app
 from sqlalchemy import select, update
+from sqlalchemy.orm import contains_eager
 from werkzeug.security import generate_password_hash
 
 from webapp.accounts.models import (
@@ -148,8 +149,10 @@ def workspace_by_slug(slug: str) -> Workspace:
 
 
 def memberships(user_id: int) -> Sequence[Membership]:
+    """The user's memberships with their workspaces (one query), by workspace name."""
     return db.session.scalars(
-        select(Membership).join(Workspace).where(Membership.user_id == user_id).order_by(Workspace.name)
+        select(Membership).join(Workspace).options(contains_eager(Membership.workspace))
+        .where(Membership.user_id == user_id).order_by(Workspace.name)
     ).all()
 
 

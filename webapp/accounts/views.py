@@ -10,7 +10,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 
 from webapp import inputs
 from webapp.accounts import services, signin
-from webapp.accounts.context import current_actor
+from webapp.accounts.context import current_actor, current_memberships
 from webapp.accounts.models import TokenKind
 from webapp.errors import BadRequest, DomainError, NotFound, TooManyRequests, Unauthorized
 from webapp.htmx import no_store, redirect_after_post, render_page, toast_or_redirect
@@ -27,7 +27,7 @@ def inject_actor() -> dict[str, Any]:
         actor = current_actor()
     except DomainError:  # signed in but in no workspace: the layout shows no nav
         return {"actor": None, "workspace": None, "memberships": []}
-    return {"actor": actor, "workspace": g.workspace, "memberships": services.memberships(actor.user_id)}
+    return {"actor": actor, "workspace": g.workspace, "memberships": current_memberships()}
 
 
 def safe_next(target: str | None) -> str | None:
