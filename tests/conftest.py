@@ -309,6 +309,12 @@ LONGEST_FIRST = ("test_route_sweep.py::test_no_route_answers_500_to_hostile", "t
                  "tests/test_devserver.py", "tests/e2e/", "tests/test_schemathesis.py", "tests/test_role_matrix.py")
 
 
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """`-n auto`: one pytest process more than cores. The drills, the dev server and the browser flows spend
+    much of their time waiting for processes of their own; the extra one keeps every core busy meanwhile."""
+    return (os.cpu_count() or 1) + 1
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     def rank(item: pytest.Item) -> tuple[int, int, int]:
         place = next((i for i, part in enumerate(LONGEST_FIRST) if part in item.nodeid), None)
