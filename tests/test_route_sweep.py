@@ -128,6 +128,9 @@ def _hostile_json() -> Iterator[bytes]:
     yield ("{" + ", ".join(f'"{name}": {HUGE_NUMBER}' for name in JSON_FIELDS) + "}").encode()
 
 
+TOKEN_SEEN = "UPDATE api_tokens SET last_used_at="
+
+
 @pytest.fixture
 def committed_writes(app):
     """How many transactions that wrote (INSERT, UPDATE, DELETE) were committed: a refusal adds none."""
@@ -135,6 +138,8 @@ def committed_writes(app):
     state = {"pending": False, "committed": 0}
 
     def before_execute(_conn, _cursor, statement, *_args):
+        if statement.lstrip().startswith(TOKEN_SEEN):
+            return  # a token's use is noted once a minute whatever its request asked (accounts.touch_token)
         if statement.lstrip()[:6].upper() in ("INSERT", "UPDATE", "DELETE"):
             state["pending"] = True
 
