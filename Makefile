@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 # The app reads .env itself (webapp/config.py); keep Flask's CLI from suggesting python-dotenv.
 export FLASK_SKIP_DOTENV := 1
 
-.PHONY: install run test lint drills bench clean
+.PHONY: install evennia run test lint drills bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,6 +16,26 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# Real Evennia for tests/worlds/test_real_evennia.py, in its own virtualenv (it brings Django and Twisted, which stay
+# out of the app's). Where it cannot be installed (no network, an unsupported Python) the reason is kept in
+# .venv-evennia/.install-failed, `make test` goes on and that test skips saying why; `rm -rf .venv-evennia` retries.
+EVENNIA_VENV := .venv-evennia
+EVENNIA_STAMP := $(EVENNIA_VENV)/.installed-stamp
+EVENNIA_SPEC := evennia>=5,<6
+
+$(EVENNIA_STAMP):
+	@rm -f $(EVENNIA_VENV)/.install-failed
+	@echo "installing '$(EVENNIA_SPEC)' into $(EVENNIA_VENV) (a few minutes, once)"
+	@if $(PYTHON) -m venv $(EVENNIA_VENV) && $(EVENNIA_VENV)/bin/python -m pip install --quiet '$(EVENNIA_SPEC)' \
+	     > $(EVENNIA_VENV)/install.log 2>&1 && $(EVENNIA_VENV)/bin/evennia --version >> $(EVENNIA_VENV)/install.log 2>&1; \
+	then echo "Evennia $$($(EVENNIA_VENV)/bin/python -c 'import evennia; print(evennia.__version__)' 2>/dev/null) installed"; \
+	else mkdir -p $(EVENNIA_VENV); rm -f $(EVENNIA_VENV)/bin/evennia; \
+	  echo "pip install '$(EVENNIA_SPEC)' with $$($(PYTHON) --version 2>&1) failed: $$(tail -n 1 $(EVENNIA_VENV)/install.log 2>/dev/null)" \
+	    > $(EVENNIA_VENV)/.install-failed; cat $(EVENNIA_VENV)/.install-failed; fi
+	@touch $@
+
+evennia: $(EVENNIA_STAMP)
 
 # A development SECRET_KEY is generated once into .env (git-ignored); production sets its own.
 .env:
@@ -27,7 +47,7 @@ run: install .env
 	$(PY) -m webapp.devserver
 
 # On every core (pytest-xdist): each pytest process has its own SQLite file, PostgreSQL schema and Redis db.
-test: install
+test: install evennia
 	$(PY) -m pytest -n auto $(PYTEST_ARGS)
 
 lint: install
@@ -41,4 +61,4 @@ bench: install
 	$(PY) -m bench
 
 clean:
-	rm -rf $(VENV) instance .pytest_cache
+	rm -rf $(VENV) $(EVENNIA_VENV) instance .pytest_cache

@@ -1,202 +1,336 @@
-"""Evennia batch-command files (`.ev`): the export of rooms and exits, and a reader that splits a file
-into the commands Evennia would run.
+"""Evennia batch-command files (`.ev`): the export of rooms and exits that Evennia 5's own `batchcommands`
+builds exactly, the way Evennia splits such a file into commands (`parse`), and the reader that turns a file
+the export wrote back into the JSON export's document (`to_document`).
 
-The rules, as Evennia documents them: a line whose first character is `#` is a comment and ends the
-command before it (so every command is followed by one); the other lines of a command are stripped
-and joined with single spaces; an empty line inside a command is a line break in its text (two make
-a paragraph). `parse` follows exactly these rules and `render` writes for them.
+How Evennia 5.0.1 reads the file (`BatchCommandProcessor.parse_file`): every line whose first character is
+`#` is a comment and ends the command before it; the lines between two comments are one command, passed on
+as they are (not joined, not stripped inside); each command is run as if the builder typed it, so it finds
+what it names near the builder — after a plain `@dig` the builder is still in the old room, and `@desc mill#01`
+answers "Could not find". Hence the export (one command per line, a `#` line after each):
 
-Commands have no escaping (`;` starts an alias, `:` a typeclass, `,` a list item, `=` the right-hand
-side), so only the text after the first `=` of `@desc` and `@set` carries anything verbatim. Room
-names are dug without those characters and kept exactly in a `display_name` attribute; attribute
-values are Python literals (`repr`), one line each, which `@set` reads back with `literal_eval`.
+    @dig/teleport Mill yard;millyard#01          dig the room and step into it: everything below is `here`
+    # millyard#01: key millyard                  (the design key, for the reader; Evennia ignores comments)
+    @set here/desc = 'Sacks of grain…\\n\\n…'      the description as a Python literal, exact to the byte
+    @set here/light = 3                          one per attribute: `@set` reads the value with literal_eval
+    @tag here = outdoors:terrain                 one per tag
+    @open north;n, south;s = millfloor#01        exits to rooms dug before (and the way back), opened from here
+    @teleport loft#01 / @open … = …              last, the one-way exits whose room was dug before their target
 
-What the rules cannot carry: whitespace at the start and end of a description line, and blank lines
-at the end of a description, are lost; `\\r\\n` and lone `\\r` in a description are read as line breaks
-(the file is LF only). The processor in Evennia's current source (`BatchCommandProcessor.parse_file`)
-no longer strips and joins lines: it passes the lines between comments through as they are, so there
-a description of several lines shows an empty line between each two, and a line starting with `#`
-keeps the space written before it; so a description of several lines is also written as one
-`@set <handle>/desc = '…'` literal after its `@desc`, which stores the same attribute exactly under
-both. Names, attributes, tags and exits are single lines and mean the same under both.
+What `@dig` cannot take in a name is made exact another way: a name ending in the typeclass separator `:` gets
+an empty typeclass (`Mill: yard;millyard#01:`, the default one); a name with `=` (which `@dig` reads as its
+exits) is dug without it and given with `@name here = …`; a name with `;`, `,` or `/` (which `@dig` and `@name`
+cut it at) is dug without them and set with `@py here.key = '…'` (Developers only, as `batchcommands` itself).
+The rest is in `webapp/worlds/evennia_lint.py`: what the export refuses, and what Evennia changes (attribute
+names and tags in lower case, the aliases i/o and any alias hiding a default command left out).
 """
 
 from __future__ import annotations
 
-import math
+import ast
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
-UNSAFE_NAME_CHARS = ";,=:"
-_UNSAFE = re.compile(f"[{re.escape(UNSAFE_NAME_CHARS)}]")
+from webapp.worlds import evennia_lint
+from webapp.worlds.directions import DIRECTIONS
+from webapp.worlds.evennia_lint import EVENNIA_VERSION, LINE_BREAK, NAME_CUT, Finding
+
+FORMAT = "promotion-desk/world@1"
+TITLE_PREFIX = "# Promotion Desk export of "
+_KEY_COMMENT = re.compile(r"# (?P<handle>[a-z0-9_]+#[0-9]+): key (?P<key>[A-Za-z0-9_-]{1,80})")
+_INSERT = re.compile(r"^\#\s*?INSERT (.*)$", re.MULTILINE)  # Evennia's own: it pastes that file in here
 _HANDLE = re.compile(r"[a-z0-9_]+#[0-9]+")
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-# Everything an editor or str.splitlines() may take for the end of a line; a single-line field holding
-# one would let the rest of it be read as a command of its own.
-_LINE_BREAK = re.compile("[\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
 
 
 @dataclass(frozen=True)
 class ExportRoom:
-    handle: str  # unique, [a-z0-9_]+#[0-9]+ (mill#01): every command after @dig names the room by it
-    name: str  # one line, anything (; , = : included)
-    description: str  # any text; lines may start with '#'
-    attributes: dict[str, Any]  # identifier → JSON value
-    tags: list[tuple[str, str]]  # (key, category); category may be ""
+    handle: str  # unique, [a-z0-9_]+#[0-9]+ (mill#01): the room's alias in Evennia, how the file names it
+    name: str  # one line
+    description: str  # any text
+    attributes: Mapping[str, Any]  # identifier → JSON value
+    tags: Sequence[tuple[str, str]]  # (key, category); category may be ""
+    key: str = ""  # the design key (kept in a comment for the reader)
 
 
 @dataclass(frozen=True)
 class ExportExit:
-    source: str  # handles of exported rooms
+    source: str  # handles: of exported rooms, or of a room the file does not dig (`outside`)
     destination: str
     key: str  # "north"
-    aliases: list[str]  # ["n"]
+    aliases: Sequence[str] = field(default_factory=list)  # ["n"]
 
 
-def _safe_name(name: str, handle: str) -> str:
-    """The name as @dig can take it: none of `; , = :`, one line, never empty."""
-    return " ".join(_UNSAFE.sub(" ", name).split()) or handle
+class NotExportable(ValueError):
+    """The rooms hold something the file cannot build exactly; `findings` says what, room by room."""
+
+    def __init__(self, findings: list[Finding]) -> None:
+        self.findings = findings
+        shown = "; ".join(str(f) for f in findings[:5])
+        more = f" … and {len(findings) - 5} more" if len(findings) > 5 else ""
+        super().__init__(f"{shown}{more}")
 
 
-def _check_word(what: str, word: Any, forbidden: str, *, optional: bool = False) -> None:
-    """A word written between Evennia's separators: one holding a separator or a line break would
-    change what the command means, or start another command."""
-    if optional and word == "":
-        return
-    if (not isinstance(word, str) or not word or word != word.strip() or _LINE_BREAK.search(word)
-            or any(c in forbidden for c in word)):
-        raise ValueError(f"{what} {word!r} cannot be written into a batch file")
+# -- writing ------------------------------------------------------------------------------------------
 
 
-def _check_literal(value: Any) -> None:
-    """`repr` is a literal `@set` reads back as the same value only for JSON's kinds of value."""
-    if value is None or isinstance(value, bool | int | str):
-        return
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise ValueError(f"{value!r} has no Python literal")
-    elif isinstance(value, list):
-        for item in value:
-            _check_literal(item)
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            if not isinstance(key, str):
-                raise TypeError(f"attribute keys are strings, not {key!r}")
-            _check_literal(item)
-    else:
-        raise TypeError(f"{type(value).__name__} is not a JSON value")
+def _comment(text: str) -> str:
+    return "# " + " ".join(LINE_BREAK.sub(" ", text).split())
 
 
-def _check(rooms: Sequence[ExportRoom], exits: Sequence[ExportExit]) -> None:
-    """Refuse what would make a file that builds something else than asked, rather than write it: the
-    file is run by a builder with the rights to do anything its lines say."""
-    handles: set[str] = set()
-    for room in rooms:
-        if not isinstance(room.handle, str) or not _HANDLE.fullmatch(room.handle):
-            raise ValueError(f"room handle {room.handle!r} is not like mill#01")
-        if room.handle in handles:
-            raise ValueError(f"room handle {room.handle!r} appears twice")
-        handles.add(room.handle)
-        for key, value in room.attributes.items():
-            if not isinstance(key, str) or not _IDENTIFIER.fullmatch(key):
-                raise ValueError(f"attribute name {key!r} of {room.handle} is not an identifier")
-            _check_literal(value)
-        for key, category in room.tags:
-            _check_word("tag", key, UNSAFE_NAME_CHARS + "/")
-            _check_word("tag category", category, UNSAFE_NAME_CHARS + "/", optional=True)
-    for exit_ in exits:
-        # A @teleport to a room the file does not dig fails, and the @open after it would then be made
-        # wherever the builder happens to stand.
-        for end in (exit_.source, exit_.destination):
-            if end not in handles:
-                raise ValueError(f"exit {exit_.key!r} names {end!r}, which is not among the rooms")
-        for word in (exit_.key, *exit_.aliases):
-            _check_word("exit name", word, UNSAFE_NAME_CHARS)
-
-
-def _description_lines(text: str) -> list[str]:
-    """One empty line per line break (Evennia's rule), and no line that reads as a comment."""
-    lines: list[str] = []
-    for index, line in enumerate(text.replace("\r\n", "\n").replace("\r", "\n").split("\n")):
-        if index:
-            lines.append("")
-        line = line.strip()
-        if line:
-            lines.append(f" {line}" if line.startswith("#") else line)
+def _room_commands(room: ExportRoom) -> list[str]:
+    name, handle = room.name, room.handle
+    colon = ":" if ":" in name else ""  # the typeclass is what follows the last ':': an empty one is the default
+    cut = any(c in NAME_CUT for c in name)
+    dug = (" ".join(re.sub(f"[{re.escape(NAME_CUT)}=]", " ", name).split()) or handle) if cut or "=" in name else name
+    lines = [f"@dig/teleport {dug};{handle}{':' if ':' in dug else ''}", _comment(f"{handle}: key {room.key}")
+             if room.key else "#"]
+    if cut:
+        lines += [f"@py here.key = {name!r}", "#"]
+    elif "=" in name:
+        lines += [f"@name here = {name}{colon}", "#"]
+    lines += [f"@set here/desc = {room.description!r}", "#"]
+    for attribute, value in room.attributes.items():
+        lines += [f"@set here/{attribute} = {value!r}", "#"]
+    for key, category in room.tags:
+        lines += [f"@tag here = {key}:{category}" if category else f"@tag here = {key}", "#"]
     return lines
 
 
-def render(rooms: Sequence[ExportRoom], exits: Sequence[ExportExit], title: str = "") -> str:
-    """The rooms dug first (an exit needs both its ends), then each source room's exits opened from it.
+def _names(exit_: ExportExit) -> str:
+    return ";".join(evennia_lint.exit_names_written(exit_.key, exit_.aliases)[0])
 
-    Raises ValueError for a handle, exit name, tag or attribute the file cannot carry safely, and for an
-    exit whose ends are not among `rooms`; TypeError for an attribute value that is not JSON's.
-    """
-    _check(rooms, exits)
-    heading = " ".join(title.split()) or "Promotion Desk export"  # one line: a second would be a command
-    out: list[str] = [
-        "#",
-        f"# {heading}",
-        f"# Generated by Promotion Desk: {len(rooms)} rooms, {len(exits)} exits.",
-        "# Run it in Evennia with: batchcommand <python.path.to.this.file>",
-        "#",
-    ]
 
-    def command(*lines: str, comment: str = "") -> None:
-        out.extend(lines)
-        out.append(f"# {comment}" if comment else "#")  # ends the command: the next one stands alone
+def render(rooms: Sequence[ExportRoom], exits: Sequence[ExportExit], title: str = "",
+           outside: Mapping[str, str] | None = None) -> str:
+    """The batch file that builds `rooms` and `exits` in Evennia. `outside` names the rooms exits reach that the
+    file does not dig (handle → name: the live room an area is connected to); an exit from such a room is written
+    with its way back, from the area's room (the file never opens an exit in a room it has not just entered), and
+    left out when it has none (the lint says so).
 
+    Raises NotExportable naming each room and field the file cannot carry exactly (evennia_lint's errors)."""
+    outside = dict(outside or {})
+    findings = evennia_lint.lint(rooms, exits, outside)
+    refused = evennia_lint.errors(findings)
+    if refused:
+        raise NotExportable(refused)
+    position = {r.handle: i for i, r in enumerate(rooms)} | {h: -1 for h in outside}
+    leaving: dict[str, list[ExportExit]] = defaultdict(list)  # opened from the source, once the target exists
+    arriving: dict[str, list[ExportExit]] = defaultdict(list)  # the source was dug first (or is outside)
+    for e in exits:
+        if position[e.source] >= position[e.destination]:
+            leaving[e.source].append(e)
+        else:
+            arriving[e.destination].append(e)
+    heading = " ".join(LINE_BREAK.sub(" ", title).split()) or "a world"
+    crossing = sum(1 for e in exits if e.source in outside or e.destination in outside)
+    out = ["#", f"{TITLE_PREFIX}{heading}",
+           _comment(f"{len(rooms)} rooms, {len(exits)} exits"
+                    + (f" ({crossing} to or from rooms it does not dig: {', '.join(sorted(outside))})"
+                       if crossing else "") + f". Tested with Evennia {EVENNIA_VERSION}."),
+           "# Load it as a Developer: save it as world/<name>.ev in your game and type  batchcommands world.<name>",
+           "# Each room is dug and entered (@dig/teleport), then set up as 'here'; exits are opened from the room",
+           "# the builder stands in. Load a file once: a second load digs a second copy, whose exits between its",
+           "# rooms Evennia refuses (each handle then names two rooms: 'More than one match').",
+           *(_comment(f"{f.level}: {f}") for f in findings), "#"]
+    deferred: list[ExportExit] = []
     for room in rooms:
-        name = _safe_name(room.name, room.handle)
-        command(f"@dig {name};{room.handle}", comment=f"room {room.handle}")
-        if name != room.name:
-            command(f"@set {room.handle}/display_name = {room.name!r}")
-        command(f"@desc {room.handle} =", *_description_lines(room.description))
-        if "\n" in room.description or "\r" in room.description:
-            # Exact on every Evennia: its current processor keeps a command's lines as they are (an
-            # empty line between each two), so the text @desc stores is set again as one literal.
-            command(f"@set {room.handle}/desc = {room.description!r}")
-        for key, value in room.attributes.items():
-            command(f"@set {room.handle}/{key} = {value!r}")
-        for key, category in room.tags:
-            command(f"@tag {room.handle} = {key}:{category}" if category else f"@tag {room.handle} = {key}")
-    by_source: dict[str, list[ExportExit]] = {}
-    for exit_ in exits:
-        by_source.setdefault(exit_.source, []).append(exit_)
-    for source, leaving in by_source.items():
-        command(f"@teleport {source}", comment=f"exits of {source}")  # @open builds where the builder stands
-        for exit_ in leaving:
-            command(f"@open {';'.join([exit_.key, *exit_.aliases])} = {exit_.destination}")
+        out += _room_commands(room)
+        waiting = list(arriving.get(room.handle, []))
+        for e in leaving.get(room.handle, []):
+            target = "here" if e.destination == room.handle else e.destination
+            back = next((f for f in waiting if f.source == e.destination), None)
+            if back is not None:
+                waiting.remove(back)
+                out += [f"@open {_names(e)}, {_names(back)} = {target}", "#"]
+            else:
+                out += [f"@open {_names(e)} = {target}", "#"]
+        deferred += [f for f in waiting if f.source not in outside]  # from outside without a way back: left out
+    by_source: dict[str, list[ExportExit]] = defaultdict(list)
+    for e in deferred:
+        by_source[e.source].append(e)
+    for source, one_way in by_source.items():
+        out += [f"@teleport {source}", _comment(f"one-way exits of {source}")]
+        out += [line for e in one_way for line in (f"@open {_names(e)} = {e.destination}", "#")]
     return "\n".join(out) + "\n"
 
 
+# -- reading --------------------------------------------------------------------------------------------
+
+
 def parse(text: str) -> list[str]:
-    """The commands of a batch file by Evennia's documented rules: comment lines (first character `#`)
-    end a command and are dropped; a command's lines are stripped and joined with single spaces; each
-    empty line inside it is a line break; empty lines at its start and end, and empty commands, go."""
-    commands: list[str] = []
-    current: list[str] = []  # pieces: lines, and "\n" for each empty line
+    """The commands of a batch file as Evennia 5.0.1 splits it (`BatchCommandProcessor.parse_file`, without
+    `#INSERT`): the text between two comment lines (first character `#`), with line breaks at its ends stripped;
+    empty ones dropped."""
+    return [c for c in (part.strip("\r\n") for part in re.split(r"^\#.*?$", text, flags=re.MULTILINE)) if c]
+
+
+def _commands(text: str) -> list[tuple[int, str, list[str]]]:
+    """(line number, command, the comment lines right after it) — one line each, as the export writes them."""
+    found: list[tuple[int, str, list[str]]] = []
+    block: list[tuple[int, str]] = []
 
     def finish() -> None:
-        while current and current[-1] == "\n":
-            current.pop()
-        if current:
-            commands.append("".join(current))
-        current.clear()
+        lines = [(n, line) for n, line in block if line.strip()]
+        block.clear()
+        if len(lines) > 1:
+            raise ValueError(f"line {lines[1][0]}: a command of several lines ({lines[0][1][:60]!r} …) is not one "
+                             "the export writes")
+        if lines:
+            found.append((lines[0][0], lines[0][1].strip(), []))
 
-    for raw in text.split("\n"):
-        if raw.startswith("#"):
+    for number, line in enumerate(text.split("\n"), start=1):
+        if line.startswith("#"):
             finish()
-            continue
-        line = raw.strip()
-        if not line:
-            if current:
-                current.append("\n")
-        elif current and current[-1] != "\n":
-            current.append(f" {line}")
+            if found and not block:
+                found[-1][2].append(line)
         else:
-            current.append(line)
+            block.append((number, line.removesuffix("\r")))
     finish()
-    return commands
+    return found
+
+
+def _objdef(text: str) -> tuple[str, list[str], str | None]:
+    """`name;alias;alias:typeclass` as Evennia's ObjManipCommand reads one (name, aliases, typeclass)."""
+    option = None
+    if ":" in text:
+        text, option = (part.strip() for part in text.rsplit(":", 1))
+    aliases: list[str] = []
+    if ";" in text:
+        text, rest = (part.strip() for part in text.split(";", 1))
+        aliases = [a.strip() for a in rest.split(";") if a.strip()]
+    return text, aliases, option
+
+
+def _literal(source: str, where: str) -> Any:
+    try:
+        value = ast.literal_eval(source)
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        raise ValueError(f"{where}: {source[:60]!r} is not a Python literal") from None
+    problem = evennia_lint.json_value_problem(value)
+    if problem:
+        raise ValueError(f"{where}: {problem}")
+    return value
+
+
+@dataclass
+class _Reading:
+    rooms: dict[str, dict[str, Any]] = field(default_factory=dict)
+    exits: list[dict[str, Any]] = field(default_factory=list)
+    here: str | None = None
+    opened: set[tuple[str, str]] = field(default_factory=set)
+
+    def room(self, where: str) -> dict[str, Any]:
+        if self.here is None:
+            raise ValueError(f"{where}: 'here' is no room of the file yet (a command before the first @dig)")
+        return self.rooms[self.here]
+
+    def open(self, where: str, source: str, destination: str, objdef: str) -> None:
+        key, aliases, option = _objdef(objdef)
+        if option or key not in DIRECTIONS or not all(_word(a) for a in aliases):
+            raise ValueError(f"{where}: {objdef!r} is not an exit the export writes (a direction and its aliases)")
+        for name in (key, *aliases):
+            if (source, name) in self.opened:
+                raise ValueError(f"{where}: {source} has two exits named {name!r}")
+            self.opened.add((source, name))
+        short = evennia_lint.LEFT_OUT_SHORT_FORMS.get(key)
+        if short and short not in aliases:
+            aliases = [short, *aliases]  # left out of the file (it hides `i`nventory): every import adds it back
+        self.exits.append({"source": source, "destination": destination, "direction": key, "aliases": aliases})
+
+
+def _word(text: str) -> bool:
+    return bool(re.fullmatch(r"[a-z0-9_-]{1,40}", text))
+
+
+_DIG = re.compile(r"@dig/teleport (?P<def>.+)")
+_NAME = re.compile(r"@name here = (?P<def>.+)")
+_PY = re.compile(r"@py here\.key = (?P<literal>.+)")
+_SET = re.compile(r"@set here/(?P<attribute>[A-Za-z_][A-Za-z0-9_]*) = (?P<literal>.+)")
+_TAG = re.compile(r"@tag here = (?P<tag>.+)")
+_OPEN = re.compile(r"@open (?P<names>[^=]+?) = (?P<destination>\S+)")
+_TELEPORT = re.compile(r"@teleport (?P<handle>[a-z0-9_]+#[0-9]+)")
+
+
+def _read_command(state: _Reading, where: str, command: str, comments: list[str]) -> None:
+    if m := _DIG.fullmatch(command):
+        name, aliases, option = _objdef(m["def"])
+        if option or len(aliases) != 1 or not _HANDLE.fullmatch(aliases[0]) or not name or any(
+                c in name for c in NAME_CUT + "="):
+            raise ValueError(f"{where}: {command!r} is not a room the export digs (Name;handle)")
+        handle = aliases[0]
+        if handle in state.rooms:
+            raise ValueError(f"{where}: {handle} is dug twice")
+        key = next((k["key"] for c in comments if (k := _KEY_COMMENT.fullmatch(c)) and k["handle"] == handle),
+                   handle.split("#")[0])
+        state.rooms[handle] = {"id": handle, "key": key, "name": name, "description": "", "attributes": {},
+                               "tags": []}
+        state.here = handle
+    elif m := _NAME.fullmatch(command):
+        name, aliases, option = _objdef(m["def"])
+        if option or aliases or not name or any(c in name for c in NAME_CUT):
+            raise ValueError(f"{where}: {command!r} is not a name the export gives")
+        state.room(where)["name"] = name
+    elif m := _PY.fullmatch(command):
+        name = _literal(m["literal"], where)
+        if not isinstance(name, str) or not name.strip() or LINE_BREAK.search(name):
+            raise ValueError(f"{where}: a room's name is one line of text")
+        state.room(where)["name"] = name
+    elif m := _SET.fullmatch(command):
+        room, value = state.room(where), _literal(m["literal"], where)
+        if m["attribute"] == "desc":
+            if not isinstance(value, str):
+                raise ValueError(f"{where}: a description is text")
+            room["description"] = value
+        elif m["attribute"] in room["attributes"]:
+            raise ValueError(f"{where}: the attribute {m['attribute']!r} is set twice")
+        else:
+            room["attributes"][m["attribute"]] = value
+    elif m := _TAG.fullmatch(command):
+        key, _, category = (part.strip() for part in m["tag"].partition(":"))
+        if not key or not re.fullmatch(r"[^\s:]+", key) or (category and not re.fullmatch(r"\S+", category)):
+            raise ValueError(f"{where}: {m['tag']!r} is not a tag the export writes (key or key:category)")
+        state.room(where)["tags"].append({"key": key, "category": category})
+    elif m := _OPEN.fullmatch(command):
+        here = state.room(where)["id"]
+        destination = here if m["destination"] == "here" else m["destination"]
+        if not _HANDLE.fullmatch(destination):
+            raise ValueError(f"{where}: an exit leads to a room named by its handle (like mill#01)")
+        parts = [p.strip() for p in m["names"].split(",")]
+        if len(parts) > 2:
+            raise ValueError(f"{where}: {command!r} opens more than an exit and its way back")
+        state.open(where, here, destination, parts[0])
+        if len(parts) == 2:
+            state.open(where, destination, here, parts[1])
+    elif m := _TELEPORT.fullmatch(command):
+        if m["handle"] not in state.rooms:
+            raise ValueError(f"{where}: {m['handle']} is not a room the file digs")
+        state.here = m["handle"]
+    else:
+        raise ValueError(f"{where}: {command[:80]!r} is not a command the export writes")
+
+
+def to_document(text: str) -> dict[str, Any]:
+    """A `.ev` file of the commands `render` writes, read back into the document `transfer.export_document`
+    answers: the same `format`, `title`, `rooms` (id = handle, key from the comment after each @dig, else the
+    handle's stem) and `exits` (between rooms of the file), and `connections` (the exits to or from rooms it does
+    not dig, by their handles). What the file does not hold: `evennia_lint` (it has the lint as comments), the
+    order of the exits, and the aliases the export left out (i/o come back, as every import adds them; an alias
+    that hid a default command does not).
+
+    Raises ValueError naming the line of anything else: another command, a command of several lines, `#INSERT`,
+    a value that is not a JSON value, a command about a room before it is dug, an exit named twice."""
+    if match := _INSERT.search(text):
+        line = text.count("\n", 0, match.start()) + 1
+        raise ValueError(f"line {line}: #INSERT pastes another file in; the export never writes it")
+    title = next((line.removeprefix(TITLE_PREFIX) for line in text.split("\n")[:3] if line.startswith(TITLE_PREFIX)),
+                 "")
+    state = _Reading()
+    for number, command, comments in _commands(text):
+        _read_command(state, f"line {number}", command, comments)
+    inside = [e for e in state.exits if e["source"] in state.rooms and e["destination"] in state.rooms]
+    crossing = [e for e in state.exits if e not in inside]  # one end is always ours: @open is made from here
+    return {"format": FORMAT, "title": title, "rooms": list(state.rooms.values()), "exits": inside,
+            "connections": crossing}
