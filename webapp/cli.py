@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import click
 from flask import Flask, current_app
@@ -18,6 +19,15 @@ DEMO_WORKSPACE = "Demo"
 
 def _fail(exc: DomainError) -> None:
     raise click.ClickException(exc.message)
+
+
+def _fail_listing(exc: DomainError) -> None:
+    """A refusal that lists its reasons (`details` problems, conflicts or refusals): one line each."""
+    details = exc.details if isinstance(exc.details, dict) else {}
+    listed = [str(item) for name in ("problems", "conflicts", "refusals") for item in details.get(name) or []]
+    if not listed:
+        _fail(exc)
+    raise click.ClickException("Nothing was changed:\n" + "\n".join(f"  - {item}" for item in listed))
 
 
 def register_cli(app: Flask) -> None:
@@ -80,6 +90,72 @@ def register_cli(app: Flask) -> None:
         except DomainError as exc:
             _fail(exc)
         click.echo(key)
+
+    @app.cli.command("world-import")
+    @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+    @click.option("--workspace", required=True)
+    @click.option("--format", "fmt", type=click.Choice(["json", "ev"]), default=None,
+                  help="What FILE is; by default its extension says (.ev: an Evennia batch file, else JSON).")
+    def world_import(file: Path, workspace: str, fmt: str | None) -> None:
+        """Import a JSON export or an Evennia batch file into the live world: all of it, or nothing and the list
+        of what clashes."""
+        from webapp.worlds import live_import, transfer
+
+        fmt = fmt or ("ev" if file.suffix.lower() == ".ev" else "json")
+        try:
+            ws = accounts.workspace_by_slug(workspace)
+            document = transfer.read_transfer(file.read_bytes(), fmt)
+            result = live_import.import_live(accounts.system_actor(ws.id), document, fmt=fmt)
+        except DomainError as exc:
+            _fail_listing(exc)
+        click.echo(f"Imported {len(result.rooms)} rooms and {len(result.exits)} exits into the live world of "
+                   f"{ws.name}.")
+
+    @app.cli.command("world-room-create")
+    @click.option("--workspace", required=True)
+    @click.option("--key", required=True, help="Letters, digits, _ or -; the handle is made from it (limbo → limbo#01).")
+    @click.option("--name", required=True)
+    @click.option("--description", default="")
+    @click.option("--attributes", default="{}", help="A JSON object, kept exactly as given.")
+    @click.option("--tags", default="", help="key or key:category, comma separated.")
+    def world_room_create(workspace: str, key: str, name: str, description: str, attributes: str, tags: str) -> None:
+        """Create a live room; prints its handle and id."""
+        from webapp.worlds import design, live
+        from webapp.worlds.commands import parse_tag_text
+
+        try:
+            ws = accounts.workspace_by_slug(workspace)
+            room = live.add_live_room(accounts.system_actor(ws.id),
+                                      design.room_fields(key, name, description, attributes, parse_tag_text(tags)))
+        except DomainError as exc:
+            _fail(exc)
+        click.echo(f"{room.handle} (room {room.id})")
+
+    @app.cli.command("world-exit-create")
+    @click.option("--workspace", required=True)
+    @click.option("--from", "source", required=True, help="The live room it leaves: its handle (limbo#01) or id.")
+    @click.option("--to", "destination", required=True, help="The live room it leads to: its handle or id.")
+    @click.option("--direction", required=True, help="north, n, up, … (any case).")
+    @click.option("--aliases", default="", help="Extra names, comma separated.")
+    @click.option("--both-ways", is_flag=True, help="Also the way back, in the opposite direction.")
+    def world_exit_create(workspace: str, source: str, destination: str, direction: str, aliases: str,
+                          both_ways: bool) -> None:
+        """Add an exit between two live rooms (and with --both-ways the way back)."""
+        from webapp.commands import parse
+        from webapp.worlds import live
+        from webapp.worlds.commands import LiveExit
+
+        try:
+            actor = accounts.system_actor(accounts.workspace_by_slug(workspace).id)
+            command = parse(LiveExit, {"source_id": live.find_live_room(actor, source).id,
+                                       "destination_id": live.find_live_room(actor, destination).id,
+                                       "direction": direction, "aliases": aliases, "both_ways": both_ways})
+            exits = live.add_live_exit(actor, command)
+        except DomainError as exc:
+            _fail_listing(exc)
+        for row in exits:
+            click.echo(f"exit {row.id}: {row.key} ({', '.join(row.aliases)}) from room {row.source_id} to room "
+                       f"{row.destination_id}")
 
     @app.cli.command("seed-demo")
     def seed_demo() -> None:
