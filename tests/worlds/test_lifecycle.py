@@ -49,13 +49,39 @@ def test_an_invalid_transition_is_a_409_saying_which_are_allowed(factories, unti
     assert ", ".join(allowed) in caught.value.message
 
 
-def test_a_live_project_allows_no_transition(factories):
+def test_a_live_project_allows_only_the_return_to_the_sandbox(factories):
     admin = factories.user("admin")
     limbo = factories.live_room(admin)
     project = factories.build_project(admin)
     promotion.promote(admin, project.id, limbo.id, "north")
-    with pytest.raises(Conflict, match="nothing"):
+    with pytest.raises(Conflict, match="allowed from live: unpromote") as caught:
         lifecycle.transition(admin, project.id, "submit")
+    assert caught.value.details["allowed"] == ["unpromote"]
+
+
+@pytest.mark.parametrize(("step", "action"), [("submit", "build.submitted"), ("approve", "build.approved"),
+                                              ("reject", "build.rejected")])
+def test_each_review_step_is_audited_under_its_past_tense(factories, db, step, action):
+    from sqlalchemy import select
+
+    from webapp.audit.models import AuditEvent
+
+    admin = factories.user("admin")
+    project = factories.build_project(admin, until="draft" if step == "submit" else "submitted")
+    lifecycle.transition(admin, project.id, step, "The loft has no way down.")
+    actions = db.session.scalars(select(AuditEvent.action).where(AuditEvent.resource_id == str(project.id))
+                                 .order_by(AuditEvent.id)).all()
+    assert actions[-1] == action and "build.rejectd" not in actions
+
+
+def test_only_the_owner_promoters_and_admins_may_walk_a_sandbox(factories):
+    owner = factories.user("editor", "Acme")
+    project = factories.build_project(owner, until="draft")
+    assert lifecycle.may_walk(owner, project)
+    assert lifecycle.may_walk(factories.user("promoter", "Acme"), project)
+    assert lifecycle.may_walk(factories.user("admin", "Acme"), project)
+    assert not lifecycle.may_walk(factories.user("editor", "Acme"), project)
+    assert not lifecycle.may_walk(factories.user("viewer", "Acme"), project)
 
 
 def test_roles_editors_design_and_build_promoters_approve_and_promote(factories):

@@ -212,3 +212,52 @@ def test_a_promotion_queues_a_world_promoted_webhook_for_every_active_endpoint(f
     assert effect.payload["data"] | {"sandbox_id": None} == {
         "project_id": project.id, "name": project.name, "rooms": 3, "connection_room_id": limbo.id,
         "connection_room": "limbo#01", "direction": "west", "sandbox_id": None}
+
+
+def test_the_promote_answer_carries_the_status_and_a_message_on_the_api_and_the_dashboard(factories, client, auth):
+    admin = factories.user("admin", "Acme", email="boss@example.com")
+    square = factories.live_room(admin, "square", "Village square")
+    first, second = factories.build_project(admin, name="The Old Mill"), factories.build_project(admin, name="Hut")
+    headers = {"Authorization": f"Bearer {factories.personal_token(admin)}"}
+    answer = client.post(f"/api/v1/builds/{first.id}/promote", headers=headers,
+                         json={"connection_room_id": square.id, "connection_direction": "down"})
+    body = answer.get_json()
+    assert answer.status_code == 200 and body["status"] == "live"
+    assert body["message"] == "'The Old Mill' is live: 3 rooms, connected down from Village square."
+    assert body["promoted_rooms"] == 3 and len(body["created_exits"]) == 2 and body["entry_room_id"]
+    auth.login("boss@example.com")
+    token = promotion.promotion_preview(admin, second.id, square.id, "ne").token
+    confirmed = auth.post(f"/builds/{second.id}/promote", data={"connection_room_id": square.id, "direction": "ne",
+                                                               "preview_token": token})
+    assert confirmed.status_code == 303
+    page = auth.get(confirmed.headers["Location"]).get_data(as_text=True)
+    assert "&#39;Hut&#39; is live: 3 rooms, connected northeast of Village square." in page
+
+
+def test_the_connection_room_list_answers_id_name_key_and_description(factories, client, auth):
+    admin = factories.user("admin", "Acme", email="boss@example.com")
+    square = factories.live_room(admin, "square", "Village square")
+    factories.build_project(admin)  # sandbox rooms are not connection rooms
+    headers = {"Authorization": f"Bearer {factories.personal_token(admin)}"}
+    rooms = client.get("/api/v1/world/rooms", headers=headers).get_json()
+    assert rooms == [{"id": square.id, "name": "Village square", "key": "square", "description": "The square.",
+                      "handle": "square#01", "live": True}]
+    auth.login("boss@example.com")
+    picker = auth.get("/world/rooms/search", htmx=True, query_string={"q": "vill"}).get_data(as_text=True)
+    assert "Village square <code>square#01</code>" in picker and "The square." in picker
+
+
+def test_a_connection_room_taken_back_into_a_sandbox_after_the_preview_is_refused(factories, db):
+    from webapp.worlds import unpromotion
+
+    admin = factories.user("admin")
+    limbo = factories.live_room(admin)
+    mill, hut = factories.build_project(admin), factories.build_project(admin)
+    promotion.promote(admin, mill.id, limbo.id, "north")
+    loft = queries.get_project(admin, mill.id).rooms[2].room_id
+    preview = promotion.promotion_preview(admin, hut.id, loft, "east")
+    assert preview.conflicts == []
+    unpromotion.unpromote(admin, mill.id)  # the loft goes back into a sandbox meanwhile
+    with pytest.raises(Conflict, match="in another sandbox"):
+        promotion.promote(admin, hut.id, loft, "east", preview.token)
+    assert queries.get_project(admin, hut.id).status is ProjectStatus.built

@@ -1,7 +1,7 @@
 """Designing an area while its project is a draft: rooms, exits and the entry room, one by one (the design
 forms) or from a design document (the create body, an import). The checks of a room and an exit are the
 typed commands' (webapp/worlds/commands.py); the rules between them (distinct ids, exits between rooms of
-the design, one exit per name) are here."""
+the design, one exit per name or alias: 422 beside the field) are here."""
 
 from __future__ import annotations
 
@@ -106,7 +106,7 @@ def _add_document(project: BuildProject, document: DesignDocument) -> tuple[int,
         if source is None or destination is None:
             raise Invalid(f"exits[{index}]: 'source' and 'destination' must be ids of rooms in the design.")
         names = exit_names(parse_direction(planned.direction), planned.aliases)
-        _check_new_exit_names(source, destination, names, seen)
+        _check_new_exit_names(source, destination, names, seen, index)
         db.session.add(BuildExit(project_id=project.id, source_id=source.id, destination_id=destination.id,
                                  key=names[0], aliases=names[1:]))
     db.session.flush()
@@ -119,12 +119,18 @@ def _design_room_row(project: BuildProject, position: int, fields: RoomDesign) -
 
 
 def _check_new_exit_names(source: BuildRoom, destination: BuildRoom, names: list[str],
-                          seen: set[tuple[int, str]]) -> None:
+                          seen: set[tuple[int, str]], index: int | None = None) -> None:
+    """A room has one exit per name or alias: a second one is a 422 beside the field that repeats it — the
+    direction (its name or short form) or the aliases; in a document, `details.exits.<index>.<field>`."""
     if source.id == destination.id:
         raise Invalid(f"An exit of {source.name!r} must lead to another room.")
     taken = [n for n in names if (source.id, n) in seen]
     if taken:
-        raise ExitConflict(f"{source.name!r} already has an exit named {taken[0]!r} (as key or alias).")
+        field = "direction" if taken[0] in names[:2] else "aliases"  # names: direction, its short form, aliases
+        problem = f"{source.name!r} already has an exit named {taken[0]!r} (as key or alias)"
+        if index is None:
+            raise Invalid(f"{problem}.", details={field: problem})
+        raise Invalid(f"exits[{index}]: {problem}.", details={"exits": {index: {field: problem}}})
     seen.update((source.id, n) for n in names)
 
 

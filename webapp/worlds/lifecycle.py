@@ -1,9 +1,10 @@
 """A build project's life: its statuses, who may take each step, and review (submit, approve, reject).
 
     draft ─submit→ submitted ─approve→ approved ─build→ built ─promote→ live
-                       └─reject (reason)→ draft
+                       └─reject (reason)→ draft               └←unpromote─┘
 
-`build` is in `sandbox`, `promote` in `promotion`; both check their step here.
+`build` is in `sandbox`, `promote` in `promotion`, `unpromote` (return to sandbox) in `unpromotion`; each checks
+its step here. Who may walk a sandbox is here too (`may_walk`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ DESIGN = (Role.editor, "design build projects")
 REVIEW = (Role.promoter, "approve or reject build projects")
 BUILD = (Role.editor, "build sandboxes")
 PROMOTE = (Role.promoter, "promote builds into the live world")
+UNPROMOTE = (Role.promoter, "return live areas to the sandbox")
+FORCE_UNPROMOTE = (Role.admin, "force a return to the sandbox that removes other rooms' exits")
 
 # name → (from which statuses, to which status)
 TRANSITIONS: dict[str, tuple[frozenset[ProjectStatus], ProjectStatus]] = {
@@ -31,8 +34,13 @@ TRANSITIONS: dict[str, tuple[frozenset[ProjectStatus], ProjectStatus]] = {
     "reject": (frozenset({ProjectStatus.submitted}), ProjectStatus.draft),
     "build": (frozenset({ProjectStatus.approved}), ProjectStatus.built),
     "promote": (frozenset({ProjectStatus.built}), ProjectStatus.live),
+    "unpromote": (frozenset({ProjectStatus.live}), ProjectStatus.built),
 }
-TRANSITION_ROLES = {"submit": DESIGN, "approve": REVIEW, "reject": REVIEW, "build": BUILD, "promote": PROMOTE}
+TRANSITION_ROLES = {"submit": DESIGN, "approve": REVIEW, "reject": REVIEW, "build": BUILD, "promote": PROMOTE,
+                    "unpromote": UNPROMOTE}
+# The audit action of each review step. Spelled out: `name + "d"` once made "build.rejectd" (rows written so
+# keep that text).
+REVIEW_ACTIONS = {"submit": "build.submitted", "approve": "build.approved", "reject": "build.rejected"}
 
 
 class InvalidTransition(Conflict):
@@ -49,9 +57,15 @@ def require_transition(project: BuildProject, name: str) -> ProjectStatus:
         allowed = allowed_transitions(project.status)
         raise InvalidTransition(
             f"Cannot {name} a project that is {project.status.value}; "
-            f"allowed from {project.status.value}: {', '.join(allowed) if allowed else 'nothing (it is live)'}.",
+            f"allowed from {project.status.value}: {', '.join(allowed) if allowed else 'nothing'}.",
             details={"status": project.status.value, "allowed": allowed})
     return target
+
+
+def may_walk(actor: Actor, project: BuildProject) -> bool:
+    """Whether `actor` may walk the project's sandbox: its owner, promoters and admins (the builder who made it
+    and those who decide on it); viewers and other editors may not, and are told nothing is there (404)."""
+    return actor.can(Role.promoter) or (project.owner_id is not None and project.owner_id == actor.user_id)
 
 
 def transition(actor: Actor, project_id: int, name: str, reason: str | None = "") -> BuildProject:
@@ -73,7 +87,6 @@ def transition(actor: Actor, project_id: int, name: str, reason: str | None = ""
     elif name == "submit":
         project.rejection_reason = None
     project.status = target
-    audit.record(actor, f"build.{'submitted' if name == 'submit' else name + 'd'}", "build_project", project.id,
-                 details)
+    audit.record(actor, REVIEW_ACTIONS[name], "build_project", project.id, details)
     db.session.commit()
     return project

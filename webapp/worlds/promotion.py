@@ -22,13 +22,15 @@ from webapp.outbox import services as outbox
 from webapp.outbox.models import OutboxEffect
 from webapp.promotion import PreviewChanged, PreviewToken, Promotion, confirm
 from webapp.webhooks import services as webhooks
+from webapp.worlds import announcements
 from webapp.worlds.design import ExitConflict
-from webapp.worlds.directions import Direction, parse_direction
+from webapp.worlds.directions import Direction, parse_direction, where
 from webapp.worlds.lifecycle import PROMOTE, require_transition
 from webapp.worlds.live import exit_pair
 from webapp.worlds.models import (
     BUILD_CATEGORY,
     SANDBOX_TAG,
+    AreaAnnouncement,
     BuildProject,
     Exit,
     ExitName,
@@ -67,6 +69,7 @@ class WorldPreview:
     exits: tuple[PlannedExit, PlannedExit]
     conflicts: list[str]
     token: str
+    announcement: str | None = None  # what players will be told, when the workspace announces new areas
 
     def as_json(self) -> dict[str, Any]:
         return {"project_id": self.project.id, "status": self.project.status.value,
@@ -76,7 +79,7 @@ class WorldPreview:
                                     "name": self.connection.name},
                 "connection_direction": self.direction.name,
                 "exits": [e.as_json() for e in self.exits], "conflicts": self.conflicts,
-                "preview_token": self.token}
+                "announcement": self.announcement, "preview_token": self.token}
 
 
 def _exit_state(*room_ids: int) -> str:
@@ -115,8 +118,9 @@ def promotion_preview(actor: Actor, project_id: int, connection_room_id: int, di
         select(func.count()).select_from(Room).where(Room.sandbox_id == project.sandbox_id)) or 0
     token = AreaPromotion(actor, project, connection, entry, direction).sign()
     planned = (PlannedExit(connection, entry, direction), PlannedExit(entry, connection, direction.opposite))
+    announced = announcements.planned(project, connection, direction)
     return WorldPreview(project=project, connection=connection, direction=direction, entry=entry,
-                        room_count=room_count, exits=planned, conflicts=conflicts, token=token)
+                        room_count=room_count, exits=planned, conflicts=conflicts, token=token, announcement=announced)
 
 
 def _conflicts(project: BuildProject, connection: Room, entry: Room, direction: Direction) -> list[str]:
@@ -127,13 +131,13 @@ def _conflicts(project: BuildProject, connection: Room, entry: Room, direction: 
         return [f"{connection.name} ({connection.handle}) is in another sandbox, not in the live world."]
     conflicts = []
     opposite = direction.opposite
-    for room, d, where in ((connection, direction, "the connection room"), (entry, opposite, "the entry room")):
+    for room, d, which in ((connection, direction, "the connection room"), (entry, opposite, "the entry room")):
         taken = db.session.execute(
             select(Exit.key, Room.name).join(ExitName, ExitName.exit_id == Exit.id)
             .join(Room, Room.id == Exit.destination_id)
             .where(ExitName.source_id == room.id, ExitName.name.in_(d.names)).limit(1)).first()
         if taken:
-            conflicts.append(f"{room.name} ({where}) already has an exit {d.name} ({d.short}): "
+            conflicts.append(f"{room.name} ({which}) already has an exit {d.name} ({d.short}): "
                              f"'{taken.key}' to {taken.name}.")
     return conflicts
 
@@ -145,12 +149,23 @@ class WorldPromotion:
     promoted_rooms: int
     created_exits: list[Exit]
     entry_room_id: int
+    message: str  # what the dashboard's toast and the API's answer say
+    announcement: AreaAnnouncement | None = None
 
     def as_json(self) -> dict[str, Any]:
-        return {"promoted_rooms": self.promoted_rooms,
+        announced = self.announcement
+        return {"status": ProjectStatus.live.value, "message": self.message, "promoted_rooms": self.promoted_rooms,
                 "created_exits": [{"id": e.id, "source_room_id": e.source_id, "destination_room_id": e.destination_id,
                                    "direction": e.key, "aliases": e.aliases} for e in self.created_exits],
-                "entry_room_id": self.entry_room_id}
+                "entry_room_id": self.entry_room_id,
+                "announcement": {"id": announced.id, "text": announced.text, "status": announced.status.value}
+                if announced else None}
+
+
+def promoted_message(name: str, rooms: int, direction: Direction, connection: Room) -> str:
+    """ "'The Old Mill' is live: 3 rooms, connected north of Village square." """
+    return (f"{name!r} is live: {rooms} room{'' if rooms == 1 else 's'}, connected {where(direction)} "
+            f"{connection.name}.")
 
 
 class AreaPromotion(Promotion[WorldPromotion]):
@@ -207,7 +222,9 @@ def promote(actor: Actor, project_id: int, connection_room_id: int, direction_te
     require_transition(project, "promote")
     direction = parse_direction(direction_text)
     connection = get_room(actor, connection_room_id)
-    db.session.execute(select(Room.id).where(Room.id == connection.id).with_for_update())
+    # Locked and read again: a return to the sandbox may have taken it out of the live world meanwhile.
+    connection = db.session.scalars(select(Room).where(Room.id == connection.id).with_for_update()
+                                    .execution_options(populate_existing=True)).one()
     entry = _sandbox_entry(project)
     return confirm(AreaPromotion(actor, project, connection, entry, direction), preview_token)
 
@@ -222,14 +239,15 @@ def _write_promotion(actor: Actor, project: BuildProject, connection: Room, entr
         update(Room).where(Room.sandbox_id == sandbox_id).values(sandbox_id=None)
         .execution_options(synchronize_session=False)).rowcount
     created = exit_pair(actor.workspace_id, connection.id, entry.id, direction)  # unique names decide a race
-    _mark_live(actor, project, connection, direction, sandbox_id, moved)
+    announced = _mark_live(actor, project, connection, direction, sandbox_id, moved)
     db.session.flush()  # the engine commits: a failure there is told apart from one here
     return WorldPromotion(project=project, connection=connection, promoted_rooms=moved, created_exits=created,
-                          entry_room_id=entry.id)
+                          entry_room_id=entry.id, message=promoted_message(project.name, moved, direction, connection),
+                          announcement=announced)
 
 
 def _mark_live(actor: Actor, project: BuildProject, connection: Room, direction: Direction,
-               sandbox_id: int | None, moved: int) -> None:
+               sandbox_id: int | None, moved: int) -> AreaAnnouncement | None:
     project.status = ProjectStatus.live
     project.promoted_at = utcnow()
     project.promoted_by_id = actor.user_id
@@ -241,6 +259,7 @@ def _mark_live(actor: Actor, project: BuildProject, connection: Room, direction:
     audit.record(actor, "build.promoted", "build_project", project.id, details)
     outbox.add(actor.workspace_id, "worlds.remove_sandbox", {"sandbox_id": sandbox_id})
     webhooks.emit(actor.workspace_id, "world.promoted", details)
+    return announcements.announce(project, connection, direction)  # when the workspace announces new areas
 
 
 @outbox.handler("worlds.remove_sandbox")

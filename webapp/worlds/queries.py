@@ -1,12 +1,16 @@
 """Reading world builds and rooms, always scoped to the actor's workspace: projects, rooms and their exits,
-the connection-room picker, a project's area and the map's areas."""
+the connection-room picker, a project's area (and the exits joining it to the rest of the world) and the map's
+areas."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import ColumnElement, Integer, any_, bindparam, func, or_, select
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.orm import aliased
 
 from webapp.accounts.services import Actor
 from webapp.errors import NotFound
@@ -72,6 +76,60 @@ def area_room_ids(workspace_id: int, project_id: int) -> list[int]:
         .where(Room.workspace_id == workspace_id, RoomTag.key == project_tag(project_id),
                RoomTag.category == BUILD_CATEGORY)
         .order_by(RoomTag.room_id)))
+
+
+def among(column: ColumnElement[int], ids: Sequence[int]) -> ColumnElement[bool]:
+    """`column` is one of `ids` (a room's or an exit's, up to an area's thousands): on PostgreSQL `= ANY(:ids)`,
+    one array parameter; elsewhere `IN (1, 2, …)` with the whole numbers written into the statement. Either costs
+    one value, not a thousand bound parameters to adapt, send and plan (about 35 ms for 1,000 on PostgreSQL)."""
+    whole = [int(i) for i in ids]
+    if db.session.get_bind().dialect.name == "postgresql":
+        return column == any_(bindparam("ids", whole, type_=postgresql.ARRAY(Integer)))
+    return column.in_(bindparam("ids", whole, expanding=True, literal_execute=True))
+
+
+@dataclass(frozen=True)
+class CrossingExit:
+    """An exit between a room of an area and a room outside it (either way), with both rooms."""
+
+    exit: Exit
+    source: Room
+    destination: Room
+    into_area: bool  # it leads from outside into the area
+
+    def as_json(self) -> dict[str, Any]:
+        return {"id": self.exit.id, "direction": self.exit.key, "aliases": list(self.exit.aliases),
+                "into_area": self.into_area,
+                "source": {"id": self.source.id, "handle": self.source.handle, "name": self.source.name},
+                "destination": {"id": self.destination.id, "handle": self.destination.handle,
+                                "name": self.destination.name}}
+
+    def describe(self) -> str:
+        return (f"{self.source.name} ({self.source.handle}) → {self.exit.key} → "
+                f"{self.destination.name} ({self.destination.handle})")
+
+
+def crossing_exits(workspace_id: int, room_ids: Sequence[int]) -> list[CrossingExit]:
+    """Every exit joining these rooms (an area) to a room outside them, out of them or into them, by id. The
+    exits touching the area are found by their source and destination indexes and told apart here: the ids are
+    a list, never a subquery, so a table the planner has no statistics for yet cannot turn it into a nested loop."""
+    inside = set(room_ids)
+    if not inside:
+        return []
+    touching: dict[int, tuple[int, int]] = {}
+    for column in (Exit.source_id, Exit.destination_id):  # an area holds at most MAX_ROOMS (5,000) rooms
+        touching.update((i, (s, d)) for i, s, d in db.session.execute(
+            select(Exit.id, Exit.source_id, Exit.destination_id)
+            .where(Exit.workspace_id == workspace_id, among(column, room_ids))))
+    crossing = sorted(i for i, (s, d) in touching.items() if (s in inside) != (d in inside))
+    if not crossing:
+        return []
+    source, destination = aliased(Room), aliased(Room)
+    rows = db.session.execute(
+        select(Exit, source, destination).join(source, source.id == Exit.source_id)
+        .join(destination, destination.id == Exit.destination_id).where(among(Exit.id, crossing))
+        .order_by(Exit.id)).all()
+    return [CrossingExit(e, s, d, into_area=s.id not in inside) for e, s, d in rows]
 
 
 def project_of_sandbox(actor: Actor, room: Room) -> BuildProject | None:

@@ -1,15 +1,17 @@
 """Building a project's sandbox (approved → built): its designed rooms dug under a new sandbox container,
-tagged `sandbox`, `web_builder` and `project_{id}`, with their exits, for the builder to walk before promotion."""
+tagged `sandbox`, `web_builder` and `project_{id}`, with their exits, for the builder to walk before promotion;
+and walking it (`walk_room`: the project's owner, promoters and admins)."""
 
 from __future__ import annotations
 
 from sqlalchemy.exc import IntegrityError
 
+from webapp.accounts.models import Role
 from webapp.accounts.services import Actor
 from webapp.audit import services as audit
-from webapp.errors import Conflict
+from webapp.errors import Conflict, NotFound
 from webapp.extensions import db, utcnow
-from webapp.worlds.lifecycle import BUILD, require_transition
+from webapp.worlds.lifecycle import BUILD, may_walk, require_transition
 from webapp.worlds.live import add_exits, allocate_handles
 from webapp.worlds.models import (
     BUILD_CATEGORY,
@@ -21,7 +23,18 @@ from webapp.worlds.models import (
     Sandbox,
     project_tag,
 )
-from webapp.worlds.queries import get_project
+from webapp.worlds.queries import get_project, get_room, project_of_sandbox
+
+
+def walk_room(actor: Actor, room_id: int) -> tuple[Room, BuildProject | None]:
+    """A room to look at and walk on from (the room page, `GET /api/v1/world/rooms/<id>`), with the project whose
+    sandbox holds it. A live room is for every member; a sandbox room only for its project's owner, promoters and
+    admins — anyone else is told it is not there (404), as for another workspace's room."""
+    room = get_room(actor, room_id)
+    project = project_of_sandbox(actor, room)
+    if room.in_sandbox and not (actor.can(Role.promoter) or (project is not None and may_walk(actor, project))):
+        raise NotFound(f"No room {room_id} in this workspace.")
+    return room, project
 
 
 def build_sandbox(actor: Actor, project_id: int) -> BuildProject:
