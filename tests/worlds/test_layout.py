@@ -1,12 +1,15 @@
-"""The map's layout: rooms placed by the directions of their exits, never two in one cell."""
+"""The map's layout: rooms placed by the directions of their exits, never two in one cell; each area a block
+of its own; exit lines that cross no room they do not join."""
 
 from __future__ import annotations
 
+import itertools
 import random
 
 import pytest
 
-from webapp.worlds.layout import Layout, layout
+from webapp.worlds.directions import DIRECTIONS
+from webapp.worlds.layout import Layout, crossed_cells, layout, route
 
 
 def _unique(result: Layout) -> bool:
@@ -126,3 +129,173 @@ def test_compass_exits_win_over_a_ladder_when_both_reach_a_room():
     # 1 → 2 → 3 eastwards, and a ladder "up" from 1 straight to 3: 3 stays east of 2, on the row.
     placed = layout([1, 2, 3], [(1, 3, "up"), (1, 2, "east"), (2, 3, "east")]).positions
     assert placed[3] == (placed[1][0] + 2, placed[1][1])
+
+
+# -- areas as blocks ---------------------------------------------------------------------------------
+
+
+def _area_world(seed: int, areas: int = 6, per_area: int = 25) -> tuple[list[int], list[tuple[int, int, str]],
+                                                                          dict[int, int]]:
+    """A base world of 30 rooms and `areas` areas, each a random tangle of its own, hung off random rooms
+    (of the base or of an earlier area) in random directions, several off one room."""
+    rng = random.Random(seed)
+    names = list(DIRECTIONS)
+    ids = list(range(1, 31))
+    exits = [(rng.randint(1, 30), rng.randint(1, 30), rng.choice(names)) for _ in range(50)]
+    area_of: dict[int, int] = {}
+    for area in range(1, areas + 1):
+        first = len(ids) + 1
+        rooms = list(range(first, first + per_area))
+        ids += rooms
+        area_of.update(dict.fromkeys(rooms, area))
+        exits += [(rng.choice(rooms), rng.choice(rooms), rng.choice(names)) for _ in range(per_area * 2)]
+        anchor = rng.choice(ids[: first - 1] if rng.random() < 0.7 else ids[:30])
+        exits.append((anchor, first, rng.choice(names)))
+    return ids, exits, area_of
+
+
+def _overlap(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> bool:
+    return not (a[2] < b[0] or b[2] < a[0] or a[3] < b[1] or b[3] < a[1])
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_each_area_is_a_block_of_its_own_and_no_two_blocks_overlap_or_touch(seed):
+    ids, exits, area_of = _area_world(seed)
+    result = layout(ids, exits, areas=area_of)
+    assert _unique(result) and set(result.positions) == set(ids)
+    assert set(result.blocks) == {None, *area_of.values()}
+    for room, (x, y) in result.positions.items():
+        for area, (x0, y0, x1, y1) in result.blocks.items():
+            inside = x0 <= x <= x1 and y0 <= y <= y1
+            assert inside == (area_of.get(room) == area), (room, area)  # in its own block, in no other
+    blocks = list(result.blocks.values())
+    for i, a in enumerate(blocks):
+        for b in blocks[i + 1:]:
+            grown = (a[0] - 1, a[1] - 1, a[2] + 1, a[3] + 1)  # an empty row or column between any two
+            assert not _overlap(grown, b), (a, b)
+    assert min(x for x, _ in result.positions.values()) == 0 and min(y for _, y in result.positions.values()) == 0
+
+
+@pytest.mark.parametrize("direction", list(DIRECTIONS))
+def test_an_area_lies_the_way_its_connection_points_from_the_room_it_hangs_off(direction):
+    # a 3 × 3 base, and a 2 × 2 area hung off the centre room: it cannot take the next cell, so it moves on
+    base = list(range(1, 10))
+    exits = [(i, i + 1, "east") for i in base if i % 3] + [(i, i + 3, "south") for i in base[:6]]
+    area = [10, 11, 12, 13]
+    exits += [(10, 11, "east"), (10, 12, "south"), (11, 13, "south"), (5, 10, direction)]
+    result = layout(base + area, exits, areas=dict.fromkeys(area, "mill"))
+    (cx, cy), (ex, ey) = result.positions[5], result.positions[10]
+    d = DIRECTIONS[direction]
+    assert ((ex > cx) - (ex < cx), (ey > cy) - (ey < cy)) == ((d.dx > 0) - (d.dx < 0), (d.dy > 0) - (d.dy < 0))
+    assert [result.positions[i] for i in area] == [(ex, ey), (ex + 1, ey), (ex, ey + 1), (ex + 1, ey + 1)]
+    assert not _overlap(result.blocks[None], result.blocks["mill"])
+
+
+def test_an_area_no_exit_reaches_goes_to_the_right_of_everything():
+    result = layout([1, 2, 3, 4], [(1, 2, "east"), (3, 4, "north")], areas={3: "a", 4: "a"})
+    assert result.blocks[None] == (0, 0, 1, 0)
+    assert result.blocks["a"][0] == 3  # one empty column after the base
+    assert result.positions[4] == (result.positions[3][0], result.positions[3][1] - 1)
+
+
+def test_without_areas_there_is_one_layout_and_no_blocks():
+    ids, exits, _ = _area_world(1)
+    plain = layout(ids, exits)
+    assert plain.blocks == {}
+    assert layout(ids, exits, areas={}).positions == plain.positions  # everyone in the one unnamed block
+
+
+def test_blocks_do_not_depend_on_the_order_of_the_exits():
+    ids, exits, area_of = _area_world(5)
+    shuffled = exits[:]
+    random.Random(2).shuffle(shuffled)
+    assert layout(ids, exits, areas=area_of) == layout(list(reversed(ids)), shuffled, areas=area_of)
+
+
+# -- the exits' lines --------------------------------------------------------------------------------
+
+
+def test_crossed_cells_follow_the_line_borders_included():
+    assert crossed_cells((0, 0), (3, 0)) == {(0, 0), (1, 0), (2, 0), (3, 0)}
+    assert crossed_cells((0, 0), (0, -2)) == {(0, 0), (0, -1), (0, -2)}
+    assert crossed_cells((0, 0), (2, 2)) == {(0, 0), (1, 0), (0, 1), (1, 1), (2, 1), (1, 2), (2, 2)}
+    assert crossed_cells((0, 0), (1, -2)) == {(0, 0), (0, -1), (1, -1), (1, -2)}  # an "up" line: through the border
+
+
+def test_neighbours_are_joined_straight_even_with_every_cell_around_taken():
+    taken = {(x, y) for x in range(-2, 3) for y in range(-2, 3)}
+    for b in [(1, 0), (1, 1), (0, -1), (-1, 1)]:
+        assert route((0, 0), b, taken) == ((0.0, 0.0), (float(b[0]), float(b[1])))
+
+
+def test_a_line_with_nothing_in_its_way_is_straight_however_long():
+    assert route((0, 0), (5, -2), {(0, 0), (5, -2), (3, 3)}) == ((0.0, 0.0), (5.0, -2.0))
+
+
+def test_a_line_that_would_cross_a_room_goes_round_it_along_the_gutters():
+    path = route((0, 0), (3, 0), {(0, 0), (1, 0), (3, 0)})
+    assert path == ((0.0, 0.0), (0.5, 0.5), (2.5, 0.5), (3.0, 0.0))
+    up = route((0, 0), (1, -2), {(0, 0), (0, -1), (1, -2)})
+    assert up == ((0.0, 0.0), (0.5, -0.5), (0.5, -1.5), (1.0, -2.0))
+    for path in (route((4, 1), (-3, 6), {(0, 3)}), route((0, 0), (0, 4), {(0, 2)})):
+        inner = path[1:-1]
+        assert all(x % 1 == 0.5 and y % 1 == 0.5 for x, y in inner)  # corners of cells: on the gutters
+        assert all(a[0] == b[0] or a[1] == b[1] for a, b in itertools.pairwise(inner))  # along them
+
+
+def _hits(segment: tuple[tuple[float, float], tuple[float, float]], box: tuple[float, float, float, float]) -> bool:
+    """Whether the segment meets the closed box (x0, y0, x1, y1): Liang–Barsky clipping."""
+    (x1, y1), (x2, y2) = segment
+    dx, dy = x2 - x1, y2 - y1
+    low, high = 0.0, 1.0
+    for p, q in ((-dx, x1 - box[0]), (dx, box[2] - x1), (-dy, y1 - box[1]), (dy, box[3] - y1)):
+        if p == 0:
+            if q < 0:
+                return False
+            continue
+        t = q / p
+        if p < 0:
+            low = max(low, t)
+        else:
+            high = min(high, t)
+        if low > high:
+            return False
+    return True
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_no_line_crosses_the_box_of_a_room_it_does_not_join(seed):
+    # boxes as large as the map draws them (128 × 56 in a 160 × 96 cell), in cell units
+    hx, hy = 64 / 160, 28 / 96
+    ids, exits, area_of = _area_world(seed, areas=4, per_area=40)
+    result = layout(ids, exits, areas=area_of)
+    cells = result.positions
+    taken = set(cells.values())
+    for source, destination, key in exits:
+        if source == destination:
+            continue
+        path = route(cells[source], cells[destination], taken)
+        for room, (x, y) in cells.items():
+            if room in (source, destination):
+                continue
+            box = (x - hx, y - hy, x + hx, y + hy)
+            assert not any(_hits((a, b), box) for a, b in itertools.pairwise(path)), (source, destination,
+                                                                                              room, path)
+
+
+def test_areas_hung_off_neighbouring_rooms_the_same_way_sit_side_by_side_not_in_a_tower():
+    hubs = list(range(1, 11))  # ten rooms in a row, an area of 5 × 8 south of each
+    exits = [(h, h + 1, "east") for h in hubs[:-1]]
+    ids, areas = hubs[:], {}
+    for h in hubs:
+        rooms = list(range(100 * h, 100 * h + 40))
+        ids += rooms
+        areas.update(dict.fromkeys(rooms, h))
+        exits += [(r, r + 1, "east") for r in rooms if (r - 100 * h) % 5 != 4]
+        exits += [(r, r + 5, "south") for r in rooms[:-5]]
+        exits.append((h, rooms[0], "south"))
+    result = layout(ids, exits, areas=areas)
+    hub_row = result.positions[1][1]
+    for h in hubs:
+        assert result.blocks[h][1] > hub_row  # every area south of its room
+    assert result.height <= 1 + 3 * 9  # three rows of areas at most: a tower of ten would be 91 rows high

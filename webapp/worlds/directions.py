@@ -25,7 +25,13 @@ class Direction:
     def names(self) -> tuple[str, str]:
         return self.name, self.short
 
+    @property
+    def on_compass(self) -> bool:
+        """North … southwest; up, down, in and out are not compass points."""
+        return self.name not in OFF_COMPASS
 
+
+OFF_COMPASS = frozenset({"up", "down", "in", "out"})
 # Up/down/in/out have no compass point; they are drawn on diagonals the compass leaves to them.
 DIRECTIONS: dict[str, Direction] = {d.name: d for d in (
     Direction("north", "n", "south", 0, -1),
@@ -51,6 +57,21 @@ def parse_direction(text: object) -> Direction:
         return direction
     shown = repr(text) if isinstance(text, str) and len(text) <= 40 else "that"
     raise BadRequest(f"{shown} is not a direction; use one of: {VALID}.", code="unknown_direction")
+
+
+def where(direction: str | Direction) -> str:
+    """Where a place lies from another reached through `direction`, as English that the other's name
+    follows: "north of", "northeast of", "up from", "down from", "in from", "out from".
+
+    The one wording of "connected northeast of Village square" and "The Old Mill is open, up from
+    Village square": compass points take "of"; up/down/in/out are ways to go, not places, so "from"
+    ("down of" is not English, and "inside"/"above" would claim more than an exit says). A name that
+    is not a direction reads 'by the exit "portal" from'.
+    """
+    found = direction if isinstance(direction, Direction) else find_direction(direction)
+    if found is None:
+        return f'by the exit "{str(direction).strip()}" from'
+    return f"{found.name} {'of' if found.on_compass else 'from'}"
 
 
 def find_direction(text: str) -> Direction | None:
