@@ -47,10 +47,13 @@ RULES: dict[str, object] = {
     "processes.new_version": Role.editor, "processes.edit_version": Role.editor,
     # -- promoters and up
     "processes.promote_dialog": Role.promoter, "worlds.promote_dialog": Role.promoter,
+    "worlds.unpromote_dialog": Role.promoter,  # return to sandbox, as promoting (forcing it needs admin)
     "gamenight_members.campaign_preview": Role.promoter,
     # -- admins
     "accounts.keys": Role.admin, "webhooks.index": Role.admin, "accounts.members": Role.admin,
-    "outbox.jobs": Role.admin, "gamenight_members.settings": Role.admin,
+    "outbox.jobs": Role.admin, "gamenight_members.settings": Role.admin, "world_admin.settings": Role.admin,
+    "world_admin.live_world": Role.admin, "world_admin.live_room": Role.admin, "world_admin.live_room_removal": Role.admin,
+    "world_admin.live_exit_removal": Role.admin,
     # -- routes whose answer does not depend on who asks (a redirect, or a feature switched off)
     "accounts.index": {"*": 302},  # to the login, or to the processes
     "gamenight_members.my_availability": {"*": 302},  # to the login, or to the workspace's availability page
@@ -106,7 +109,14 @@ def acme(db, factories, redis):
     draft = factories.version(admin, proc, activate=False)
     candidate = factories.version(admin, proc)  # active in the sandbox: promotable
     live_room = factories.live_room(admin)
+    from webapp.worlds import live
+
+    live_exit = live.link_rooms(admin, live_room.id, factories.live_room(admin, "square").id, "east")[0]
     project = factories.build_project(admin)
+    from webapp.worlds import promotion
+
+    live_project = factories.build_project(admin)  # its return-to-sandbox dialog
+    promotion.promote(admin, live_project.id, live_room.id, "north")
     local = (utcnow() + timedelta(hours=2)).astimezone(ZoneInfo("Europe/Ljubljana"))
     campaign, _ = campaigns.create(admin, CampaignChoices(day=local.date().isoformat(), start_time=local.strftime("%H:%M")))
     today = night_settings.local_today(night_settings.workspace(admin.workspace_id)).isoformat()
@@ -114,9 +124,11 @@ def acme(db, factories, redis):
     values = {"slug": proc.slug, "version_id": draft.id, "project_id": project.id, "room_id": live_room.id,
               "campaign_id": campaign.id, "day": today, "token": "not-a-signed-link", "job_id": job.id,
               "instance_number": 0, "queue_name": "default", "registry_name": "queued", "per_page": 8,
-              "order": "asc", "page": 1, "effect_id": 1, "token_id": 1, "endpoint_id": 1, "user_id": admin.user_id}
+              "order": "asc", "page": 1, "effect_id": 1, "token_id": 1, "endpoint_id": 1, "user_id": admin.user_id,
+              "exit_id": live_exit.id}
     # Where an argument's name means something else on some routes: (rule prefix, argument) → value.
     special = {("/w/", "slug"): "acme", ("/builds/", "room_id"): project.rooms[0].id,
+               ("/builds/<int:project_id>/unpromote", "project_id"): live_project.id,
                ("/rq/", "filename"): "css/bootstrap.css", ("/static/", "filename"): "app.css",
                ("/versions/<int:version_id>/promote", "version_id"): candidate.id}
     tomorrow = (local + timedelta(days=1)).date().isoformat()

@@ -32,17 +32,24 @@ def one_of_everything(db: Any, factories: Any, workspace: str = "Acme") -> dict[
     effect.status = EffectStatus.failed
     db.session.commit()
     limbo = factories.live_room(admin)
+    from webapp.worlds import live as live_world
+
+    live_exits = live_world.link_rooms(admin, limbo.id, factories.live_room(admin, "square").id, "east")
     draft_build = factories.build_project(admin, until="draft")
     built = factories.build_project(admin)
+    from webapp.worlds import promotion as world_promotion
+
+    live_build = factories.build_project(admin)  # a live area: its return to sandbox
+    world_promotion.promote(admin, live_build.id, limbo.id, "north")
     design_room = draft_build.rooms[0]
     from webapp.accounts.models import ApiToken
 
     token_ids = list(db.session.scalars(select(ApiToken.id).where(ApiToken.workspace_id == admin.workspace_id)))
     ids = {"version_id": [draft.id, live.id, MISSING], "effect_id": [effect.id, MISSING],
            "token_id": [*token_ids, MISSING], "endpoint_id": [endpoint.id, MISSING],
-           "project_id": [draft_build.id, built.id, MISSING],
+           "project_id": [draft_build.id, built.id, live_build.id, MISSING],
            "room_id": [design_room.id, limbo.id, built.rooms[0].room_id, MISSING],
-           "exit_id": [draft_build.exits[0].id, MISSING], "user_id": [admin.user_id, MISSING]}
+           "exit_id": [draft_build.exits[0].id, live_exits[0].id, MISSING], "user_id": [admin.user_id, MISSING]}
     from webapp.gamenight import campaigns, night_settings
     from webapp.gamenight.campaign_plans import CampaignChoices
 

@@ -94,10 +94,11 @@ def _register_blueprints(app: Flask) -> None:
     from webapp.outbox.views import bp as outbox_bp
     from webapp.processes.views import bp as processes_bp
     from webapp.webhooks.views import bp as webhooks_bp
+    from webapp.worlds.admin_views import bp as world_admin_bp
     from webapp.worlds.views import bp as worlds_bp
 
-    for bp in (accounts_bp, processes_bp, worlds_bp, gamenight_bp, gamenight_members_bp, planning_bp, discord_bp,
-               discord_members_bp, audit_bp, outbox_bp, webhooks_bp, api_bp):
+    for bp in (accounts_bp, processes_bp, worlds_bp, world_admin_bp, gamenight_bp, gamenight_members_bp, planning_bp,
+               discord_bp, discord_members_bp, audit_bp, outbox_bp, webhooks_bp, api_bp):
         app.register_blueprint(bp)
     csrf.exempt(api_bp)  # bearer tokens, not cookies: nothing for a forged request to ride on
     init_ops(app)

@@ -12,6 +12,7 @@ from webapp.gamenight import api as _gamenight_api  # noqa: F401
 from webapp.openapi import Reply, build, documented
 from webapp.processes import api as _processes_api  # noqa: F401
 from webapp.worlds import api as _worlds_api  # noqa: F401
+from webapp.worlds import live_api as _worlds_live_api  # noqa: F401
 
 
 @bp.get("/openapi.json")

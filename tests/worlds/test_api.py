@@ -60,7 +60,9 @@ def test_a_project_goes_from_json_to_live_through_the_api(api, factories):
         "connection_room_id": limbo.id, "connection_direction": "north", "preview_token": body["preview_token"]})
     assert promoted.status_code == 200, promoted.get_json()
     result = promoted.get_json()
-    assert set(result) == {"promoted_rooms", "created_exits", "entry_room_id"}
+    assert set(result) == {"status", "message", "promoted_rooms", "created_exits", "entry_room_id", "announcement"}
+    assert result["status"] == "live" and result["message"] == "'Mill' is live: 3 rooms, connected north of Limbo."
+    assert result["announcement"] is None  # the workspace does not announce new areas
     assert result["promoted_rooms"] == 3 and result["entry_room_id"] == body["entry_room"]["id"]
     assert [e["direction"] for e in result["created_exits"]] == ["north", "south"]
     assert promoter.get(f"/api/v1/builds/{pid}").get_json()["status"] == "live"
@@ -157,7 +159,7 @@ def test_another_workspaces_project_and_rooms_are_404_over_the_api(api, factorie
     assert mine.get("/api/v1/world/rooms").get_json() == []
 
 
-def test_the_ev_export_parses_back_into_one_dig_per_room_and_one_open_per_exit(api, factories):
+def test_the_ev_export_digs_each_room_once_and_reads_back_as_the_json_export(api, factories):
     admin = api("admin")
     limbo = factories.live_room(admin.actor)
     odd = "Odd; names, = here: too"
@@ -173,17 +175,16 @@ def test_the_ev_export_parses_back_into_one_dig_per_room_and_one_open_per_exit(a
     assert b"\r" not in raw and raw.endswith(b"\n")
     text = raw.decode("utf-8")
     commands = batchfile.parse(text)
-    rooms = {r.handle: r for r in factories_rooms()}
-    digs = [c for c in commands if c.startswith("@dig ")]
-    assert sorted(c.rsplit(";", 1)[1] for c in digs) == sorted(rooms)
-    odd_dig = next(c for c in digs if c.endswith(";gate#01"))
-    assert odd_dig == "@dig Odd names here too;gate#01"  # no alias, typeclass or right-hand side sneaks in
-    assert f"@set gate#01/display_name = {odd!r}" in commands
-    opens = [c for c in commands if c.startswith("@open ")]
-    assert len(opens) == 6  # four in the area, two linking it to Limbo
     assert_each_command_ends_with_a_comment(text, commands)
-    descs = {c.split(" ", 2)[1]: c.split(" = ", 1)[1] for c in commands if c.startswith("@desc ")}
-    assert descs["loft#01"] == "Dust.\n# not a comment"
+    digs = [c for c in commands if c.startswith("@dig/teleport ")]
+    assert sorted(c.rsplit(";", 1)[1].rstrip(":") for c in digs) == sorted(r.handle for r in factories_rooms())
+    assert "@dig/teleport Odd names here: too;gate#01:" in digs  # no alias, typeclass or exit sneaks in
+    assert f"@py here.key = {odd!r}" in commands  # …and the name is set exactly
+    assert len([c for c in commands if c.startswith("@open ")]) == 3  # a pair each: two in the area, one to Limbo
+    exported = admin.get("/api/v1/world/export", query_string={"format": "json"}).get_json()
+    read = batchfile.to_document(text)
+    assert read["rooms"] == exported["rooms"] and read["connections"] == exported["connections"] == []
+    assert sorted(map(str, read["exits"])) == sorted(map(str, exported["exits"]))
 
 
 def factories_rooms():

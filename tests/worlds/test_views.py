@@ -196,6 +196,6 @@ def test_the_export_downloads_are_ev_and_json(auth, admin, factories):
     factories.live_room(admin)
     ev = auth.get("/world/export")
     assert ev.status_code == 200 and ev.headers["Content-Disposition"].endswith('world.ev"')
-    assert "@dig Limbo;limbo#01" in ev.get_data(as_text=True)
+    assert "@dig/teleport Limbo;limbo#01" in ev.get_data(as_text=True)
     assert auth.get("/world/export?format=json").get_json()["rooms"][0]["id"] == "limbo#01"
     assert auth.get("/world/export?format=xml").status_code == 400

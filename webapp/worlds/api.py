@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from typing import Annotated, Any
 
 from flask import Response, jsonify, request
-from pydantic import BaseModel, BeforeValidator, Field
+from pydantic import BeforeValidator, Field
 
 from webapp.accounts.context import api_actor
 from webapp.accounts.services import Actor
@@ -15,115 +14,34 @@ from webapp.apiblueprint import bp, json_body
 from webapp.commands import Command, Text, from_json, from_query, parse, whole
 from webapp.errors import BadRequest
 from webapp.openapi import Reply, documented
-from webapp.worlds import design, lifecycle, promotion, queries, sandbox, transfer
-from webapp.worlds.commands import ImportDocument, NewProject, PromoteBuild, PromotionTarget, ReviewStep, read_import
-from webapp.worlds.models import BuildProject, Room
-
-# -- what the routes answer (described for the OpenAPI document) --------------------------------
-
-
-class TagOut(BaseModel):
-    key: str
-    category: str
-
-
-class DesignRoomOut(BaseModel):
-    id: int
-    key: str
-    name: str
-    description: str
-    attributes: dict[str, Any]
-    tags: list[TagOut]
-    world_room_id: int | None
-
-
-class DesignExitOut(BaseModel):
-    id: int
-    source: int
-    destination: int
-    direction: str
-    aliases: list[str]
-
-
-class ProjectOut(BaseModel):
-    id: int
-    name: str
-    description: str
-    status: str = Field(description="draft, submitted, approved, built or live")
-    allowed_transitions: list[str]
-    owner: str | None
-    rejection_reason: str | None
-    entry_room_id: int | None
-    sandbox_id: int | None
-    built_at: datetime | None
-    promoted_at: datetime | None
-    connection_room_id: int | None
-    connection_direction: str | None
-    created_at: datetime
-    rooms: list[DesignRoomOut]
-    exits: list[DesignExitOut]
-
-
-class RoomOut(BaseModel):
-    id: int
-    handle: str
-    key: str
-    name: str
-    live: bool
-
-
-class RoomExitOut(BaseModel):
-    id: int
-    direction: str
-    aliases: list[str]
-    destination: RoomOut
-
-
-class RoomDetailOut(RoomOut):
-    description: str
-    attributes: dict[str, Any]
-    tags: list[TagOut]
-    exits: list[RoomExitOut]
-
-
-class RoomBrief(BaseModel):
-    id: int
-    handle: str
-    name: str
-
-
-class PlannedExitOut(BaseModel):
-    source_room_id: int
-    destination_room_id: int
-    direction: str
-    aliases: list[str]
-
-
-class PreviewOut(BaseModel):
-    project_id: int
-    status: str
-    room_count: int
-    entry_room: RoomBrief
-    connection_room: RoomBrief
-    connection_direction: str
-    exits: list[PlannedExitOut]
-    conflicts: list[str] = Field(description="why the promotion cannot go ahead (empty: it can)")
-    preview_token: str
-
-
-class CreatedExitOut(BaseModel):
-    id: int
-    source_room_id: int
-    destination_room_id: int
-    direction: str
-    aliases: list[str]
-
-
-class PromotedOut(BaseModel):
-    promoted_rooms: int
-    created_exits: list[CreatedExitOut]
-    entry_room_id: int
-
+from webapp.worlds import (
+    design,
+    lifecycle,
+    mudlet,
+    promotion,
+    queries,
+    sandbox,
+    transfer,
+    unpromotion,
+)
+from webapp.worlds.commands import (
+    ImportDocument,
+    NewProject,
+    PromoteBuild,
+    PromotionTarget,
+    ReviewStep,
+    read_import,
+)
+from webapp.worlds.models import BuildProject, Exit, Room
+from webapp.worlds.schemas import (
+    ConnectionRoomOut,
+    PreviewOut,
+    ProjectOut,
+    PromotedOut,
+    RoomDetailOut,
+    UnpromotedOut,
+    UnpromotionPreviewOut,
+)
 
 # -- the queries ---------------------------------------------------------------------------------
 
@@ -135,21 +53,25 @@ class RoomSearch(Command):
     limit: whole(1, 200) = 20  # type: ignore[valid-type]
 
 
-def _export_format(value: object) -> object:
-    if value not in ("ev", "json"):
-        raise BadRequest("'format' is 'ev' (Evennia batch commands) or 'json'.")
+
+def _download_format(value: object) -> object:
+    if value not in ("ev", "json", "mudlet"):
+        raise BadRequest("'format' is 'ev' (Evennia batch commands), 'json' or 'mudlet' (a Mudlet XML map).")
     return value
 
 
 class ExportQuery(Command):
-    """What to export (the live world, or one project's `area`) and how (`json`, or `ev` batch commands)."""
+    """What to export (the live world, or one project's `area`) and how (`json`, `ev` batch commands, or `mudlet`:
+    the XML map Mudlet's `loadMap` reads)."""
 
-    format: Annotated[str, BeforeValidator(_export_format), Field(json_schema_extra={"enum": ["json", "ev"]})] = "json"
+    format: Annotated[str, BeforeValidator(_download_format),
+                      Field(json_schema_extra={"enum": ["json", "ev", "mudlet"]})] = "json"
     area: whole() | None = None  # type: ignore[valid-type]
 
 
 class ImportQuery(Command):
     name: Text | None = Field(None, description="the draft's name (else the document's, else `Imported <title>`)")
+
 
 
 # -- the routes ----------------------------------------------------------------------------------
@@ -180,31 +102,47 @@ def room_json(room: Room) -> dict[str, Any]:
 
 
 @bp.get("/world/rooms")
-@documented("Live rooms to connect an area to", query=RoomSearch, responses={200: list[RoomOut]})
+@documented("Live rooms to connect an area to", query=RoomSearch, responses={200: list[ConnectionRoomOut]})
 def world_rooms() -> Response:
-    """Connection rooms: live rooms whose name, key or handle contains `q`."""
+    """Connection rooms: live rooms whose name, key or handle contains `q`, each `{id, name, key, description}`
+    (and its `handle`, `live`)."""
     query = from_query(RoomSearch)
-    return jsonify([room_json(r) for r in queries.live_rooms(api_actor(), query.q, query.limit)])
+    return jsonify([room_json(r) | {"description": r.description}
+                    for r in queries.live_rooms(api_actor(), query.q, query.limit)])
 
 
 @bp.get("/world/rooms/<int:room_id>")
 @documented("A room with its attributes, tags and exits", responses={200: RoomDetailOut})
 def world_room(room_id: int) -> Response:
-    room = queries.get_room(api_actor(), room_id)
-    return jsonify(room_json(room) | {
+    return jsonify(room_detail_json(sandbox.walk_room(api_actor(), room_id)[0]))  # a sandbox: owner, promoters
+
+
+def room_detail_json(room: Room) -> dict[str, Any]:
+    return room_json(room) | {
         "description": room.description, "attributes": room.attributes,
         "tags": [{"key": t.key, "category": t.category} for t in room.tags],
         "exits": [{"id": v.exit.id, "direction": v.exit.key, "aliases": v.exit.aliases,
-                   "destination": room_json(v.other)} for v in queries.exits_of(room)]})
+                   "destination": room_json(v.other)} for v in queries.exits_of(room)]}
+
+
+def exit_json(row: Exit) -> dict[str, Any]:
+    return {"id": row.id, "source_room_id": row.source_id, "destination_room_id": row.destination_id,
+            "direction": row.key, "aliases": list(row.aliases)}
 
 
 @bp.get("/world/export")
 @documented("The live world or one area as a download", query=ExportQuery, responses={200: Reply(
-    "The export: JSON that `POST /builds/import` reads back, or an Evennia batch-command file (`format=ev`).",
-    content={"application/json": {"type": "object", "required": ["format", "title", "rooms", "exits"]},
-             "text/plain": {"type": "string"}},
-    headers={"Content-Disposition": "attachment; filename=\"world.json\" (or area-<id>, .ev)"}),
-    404: "no build project `area` in this workspace"})
+    "The export: JSON that `POST /builds/import` reads back, an Evennia batch-command file (`format=ev`), or a "
+    "Mudlet XML map (`format=mudlet`: areas, rooms with coordinates, exits; Mudlet loads it with `loadMap`). The "
+    "JSON holds `connections` (an area's exits to and from the live rooms it is joined to) and `evennia_lint` "
+    "(what Evennia would do with the `.ev` of the same rooms: `{level, room, field, message}`).",
+    content={"application/json": {"type": "object", "required": ["format", "title", "rooms", "exits"],
+                                  "properties": {"connections": {"type": "array"},
+                                                 "evennia_lint": {"type": "array", "items": {"type": "object"}}}},
+             "text/plain": {"type": "string"}, "application/xml": {"type": "string"}},
+    headers={"Content-Disposition": "attachment; filename=\"world.json\" (or area-<id>, .ev, .xml)"}),
+    404: "no build project `area` in this workspace",
+    409: "`format=ev` and a room holds what Evennia cannot be given exactly (`not_exportable`; `details.evennia_lint`)"})
 def world_export() -> Response:
     actor = api_actor()
     query = from_query(ExportQuery)
@@ -212,8 +150,13 @@ def world_export() -> Response:
 
 
 def export_response(actor: Actor, fmt: str, area: int | None) -> Response:
-    """The export as a download: `.ev` (Evennia batch commands) or `.json`."""
+    """The export as a download: `.ev` (Evennia batch commands), `.json` or a Mudlet map (`.xml`)."""
     name = f"area-{area}" if area else "world"
+    if fmt == "mudlet":
+        response = Response(mudlet.export_map(actor, area), mimetype="application/xml")
+        response.charset = "utf-8"
+        response.headers["Content-Disposition"] = f'attachment; filename="{name}.xml"'
+        return response
     if fmt == "ev":
         response = Response(transfer.export_batch(actor, area), mimetype="text/plain")
         response.charset = "utf-8"
@@ -234,8 +177,9 @@ def builds() -> Response:
 
 @bp.post("/builds")
 @documented("Create a draft build project", body=NewProject, body_required=True, responses={
-    201: ProjectOut, 409: "two exits of one room share a name (`exit_conflict`)",
-    422: "a rule is broken: the name, a room's fields (`details.rooms.<index>.<field>`), ids the exits name"})
+    201: ProjectOut,
+    422: "a rule is broken: the name, a room's fields (`details.rooms.<index>.<field>`), ids the exits name, two "
+         "exits of one room with one name or alias (`details.exits.<index>.direction` or `.aliases`)"})
 def create_build() -> tuple[Response, int]:
     """`{"name", "description"?, "rooms"?: [...], "exits"?: [...], "entry"?}` → 201 the draft project."""
     actor = api_actor()
@@ -248,8 +192,9 @@ def create_build() -> tuple[Response, int]:
 
 @bp.post("/builds/import")
 @documented("Import a JSON export as a new draft project", body=ImportDocument, body_required=True,
-            query=ImportQuery, responses={201: ProjectOut, 409: "two exits of one room share a name",
-                                          422: "a room or exit of the document breaks a rule"})
+            query=ImportQuery, responses={201: ProjectOut,
+                                          422: "a room or exit of the document breaks a rule (two exits of one "
+                                               "room with one name or alias: `details.exits.<index>.<field>`)"})
 def import_build() -> tuple[Response, int]:
     """A JSON export (`/world/export`) as a new draft project."""
     actor = api_actor()
@@ -320,10 +265,37 @@ def build_promotion_preview(project_id: int) -> Response:
     503: "the database failed; the message says whether anything was saved"})
 def promote_build(project_id: int) -> Response:
     """`{"connection_room_id", "connection_direction", "preview_token"?}` → 200
-    `{"promoted_rooms", "created_exits", "entry_room_id"}`."""
+    `{"status": "live", "message", "promoted_rooms", "created_exits", "entry_room_id", "announcement"}`."""
     actor = api_actor()
     promotion.promotable(actor, project_id)
     command = from_json(PromoteBuild)
     result = promotion.promote(actor, project_id, command.connection_room_id, command.connection_direction,
                                command.preview_token or None)
+    return jsonify(result.as_json())
+
+
+@bp.get("/builds/<int:project_id>/unpromotion-preview")
+@documented("What returning a live area to the sandbox would do, and the token to confirm it with",
+            responses={200: UnpromotionPreviewOut, 409: "the project is not live (`invalid_transition`)"})
+def build_unpromotion_preview(project_id: int) -> Response:
+    """The rooms that go back, the connection exits removed, and any other exits joining the area to the world
+    (`foreign_exits`: they stop the return unless an admin forces it)."""
+    return jsonify(unpromotion.unpromotion_preview(api_actor(), project_id).as_json())
+
+
+@bp.post("/builds/<int:project_id>/unpromote")
+@documented("Return a live area to the sandbox", body=unpromotion.UnpromoteBuild, body_required=False, responses={
+    200: UnpromotedOut, 403: "the role is too low (promoter; `force` needs admin)",
+    409: "other exits join the area to the world (`foreign_exits`, `details.foreign_exits`), the world changed "
+         "since the preview (`world_changed`, `details` is the fresh preview) or the project is not live",
+    422: "`force` without a `reason` (1 to 2,000 characters)",
+    503: "the database failed; the message says whether anything was saved"})
+def unpromote_build(project_id: int) -> Response:
+    """`{"preview_token"?, "force"?, "reason"?}` → 200 `{"status": "built", "message", "returned_rooms",
+    "sandbox_id", "removed_exits", "forced"}`: one transaction, the rooms keep their ids."""
+    actor = api_actor()
+    unpromotion.returnable(actor, project_id)
+    command = from_json(unpromotion.UnpromoteBuild)
+    result = unpromotion.unpromote(actor, project_id, command.preview_token or None, force=command.force,
+                                   reason=command.reason)
     return jsonify(result.as_json())

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+import typing
 from collections.abc import Callable, Mapping
 from typing import Annotated, Any
 
@@ -28,9 +29,10 @@ from pydantic import (
 )
 
 from webapp import inputs
-from webapp.commands import Command, Id, Line, Text, command_error, invalid, parse
+from webapp.commands import Command, Flag, Id, Line, Text, command_error, invalid, parse, whole
 from webapp.errors import BadRequest, DomainError, Invalid
-from webapp.worlds.directions import parse_direction
+from webapp.worlds import evennia_lint
+from webapp.worlds.directions import find_direction, parse_direction
 from webapp.worlds.models import BUILD_CATEGORY
 
 KEY_RE = re.compile(r"[A-Za-z0-9_-]{1,80}")
@@ -64,7 +66,7 @@ def _room_key(value: object) -> str:
 
 def _room_name(value: object) -> str:
     name = value.strip() if isinstance(value, str) else ""
-    if not name or len(name) > 200 or "\n" in name or "\r" in name:
+    if not name or len(name) > 200 or evennia_lint.LINE_BREAK.search(name):  # \u2028 too: a line of its own in Evennia
         raise invalid(ROOM_PROBLEMS["name"])
     return name
 
@@ -96,6 +98,9 @@ def _attributes(value: object) -> str:
     if bad:
         raise invalid(f"attribute names must be identifiers (letters, digits, '_', not starting with a digit); "
                       f"not {bad[0]!r}")
+    clashing = evennia_lint.attribute_problems(parsed)  # `desc`, and names one in Evennia's lower case
+    if clashing:
+        raise invalid(next(iter(clashing.values())))
     return text
 
 
@@ -112,7 +117,7 @@ def _tags(value: object, *, drop_build_tags: bool = False) -> list[list[str]]:
             tag = [tag, ""]
         if not isinstance(tag, list | tuple) or len(tag) != 2 or not all(isinstance(t, str) for t in tag):
             raise invalid("each tag is a key and a category")
-        key, category = tag[0].strip(), tag[1].strip()
+        key, category = tag[0].strip().lower(), tag[1].strip().lower()  # as Evennia stores (and finds) them
         if not TAG_RE.fullmatch(key) or (category and not TAG_RE.fullmatch(category)):
             raise invalid(f"tag {key!r}: keys and categories are letters, digits, '_', '.', '-' "
                           "(no spaces, ';', ',', '=' or ':')")
@@ -193,6 +198,32 @@ def room_design(data: Mapping[str, object]) -> RoomDesign:
         raise room_invalid(room_problems(exc)) from None
 
 
+def _left_out(schema: dict[str, Any]) -> None:
+    """A field that may be left out (it keeps its value), described without the default no client sends."""
+    schema.pop("default", None)
+
+
+def _schema_of(kind: Any) -> WithJsonSchema:
+    """The JSON Schema an annotated field type of a room carries, for a field that takes any JSON and has it
+    checked by that type later."""
+    return next(m for m in typing.get_args(kind)[1:] if isinstance(m, WithJsonSchema))
+
+
+class RoomChanges(Command):
+    """A change to a live room (`POST /world/rooms/<id>`): any of a room's fields; those left out keep their
+    values. What results is checked as a designed room is (`RoomDesign`): one 422 naming every wrong field."""
+
+    key: Annotated[JsonValue, _schema_of(RoomKey)] = Field(None, json_schema_extra=_left_out)
+    name: Annotated[JsonValue, _schema_of(RoomName)] = Field(None, json_schema_extra=_left_out)
+    description: Annotated[JsonValue, _schema_of(RoomDescription)] = Field(None, json_schema_extra=_left_out)
+    attributes: Annotated[JsonValue, _schema_of(AttributesText)] = Field(None, json_schema_extra=_left_out)
+    tags: Annotated[JsonValue, _schema_of(Tags)] = Field(None, json_schema_extra=_left_out)
+
+    def applied_to(self, current: Mapping[str, object]) -> RoomDesign:
+        """`current` (a room's values as a designed room takes them) with the fields this change gives."""
+        return room_design({**current, **{name: getattr(self, name) for name in sorted(self.model_fields_set)}})
+
+
 def parse_tag_text(text: str) -> list[list[str]]:
     """The form's tags: `outdoors:terrain, quest` → [["outdoors", "terrain"], ["quest", ""]]."""
     return [[k.strip(), c.strip()] for k, _, c in (t.partition(":") for t in (text or "").split(",")) if k.strip()]
@@ -218,6 +249,12 @@ def parse_aliases(value: object) -> list[str]:
         if not ALIAS_RE.fullmatch(alias):
             raise Invalid(f"Alias {alias!r}: 1 to 40 lowercase letters, digits, '_' or '-'.",
                           details={"aliases": "lowercase letters, digits, '_' or '-'"})
+        # An exit is a command of its room, and wins over the default one. A direction's own short form (`i`, as
+        # an export of an `in` exit lists it) is the design's vocabulary: the .ev export leaves `i` out (evennia_lint).
+        hidden = None if find_direction(alias) else evennia_lint.shadowed_command(alias)
+        if hidden:
+            problem = f"{alias!r} would hide Evennia's {hidden} command in that room"
+            raise Invalid(f"Alias {problem}.", details={"aliases": problem})
     return aliases
 
 
@@ -236,6 +273,13 @@ class ExitDesign(Command):
     destination_id: Id
     direction: DirectionName = Field(None, validate_default=True)
     aliases: Aliases = Field(default_factory=list)
+
+
+class LiveExit(ExitDesign):
+    """An exit between two live rooms (`POST /world/exits`, the live room page): in a direction, with custom
+    aliases, and with `both_ways` the exit back the opposite way too (named by that direction alone)."""
+
+    both_ways: Flag = False
 
 
 # -- a design document (the create body, an import) --------------------------------------------
@@ -269,6 +313,11 @@ class DocumentRoom(RoomDesign):
 
     id: JsonValue = None
     tags: DocumentTags = Field(default_factory=list)
+
+    @property
+    def reference(self) -> JsonValue:
+        """What the document's exits (and `entry`) call this room: its `id`, else its `key`."""
+        return self.id if "id" in self.model_fields_set else self.key
 
 
 class DocumentExit(Command):
@@ -384,3 +433,13 @@ class PromoteBuild(PromotionTarget):
     """`POST /builds/<id>/promote`: the target, and the `preview_token` of the dialog that showed it."""
 
     preview_token: Text | None = None
+
+
+# -- the live world ------------------------------------------------------------------------------
+
+
+class LiveRoomsQuery(Command):
+    """The Live world page's list: live rooms whose name, key or handle contains `q`, a page at a time."""
+
+    q: Text = ""
+    page: whole(1, 1_000_000) = 1  # type: ignore[valid-type]

@@ -147,6 +147,8 @@ class BuildProject(db.Model):
     created_at: Mapped[CreatedAt]
 
     owner: Mapped[User | None] = relationship(foreign_keys=[owner_id])
+    # read only: the project page names the room its area is connected to ("connected north of Village square")
+    connection_room: Mapped[Room | None] = relationship(foreign_keys=[connection_room_id], viewonly=True)
     rooms: Mapped[list[BuildRoom]] = relationship(
         foreign_keys="BuildRoom.project_id", order_by="BuildRoom.position, BuildRoom.id",
         cascade="all, delete-orphan", back_populates="project")
@@ -200,3 +202,46 @@ class BuildExit(db.Model):
 
     source: Mapped[BuildRoom] = relationship(foreign_keys=[source_id])
     destination: Mapped[BuildRoom] = relationship(foreign_keys=[destination_id])
+
+
+# -- telling players about new areas ----------------------------------------------------------------
+
+
+class WorldSettings(db.Model):
+    """A workspace's world-build settings (admins): whether a promotion announces the new area, and where (an
+    Apprise URL, sealed like every channel; pages show only its masked hint)."""
+
+    __tablename__ = "world_settings"
+
+    workspace_id: Mapped[WorkspaceId] = mapped_column(primary_key=True)
+    announce_new_areas: Mapped[bool] = mapped_column(default=False)
+    announcement_target_sealed: Mapped[str | None] = mapped_column(Text)
+    announcement_target_hint: Mapped[str] = mapped_column(String(80), default="")
+
+
+class AnnouncementStatus(enum.StrEnum):
+    pending = "pending"
+    sent = "sent"
+    retrying = "retrying"  # an attempt failed before reaching the channel; the outbox tries again after a back-off
+    failed = "failed"  # the last attempt failed too: given up (the Jobs page can retry it)
+    unknown = "unknown"  # the channel may have got it (no answer after sending, a 5xx): never posted again
+    off = "off"  # announcements were turned off (or the channel cleared) before it went out
+    cancelled = "cancelled"  # the area went back to the sandbox before it went out
+
+
+class AreaAnnouncement(db.Model):
+    """One promotion's announcement ("The Old Mill is open, north of Village square."), written with the
+    promotion and sent once by an outbox effect; its status is what the project page shows."""
+
+    __tablename__ = "area_announcements"
+    __table_args__ = (Index("ix_area_announcements_project", "project_id", "id"),)
+
+    id: Mapped[IntPk]
+    workspace_id: Mapped[WorkspaceId]
+    project_id: Mapped[int] = mapped_column(ForeignKey("build_projects.id", ondelete="CASCADE"))
+    text: Mapped[str] = mapped_column(Text)
+    status: Mapped[AnnouncementStatus] = mapped_column(Enum(AnnouncementStatus, native_enum=False, length=16),
+                                                       default=AnnouncementStatus.pending)
+    error: Mapped[str] = mapped_column(String(300), default="")
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[CreatedAt]

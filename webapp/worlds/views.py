@@ -15,7 +15,18 @@ from webapp.accounts.models import Role
 from webapp.commands import from_form, parse
 from webapp.errors import BadRequest, DomainError, Invalid
 from webapp.htmx import redirect_after_post, render, render_page
-from webapp.worlds import design, lifecycle, promotion, queries, sandbox, transfer, worldmap
+from webapp.worlds import (
+    announcements,
+    design,
+    evennia_lint,
+    lifecycle,
+    promotion,
+    queries,
+    sandbox,
+    transfer,
+    unpromotion,
+    worldmap,
+)
 from webapp.worlds.api import export_response
 from webapp.worlds.commands import (
     ExitDesign,
@@ -28,7 +39,7 @@ from webapp.worlds.commands import (
     read_import,
     room_design,
 )
-from webapp.worlds.directions import DIRECTIONS
+from webapp.worlds.directions import DIRECTIONS, where
 from webapp.worlds.models import BuildProject
 
 bp = Blueprint("worlds", __name__)
@@ -40,7 +51,8 @@ signed_in_only(bp)
 
 @bp.context_processor
 def _helpers() -> dict[str, Any]:
-    return {"DIRECTIONS": DIRECTIONS, "allowed_transitions": lifecycle.allowed_transitions, "Role": Role}
+    return {"DIRECTIONS": DIRECTIONS, "allowed_transitions": lifecycle.allowed_transitions, "Role": Role,
+            "may_walk": lifecycle.may_walk, "latest_announcement": announcements.latest, "where": where}
 
 
 def _back_to_build(project_id: int, message: str, anchor: str = "") -> WerkzeugResponse:
@@ -90,6 +102,8 @@ def _detail(project: BuildProject, status: int = 200, **context: Any) -> Respons
     context.setdefault("exit_form", {})
     context.setdefault("errors", {})
     context.setdefault("error", None)
+    context.setdefault("evennia_lint", transfer.project_lint(current_actor(), project))
+    context.setdefault("evennia_version", evennia_lint.EVENNIA_VERSION)
     return render("worlds/detail.html", status=status, project=project, **context)
 
 
@@ -98,11 +112,13 @@ def detail(project_id: int) -> Response:
     return _detail(queries.get_project(current_actor(), project_id))
 
 
-def _room_form() -> dict[str, str]:
+def room_form() -> dict[str, str]:
+    """A room's fields as the form sent them (text)."""
     return {k: request.form.get(k, "") for k in ROOM_FIELDS}
 
 
-def _room_fields(form: dict[str, str]) -> RoomDesign:
+def room_fields(form: dict[str, str]) -> RoomDesign:
+    """The form's room as a checked `RoomDesign` (422 beside each wrong field)."""
     return room_design(form | {"attributes": form["attributes"] or "{}", "tags": parse_tag_text(form["tags"])})
 
 
@@ -110,9 +126,9 @@ def _room_fields(form: dict[str, str]) -> RoomDesign:
 def add_room(project_id: int) -> Any:
     actor = current_actor()
     actor.require(*lifecycle.DESIGN)
-    form = _room_form()
+    form = room_form()
     try:
-        room = design.add_room(actor, project_id, _room_fields(form))
+        room = design.add_room(actor, project_id, room_fields(form))
     except Invalid as exc:
         return _detail(queries.get_project(actor, project_id), exc.status, room_form=form,
                        errors=exc.details or {}, error=exc)
@@ -134,9 +150,9 @@ def edit_room(project_id: int, room_id: int) -> Response:
 def update_room(project_id: int, room_id: int) -> Any:
     actor = current_actor()
     actor.require(*lifecycle.DESIGN)
-    form = _room_form()
+    form = room_form()
     try:
-        room = design.update_room(actor, project_id, room_id, _room_fields(form))
+        room = design.update_room(actor, project_id, room_id, room_fields(form))
     except Invalid as exc:
         project = queries.get_project(actor, project_id)
         return render("worlds/room_form.html", status=exc.status, project=project,
@@ -167,7 +183,8 @@ def add_exit(project_id: int) -> Any:
         design.add_exit(actor, project_id, command.source_id, command.destination_id, command.direction,
                         command.aliases)
     except DomainError as exc:
-        return _detail(queries.get_project(actor, project_id), exc.status, exit_form=form, error=exc)
+        return _detail(queries.get_project(actor, project_id), exc.status, exit_form=form, error=exc,
+                       exit_errors=exc.details if isinstance(exc, Invalid) and isinstance(exc.details, dict) else {})
     return _back_to_build(project_id, "Exit added.", "exits")
 
 
@@ -235,11 +252,50 @@ def promote(project_id: int) -> Any:
             except DomainError:
                 fresh = None
         return _dialog(project_id, exc.status, preview=fresh, message=exc.message)
-    message = (f"{result.project.name!r} is live: {result.promoted_rooms} rooms, connected "
-               f"{result.project.connection_direction} of {result.connection.name}.")
+    message = result.message
     target = url_for(".world_map", highlight=project_id)
     flash(message, "success")
     return redirect_after_post(target)
+
+
+# -- return to sandbox -----------------------------------------------------------------------------
+
+
+def _unpromote_dialog(project_id: int, status: int = 200, **context: Any) -> Response:
+    context.setdefault("preview", None)
+    context.setdefault("message", None)
+    context.setdefault("form", {})
+    return render("worlds/unpromote.html", "dialog", status=status, project_id=project_id, **context)
+
+
+@bp.get("/builds/<int:project_id>/unpromote")
+def unpromote_dialog(project_id: int) -> Response:
+    try:
+        preview = unpromotion.unpromotion_preview(current_actor(), project_id)
+    except DomainError as exc:
+        return _unpromote_dialog(project_id, exc.status, message=exc.message)
+    return _unpromote_dialog(project_id, preview=preview)
+
+
+@bp.post("/builds/<int:project_id>/unpromote")
+def unpromote(project_id: int) -> Any:
+    actor = current_actor()
+    form = {"force": request.form.get("force", ""), "reason": request.form.get("reason", "")}
+    try:
+        unpromotion.returnable(actor, project_id)  # role and state before the form
+        command = from_form(unpromotion.UnpromoteBuild)
+        result = unpromotion.unpromote(actor, project_id, command.preview_token or None, force=command.force,
+                                       reason=command.reason)
+    except DomainError as exc:
+        fresh = None
+        if isinstance(exc, promotion.WorldChanged | unpromotion.ForeignExits | Invalid):
+            try:
+                fresh = unpromotion.unpromotion_preview(actor, project_id)
+            except DomainError:
+                fresh = None
+        return _unpromote_dialog(project_id, exc.status, preview=fresh, message=exc.message, form=form)
+    flash(result.message, "success")
+    return redirect_after_post(url_for(".detail", project_id=project_id))
 
 
 # -- the world ----------------------------------------------------------------------------------
@@ -255,10 +311,8 @@ def room_search() -> Response:
 @bp.get("/world/rooms/<int:room_id>")
 def room(room_id: int) -> Response:
     """A room and its exits as links: walking the sandbox before promotion, or the live world."""
-    actor = current_actor()
-    room = queries.get_room(actor, room_id)
-    return render("worlds/room.html", room=room, exits=queries.exits_of(room),
-                  project=queries.project_of_sandbox(actor, room))
+    room, project = sandbox.walk_room(current_actor(), room_id)  # a sandbox: its owner, promoters, admins
+    return render("worlds/room.html", room=room, exits=queries.exits_of(room), project=project)
 
 
 @bp.get("/world/map")
