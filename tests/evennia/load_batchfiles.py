@@ -90,6 +90,10 @@ class LoadBatchFiles(EvenniaTest):
                 "rooms": [describe(o) for o in made if o.db_location is None and o.db_destination is None
                           and o.is_typeclass("evennia.objects.objects.DefaultRoom", exact=False)],
                 "exits": [describe_exit(o) for o in made if o.db_destination is not None],
+                # anything else a file made (an object, a script's holder, a character): the export makes none
+                "others": [f"{o.db_key} ({o.typeclass_path})" for o in made if o.db_destination is None
+                           and not (o.db_location is None
+                                    and o.is_typeclass("evennia.objects.objects.DefaultRoom", exact=False))],
             })
         everything = ObjectDB.objects.order_by("id")
         dump = {

@@ -103,6 +103,13 @@ def test_the_lint_warns_that_opening_the_connection_may_re_route_an_exit_of_the_
     assert "Could not find" in finding.message
 
 
+def test_a_connection_to_a_room_not_named_by_a_handle_is_an_error_it_would_be_written_raw_after_open():
+    rooms = [_room("yard#01", "Mill yard")]
+    exits = [ExportExit("yard#01", "square#01\n@py evil()", "southwest", ["sw"])]
+    findings = lint(rooms, exits, {"square#01\n@py evil()": "Village square"})
+    assert [(f.level, f.field) for f in findings if f.level == "error"] == [("error", "handle")]
+
+
 def test_the_lint_notes_in_and_out_once_and_warns_of_each_alias_left_out():
     rooms = [_room("a#01", "A"), _room("b#01", "B")]
     exits = [ExportExit("a#01", "b#01", "in", ["i"]), ExportExit("b#01", "a#01", "out", ["o", "l"])]
@@ -128,3 +135,17 @@ def test_the_project_page_lists_what_evennia_would_do_with_the_design(auth, admi
     assert page.status_code == 200
     text = page.get_data(as_text=True)
     assert "Evennia" in text and "named exactly with @py" in text and "it is &#39;maxhp&#39; there" in text
+
+
+def test_another_directions_short_form_on_an_exit_is_a_custom_alias_refused_when_it_hides_a_command():
+    from webapp.commands import parse
+    from webapp.errors import Invalid
+    from webapp.worlds.commands import ExitDesign
+
+    assert parse(ExitDesign, {"source_id": 1, "destination_id": 2, "direction": "in", "aliases": ["i"]}).aliases == ["i"]
+    assert parse(ExitDesign, {"source_id": 1, "destination_id": 2, "direction": "north", "aliases": ["s"]}).aliases \
+        == ["s"]  # hides nothing
+    with pytest.raises(Invalid) as refused:
+        parse(ExitDesign, {"source_id": 1, "destination_id": 2, "direction": "north", "aliases": ["i"]})
+    assert "would hide Evennia's i command" in refused.value.message and list(refused.value.details) == ["aliases"]
+

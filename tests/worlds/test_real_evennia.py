@@ -202,6 +202,7 @@ def differences(name: str, document: dict[str, Any], loaded: dict[str, Any], han
     for exit_ in exits:
         if exit_ not in wanted:
             problems.append(f"{name}: Evennia made an exit {exit_} the export does not hold")
+    problems += [f"{name}: Evennia made {other}, which is neither a room nor an exit" for other in loaded["others"]]
     return problems
 
 

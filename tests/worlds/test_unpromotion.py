@@ -9,6 +9,7 @@ import re
 import pytest
 from sqlalchemy import func, select
 
+from tests.drills.database import changes, rows
 from webapp.audit.models import AuditEvent
 from webapp.errors import BadRequest, Forbidden, Invalid, NotFound
 from webapp.extensions import db as _db
@@ -247,6 +248,18 @@ def test_another_areas_connection_into_this_one_is_foreign(factories):
     assert sorted(c.into_area for c in preview.boundary.foreign) == [False, True]
     with pytest.raises(unpromotion.ForeignExits):
         unpromotion.unpromote(admin, project.id)
+
+
+def test_even_forced_a_return_never_cuts_off_another_live_area_connected_to_it(factories, db):
+    admin, _limbo, project = _live_area(factories)
+    other = factories.build_project(admin)
+    promotion.promote(admin, other.id, project.rooms[2].room_id, "east")  # connected east of the loft
+    before = rows(db)
+    with pytest.raises(unpromotion.ForeignExits) as refused:
+        unpromotion.unpromote(admin, project.id, force=True, reason="rebuilding the mill")
+    assert repr(other.name) in refused.value.message and "return it to the sandbox first" in refused.value.message
+    assert refused.value.details["connected_areas"] == [{"id": other.id, "name": other.name}]
+    assert changes(before, rows(db)) == {}
 
 
 # -- over the API and in the dialog -----------------------------------------------------------------

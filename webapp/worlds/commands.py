@@ -26,6 +26,7 @@ from pydantic import (
     ValidatorFunctionWrapHandler,
     WithJsonSchema,
     field_validator,
+    model_validator,
 )
 
 from webapp import inputs
@@ -266,6 +267,19 @@ Aliases = Annotated[list[str], BeforeValidator(parse_aliases),
                                               {"type": "string", "description": "comma-separated"}]})]
 
 
+def other_directions_shadowing(direction: str | None, aliases: list[str]) -> None:
+    """A direction's short form is the design's own word only on an exit of that direction (`i` on an `in` exit);
+    on another exit it is a custom alias like any other, and 422 when it would hide a default command (`i` on a
+    `north` exit hides Evennia's inventory)."""
+    own = find_direction(direction or "")
+    for alias in aliases:
+        named = find_direction(alias)
+        hidden = evennia_lint.shadowed_command(alias) if named is not None and named != own else None
+        if hidden:
+            problem = f"{alias!r} would hide Evennia's {hidden} command in that room"
+            raise Invalid(f"Alias {problem}.", details={"aliases": problem})
+
+
 class ExitDesign(Command):
     """An exit of the design form: from one designed room to another, in a direction, with custom aliases."""
 
@@ -273,6 +287,11 @@ class ExitDesign(Command):
     destination_id: Id
     direction: DirectionName = Field(None, validate_default=True)
     aliases: Aliases = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _aliases_of_its_direction(self) -> ExitDesign:
+        other_directions_shadowing(self.direction, self.aliases)
+        return self
 
 
 class LiveExit(ExitDesign):
@@ -327,6 +346,11 @@ class DocumentExit(Command):
     destination: JsonValue = None
     direction: DirectionName = Field(None, validate_default=True, validation_alias=AliasChoices("direction", "key"))
     aliases: Aliases = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _aliases_of_its_direction(self) -> DocumentExit:
+        other_directions_shadowing(self.direction, self.aliases)
+        return self
 
 
 class DesignDocument(Command):

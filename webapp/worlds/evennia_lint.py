@@ -258,6 +258,10 @@ def lint(rooms: Sequence[LintRoom], exits: Sequence[LintExit],
         elif room.handle in handles_seen:
             out.append(Finding("error", _room_label(room), "handle", "two rooms have this handle"))
         handles_seen.add(room.handle)
+    for handle, name in outside.items():  # written raw after `@open … =`: it must be a handle and nothing more
+        if not isinstance(handle, str) or not HANDLE.fullmatch(handle):
+            out.append(Finding("error", f"{name} ({handle})", "handle",
+                               "a room the area connects to is named by a handle like mill#01"))
     lowered = {r.handle.lower(): r.handle for r in rooms if isinstance(r.handle, str)} | \
         {h.lower(): h for h in outside}
     for room in rooms:

@@ -151,9 +151,13 @@ def add_live_room(actor: Actor, fields: RoomDesign) -> Room:
                 key=fields.key, name=fields.name, description=fields.description,
                 attributes_json=fields.attributes, tags=[RoomTag(key=k, category=c) for k, c in fields.tags])
     db.session.add(room)
-    db.session.flush()
+    taken = "Another room took the same handle at the same moment; nothing was added. Try again."
+    try:
+        db.session.flush()
+    except IntegrityError as exc:  # uq_rooms_workspace_handle: the same key added at once
+        lost_race_conflict(exc, taken)
     audit.record(actor, "world.room_added", "room", room.id, {"handle": room.handle, "name": room.name})
-    commit_or_conflict("Another room took the same handle at the same moment; nothing was added. Try again.")
+    commit_or_conflict(taken)
     return room
 
 

@@ -141,18 +141,22 @@ def _plan(actor: Actor, rooms: list[DocumentRoom], exits: list[DocumentExit]) ->
                        for index, handle in plan.kept.items() if handle in taken]
     outside = {ref for e in exits for ref in (_reference(e.source), _reference(e.destination))
                if ref is not None and ref not in by_ref}
-    named = {r.handle: r for r in _rooms_by_handle(actor, outside)}
+    # Locked and read as they are now: a return to the sandbox or a removal under way settles first, and its
+    # rooms then read as sandbox rooms or as missing, never as the live rooms they were.
+    named = {r.handle: r for r in _rooms_by_handle(actor, outside, lock=True)}
     _plan_exits(plan, exits, by_ref, named)
     return plan
 
 
-def _rooms_by_handle(actor: Actor, handles: Iterable[str]) -> list[Room]:
-    """The workspace's rooms (live or in a sandbox) that have these handles."""
+def _rooms_by_handle(actor: Actor, handles: Iterable[str], *, lock: bool = False) -> list[Room]:
+    """The workspace's rooms (live or in a sandbox) that have these handles (with `lock`, locked and re-read)."""
     wanted = sorted({h for h in handles if is_handle(h)})
     found: list[Room] = []
     for start in range(0, len(wanted), 500):  # bounded IN lists, whatever the file's size
-        found += db.session.scalars(select(Room).where(Room.workspace_id == actor.workspace_id,
-                                                       Room.handle.in_(wanted[start:start + 500])))
+        query = select(Room).where(Room.workspace_id == actor.workspace_id, Room.handle.in_(wanted[start:start + 500]))
+        if lock:
+            query = query.order_by(Room.id).with_for_update().execution_options(populate_existing=True)
+        found += db.session.scalars(query)
     return found
 
 

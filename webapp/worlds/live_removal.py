@@ -17,6 +17,7 @@ from webapp.accounts.services import Actor
 from webapp.audit import services as audit
 from webapp.errors import Conflict, NotFound
 from webapp.extensions import db
+from webapp.worlds.directions import where
 from webapp.worlds.live import WORLD_ADMIN, commit_or_conflict, live_room
 from webapp.worlds.models import BUILD_CATEGORY, BuildProject, Exit, ExitName, ProjectStatus, Room, project_tag
 from webapp.worlds.queries import ExitView, area_room_ids, exits_of
@@ -32,8 +33,8 @@ def _room_refusals(actor: Actor, room: Room) -> list[str]:
     """Why `room` may not be removed: a live area is connected to it, or it is one of a live area's rooms."""
     named = f"{room.name} ({room.handle})"
     area_tags = {t.key for t in room.tags if t.category == BUILD_CATEGORY}
-    refusals = [f"{named} is the connection room of the live area {p.name!r} (connected {p.connection_direction} "
-                f"of it); return that area to the sandbox first."
+    refusals = [f"{named} is the connection room of the live area {p.name!r} (connected "
+                f"{where(p.connection_direction or '')} it); return that area to the sandbox first."
                 for p in _live_projects(actor, BuildProject.connection_room_id == room.id)]
     refusals += [f"{named} is a room of the live area {p.name!r}; return that area to the sandbox first."
                  for p in _live_projects(actor) if project_tag(p.id) in area_tags]

@@ -16,7 +16,7 @@ from sqlalchemy import delete, func, select, update
 
 from webapp.accounts.services import Actor
 from webapp.audit import services as audit
-from webapp.errors import Conflict
+from webapp.errors import Conflict, NotFound
 from webapp.extensions import db, utcnow
 from webapp.outbox import services as outbox
 from webapp.outbox.models import OutboxEffect
@@ -224,7 +224,9 @@ def promote(actor: Actor, project_id: int, connection_room_id: int, direction_te
     connection = get_room(actor, connection_room_id)
     # Locked and read again: a return to the sandbox may have taken it out of the live world meanwhile.
     connection = db.session.scalars(select(Room).where(Room.id == connection.id).with_for_update()
-                                    .execution_options(populate_existing=True)).one()
+                                    .execution_options(populate_existing=True)).one_or_none()
+    if connection is None:  # an admin removed it meanwhile
+        raise NotFound(f"No room {connection_room_id} in this workspace any more.")
     entry = _sandbox_entry(project)
     return confirm(AreaPromotion(actor, project, connection, entry, direction), preview_token)
 

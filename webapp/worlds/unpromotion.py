@@ -126,6 +126,16 @@ def _boundary(project: BuildProject, room_ids: list[int] | None = None) -> Bound
     return Boundary(room_ids=room_ids, connection=connection, foreign=foreign)
 
 
+def _areas_hanging_off(project: BuildProject, room_ids: list[int]) -> list[BuildProject]:
+    """Other live areas whose connection room is one of `room_ids`."""
+    if not room_ids:
+        return []
+    return list(db.session.scalars(select(BuildProject).where(
+        BuildProject.workspace_id == project.workspace_id, BuildProject.id != project.id,
+        BuildProject.status == ProjectStatus.live, among(BuildProject.connection_room_id, room_ids))
+        .order_by(BuildProject.id)))
+
+
 def _foreign_message(foreign: list[CrossingExit]) -> str:
     listed = "; ".join(c.describe() for c in foreign)
     return (f"{len(foreign)} exit{'' if len(foreign) == 1 else 's'} besides the connection join the area to other "
@@ -213,6 +223,13 @@ class AreaUnpromotion(Promotion[WorldUnpromotion]):
         foreign = self.boundary.foreign
         if foreign and not self.force:
             raise ForeignExits(_foreign_message(foreign), details={"foreign_exits": [c.as_json() for c in foreign]})
+        hanging = _areas_hanging_off(self.project, self.boundary.room_ids)
+        if hanging:  # even forced: their connection would go and leave them live but cut off
+            names = ", ".join(repr(p.name) for p in hanging)
+            raise ForeignExits(f"The live area{'' if len(hanging) == 1 else 's'} {names} "
+                               f"{'is' if len(hanging) == 1 else 'are'} connected to a room of this area; return "
+                               f"{'it' if len(hanging) == 1 else 'them'} to the sandbox first.",
+                               details={"connected_areas": [{"id": p.id, "name": p.name} for p in hanging]})
 
     def write(self) -> WorldUnpromotion:
         return _write_return(self.actor, self.project, self.boundary, self.force, self.reason)
