@@ -1,4 +1,4 @@
-"""World builds (helper C, issue 17): a workspace's world settings (announce new areas, the channel, sealed) and
+"""World builds: a workspace's world settings (announce new areas, the channel, sealed) and
 one announcement row per promotion that announces its area
 
 Revision ID: 0007

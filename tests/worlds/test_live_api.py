@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from tests.conftest import bearer
 from tests.drills.database import changes, rows
-from webapp.worlds import batchfile, transfer
+from webapp.worlds import transfer
 from webapp.worlds.models import Room
 
 
@@ -191,8 +191,6 @@ def test_an_import_clash_lists_every_conflict_in_details(api, factories, db):
     assert db.session.scalar(select(func.count()).select_from(Room)) == before
 
 
-@pytest.mark.skipif(not hasattr(batchfile, "to_document"),
-                    reason="webapp.worlds.batchfile.to_document (helper A, issue 17) is not there yet")
 def test_an_evennia_batch_file_imports_with_format_ev(api, factories):
     elsewhere = factories.user("admin", "Globex")
     factories.live_room(elsewhere, "limbo", "Limbo")
