@@ -8,6 +8,7 @@ import random
 
 import pytest
 
+from tests.worlds.geometry import segment_hits_box
 from webapp.worlds.directions import DIRECTIONS
 from webapp.worlds.layout import Layout, crossed_cells, layout, route
 
@@ -243,24 +244,6 @@ def test_a_line_that_would_cross_a_room_goes_round_it_along_the_gutters():
         assert all(a[0] == b[0] or a[1] == b[1] for a, b in itertools.pairwise(inner))  # along them
 
 
-def _hits(segment: tuple[tuple[float, float], tuple[float, float]], box: tuple[float, float, float, float]) -> bool:
-    """Whether the segment meets the closed box (x0, y0, x1, y1): Liang–Barsky clipping."""
-    (x1, y1), (x2, y2) = segment
-    dx, dy = x2 - x1, y2 - y1
-    low, high = 0.0, 1.0
-    for p, q in ((-dx, x1 - box[0]), (dx, box[2] - x1), (-dy, y1 - box[1]), (dy, box[3] - y1)):
-        if p == 0:
-            if q < 0:
-                return False
-            continue
-        t = q / p
-        if p < 0:
-            low = max(low, t)
-        else:
-            high = min(high, t)
-        if low > high:
-            return False
-    return True
 
 
 @pytest.mark.parametrize("seed", range(6))
@@ -279,7 +262,7 @@ def test_no_line_crosses_the_box_of_a_room_it_does_not_join(seed):
             if room in (source, destination):
                 continue
             box = (x - hx, y - hy, x + hx, y + hy)
-            assert not any(_hits((a, b), box) for a, b in itertools.pairwise(path)), (source, destination,
+            assert not any(segment_hits_box(a, b, box) for a, b in itertools.pairwise(path)), (source, destination,
                                                                                               room, path)
 
 

@@ -31,6 +31,7 @@ from typing import Any
 
 import pytest
 
+from tests.evennia.typed_values import typed
 from webapp.worlds import evennia_lint, lifecycle, promotion, queries, sandbox, transfer
 from webapp.worlds.design import create_project
 from webapp.worlds.directions import DIRECTIONS
@@ -38,6 +39,7 @@ from webapp.worlds.directions import DIRECTIONS
 ROOT = Path(__file__).resolve().parents[2]
 VENV = Path(os.environ.get("EVENNIA_VENV", ROOT / ".venv-evennia"))
 HARNESS = ROOT / "tests" / "evennia" / "load_batchfiles.py"
+TYPED_VALUES = ROOT / "tests" / "evennia" / "typed_values.py"  # the harness imports it from beside itself
 TIMEOUT = 900  # seconds for the one `evennia test` run (about 20 s on a quiet machine)
 
 
@@ -126,6 +128,7 @@ def run_evennia(launcher: Path, files: dict[str, str], workdir: Path) -> dict[st
     for name, text in files.items():
         (game / "world" / f"{name}.ev").write_bytes(text.encode("utf-8"))
     shutil.copy(HARNESS, game / "test_promotion_desk_load.py")
+    shutil.copy(TYPED_VALUES, game / "typed_values.py")
     dump = workdir / "dump.json"
     manifest = workdir / "manifest.json"
     manifest.write_text(json.dumps({"files": list(files), "dump": str(dump)}), encoding="utf-8")
@@ -140,21 +143,6 @@ def run_evennia(launcher: Path, files: dict[str, str], workdir: Path) -> dict[st
 # -- the comparison ------------------------------------------------------------------------------------------
 
 
-def typed(value: Any) -> Any:
-    """The JSON value as the harness dumps Evennia's (tests/evennia/load_batchfiles.py `typed`)."""
-    if value is None:
-        return {"none": None}
-    if isinstance(value, bool):
-        return {"bool": value}
-    if isinstance(value, int):
-        return {"int": str(value)}
-    if isinstance(value, float):
-        return {"float": repr(value)}
-    if isinstance(value, str):
-        return {"str": value}
-    if isinstance(value, list):
-        return {"list": [typed(v) for v in value]}
-    return {"dict": [[k, typed(v)] for k, v in value.items()]}
 
 
 def expected_rooms(document: dict[str, Any]) -> dict[str, dict[str, Any]]:

@@ -7,6 +7,7 @@ import itertools
 import re
 from typing import Any
 
+from tests.worlds.geometry import segment_hits_box
 from webapp.worlds import live, promotion, worldmap
 from webapp.worlds.worldmap import BOX_H, BOX_W
 
@@ -71,21 +72,6 @@ def _whole(admin: Any, **kwargs: Any) -> worldmap.MapView:
                               y=str(args["y"]), span=str(args["span"]))
 
 
-def _hits(a: tuple[float, float], b: tuple[float, float], box: tuple[float, float, float, float]) -> bool:
-    """Whether the segment a–b meets the closed box (x0, y0, x1, y1): Liang–Barsky clipping."""
-    (x1, y1), (x2, y2) = a, b
-    dx, dy = x2 - x1, y2 - y1
-    low, high = 0.0, 1.0
-    for p, q in ((-dx, x1 - box[0]), (dx, box[2] - x1), (-dy, y1 - box[1]), (dy, box[3] - y1)):
-        if p == 0:
-            if q < 0:
-                return False
-            continue
-        t = q / p
-        low, high = (max(low, t), high) if p < 0 else (low, min(high, t))
-        if low > high:
-            return False
-    return True
 
 
 def _box(room: worldmap.MapRoom) -> tuple[float, float, float, float]:
@@ -124,7 +110,7 @@ def test_no_exit_line_crosses_the_box_of_a_room_it_does_not_join(admin, factorie
         for room in view.rooms:
             if room.id in (line.source, line.destination):
                 continue
-            assert not any(_hits(a, b, _box(room)) for a, b in segments), (line, room.name)
+            assert not any(segment_hits_box(a, b, _box(room)) for a, b in segments), (line, room.name)
 
 
 def test_each_area_is_framed_and_no_two_frames_overlap(admin, factories):
