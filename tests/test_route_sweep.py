@@ -10,9 +10,10 @@ from typing import Any
 import pytest
 from flask import request
 from sqlalchemy import event
-from werkzeug.datastructures import ImmutableMultiDict
+from werkzeug.datastructures import ImmutableMultiDict, MultiDict
 
 from tests.urlmap import BOT_URLS, one_of_everything, urls
+from webapp import commands
 from webapp.extensions import db as _db
 
 SESSION_ENDERS = ("/settings/members/<int:user_id>/sign-out", "/account/sign-out-everywhere", "/logout")
@@ -117,11 +118,12 @@ def _hostile_forms() -> Iterator[bytes | dict[str, str]]:
     yield from EDGE_NIGHTS
 
 
-def _hostile_json() -> Iterator[bytes]:
+def _hostile_json() -> Iterator[bytes | dict[str, Any]]:
+    yield b"{}"  # nothing: the path every one-field body follows until it is read (see `_due`)
     for name in JSON_FIELDS:
         for value in (LONE_SURROGATE, *_hostile_values(name)):
-            yield json.dumps({name: value}).encode()  # ensure_ascii: the surrogate travels as the text \ud800
-        yield json.dumps({name: {LONE_SURROGATE: [LONE_SURROGATE]}}).encode()
+            yield {name: value}  # sent with ensure_ascii: the surrogate travels as the text \ud800
+        yield {name: {LONE_SURROGATE: [LONE_SURROGATE]}}
     yield json.dumps({LONE_SURROGATE: 1, **{name: LONE_SURROGATE for name in JSON_FIELDS}}).encode()
     yield from (json.dumps(night).encode() for night in EDGE_NIGHTS)
     yield b'{"name": "\xed\xa0\x80"}'  # raw CESU-8 bytes: json.loads reads bytes with surrogatepass
@@ -227,22 +229,63 @@ class _TrackedFields(ImmutableMultiDict):
         return super().copy()
 
 
+def _model_keys(model: type[Any]) -> set[str]:
+    """The JSON keys a typed command reads: its fields' names and aliases (models ignore every other key)."""
+    keys = set(model.model_fields)
+    for field in model.model_fields.values():
+        keys |= {alias for alias in (field.alias, field.validation_alias) if isinstance(alias, str)}
+    return keys
+
+
 @pytest.fixture
-def fields_read(app):
-    """The query and form fields each request's handling looked at, past the app-wide checks (which look at every
-    field of every request the same way, whatever the route). A field a route never looks at cannot change its
-    answer, so a bad value in it alone need not be sent to that route (the all-at-once attempts still send it)."""
+def fields_read(app, monkeypatch):
+    """The query, form and JSON fields each request's handling looked at, past the app-wide checks (which look at
+    every field of every request the same way, whatever the route). A field a route never looks at cannot change
+    its answer, so a bad value in it alone need not be sent to that route (the all-at-once attempts still send it).
+
+    A JSON body read through `commands.from_json(Model)` is read by the model, which takes its own keys and ignores
+    the rest (no model forbids extra keys): those keys are noted. A route that reads its body any other way (the
+    raw bytes, or `json_body()` by hand) has looked at every field."""
     seen: set[str] = set()
+    bodies = {"read": 0, "typed": 0}
+    json_body, parse = commands.json_body, commands.parse
+
+    def typed_body() -> Any:  # `from_json`'s read of the body, which it hands to `parse` whole
+        bodies["typed"] += 1
+        return json_body()
+
+    def typed_parse(model: type[Any], data: Any, *, source: str = "json") -> Any:
+        if source == "json" and not isinstance(data, MultiDict):
+            seen.update(_model_keys(model))
+        return parse(model, data, source=source)
+
+    monkeypatch.setattr(commands, "json_body", typed_body)
+    monkeypatch.setattr(commands, "parse", typed_parse)
 
     def track() -> None:
         request.__dict__["args"] = _TrackedFields(request.args, seen)
         if request.method == "POST":
             request.__dict__["form"] = _TrackedFields(request.form, seen)
+            get_data = request.get_data
+
+            def counted_get_data(*args: Any, **kwargs: Any) -> Any:
+                bodies["read"] += 1
+                return get_data(*args, **kwargs)
+
+            request.__dict__["get_data"] = counted_get_data
+
+    def settle(response: Any) -> Any:
+        if bodies["read"] > bodies["typed"]:  # a body read other than by `from_json`
+            seen.add(ALL)
+        bodies.update(read=0, typed=0)
+        return response
 
     hooks = app.before_request_funcs.setdefault(None, [])
     hooks.append(track)  # last: after the text check and CSRF, which read every field of every route alike
+    app.after_request_funcs.setdefault(None, []).insert(0, settle)
     yield seen
     hooks.remove(track)
+    app.after_request_funcs[None].remove(settle)
 
 
 def _alone(name: str, seen: set[str]) -> bool:
@@ -255,23 +298,30 @@ def _field_of(sent: Any) -> str | None:
     return next(iter(sent)) if isinstance(sent, dict) and len(sent) == 1 else None
 
 
-def _due(sends: list[tuple[Any, Callable[[], Any]]], seen: set[str]) -> Iterator[Callable[[], Any]]:
+def _due(sends: list[tuple[Any, Callable[[], Any]]], seen: set[str], *,
+         unread: str = "skip") -> Iterator[Callable[[], Any]]:
     """Of (what is sent, send): first those that set no field or several, then, while the route's answers show
     more fields looked at, those whose one field it looked at. Lazily: each choice sees the answers before it.
 
     Why a skipped one cannot fail: a request setting only field F follows, until the route reads F, the same path
     as the request that sets nothing (sent first), and every read is noted, present or not; so a route that would
-    ever read F shows it in that answer, and F's requests are sent."""
+    ever read F shows it in that answer, and F's requests are sent.
+
+    `unread="one per value"` (JSON bodies): a body is parsed whole inside the route (`apiblueprint.json_body`
+    checks depth, numbers and storable text in every key and value alike), so of the fields never looked at, one
+    body for each distinct value is still sent."""
     seen.clear()
     pending = []
     for sent, send in sends:
         if _field_of(sent) is None:
             yield send
         else:
-            pending.append((_field_of(sent), send))
-    while due := [send for field, send in pending if _alone(field, seen)]:
-        pending = [(field, send) for field, send in pending if not _alone(field, seen)]
+            pending.append((sent, send))
+    while due := [send for sent, send in pending if _alone(_field_of(sent), seen)]:
+        pending = [(sent, send) for sent, send in pending if not _alone(_field_of(sent), seen)]
         yield from due
+    if unread == "one per value":
+        yield from {json.dumps(next(iter(sent.values()))): send for sent, send in pending}.values()
 
 
 @pytest.fixture
@@ -359,13 +409,15 @@ def test_no_route_answers_500_to_hostile_text_numbers_dates_or_zones_and_a_refus
     def attempts(method: str, url: str, headers: dict[str, str]) -> Iterator[str]:
         if method == "GET":
             sends = _gets(auth, client, url, headers, _hostile_queries())
-        elif url.startswith("/api/"):  # a JSON body is read whole: every body is sent
-            sends = [(None, lambda b=b: client.post(url, headers=headers, data=b, content_type="application/json"))
+        elif url.startswith("/api/"):
+            sends = [(b, lambda b=b: client.post(url, headers=headers, content_type="application/json",
+                                                 data=b if isinstance(b, bytes) else json.dumps(b)))
                      for b in _hostile_json()]
         else:
             sends = [(f, lambda f=f: auth.post(url, data=f, content_type="application/x-www-form-urlencoded")
                       if isinstance(f, bytes) else auth.post(url, data=f)) for f in _hostile_forms()]
-        for send in _due(sends, fields_read):
+        json_post = method == "POST" and url.startswith("/api/")
+        for send in _due(sends, fields_read, unread="one per value" if json_post else "skip"):
             before = committed_writes()
             response = send()
             if response.status_code >= 500:

@@ -3,11 +3,10 @@ WSGI, with real tokens: a promoter's personal access token, a production environ
 bot token. Every answer must be no 5xx and agree with the document: a documented status code, a documented
 content type, a body that matches the documented schema.
 
-Bounded: a few examples per operation and no example database, so it stays well under a minute."""
+Bounded: a few examples per operation (derandomized, so every run sends the same requests) and no example
+database."""
 
 from __future__ import annotations
-
-import time
 
 import pytest
 import schemathesis
@@ -23,7 +22,6 @@ from webapp.openapi import SCHEME_NAMES
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 EXAMPLES_PER_OPERATION = 8
-BUDGET_SECONDS = 40.0
 
 
 @pytest.fixture
@@ -77,7 +75,6 @@ def conformance_failure(operation, headers: dict[str, str], path_parameters: dic
 
 def test_every_operation_answers_as_the_document_says_and_never_5xx(app, tokens, known):
     schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app)
-    started = time.monotonic()
     operations = [result.ok() for result in schema.get_all_operations()]
     assert operations
     failures = []
@@ -88,6 +85,5 @@ def test_every_operation_answers_as_the_document_says_and_never_5xx(app, tokens,
         names = {p.name for p in operation.path_parameters}
         if names and names <= set(known):  # again, with ids that exist
             failures.append(conformance_failure(operation, headers, {n: known[n] for n in names}))
-        assert time.monotonic() - started < BUDGET_SECONDS, "schemathesis ran over its time budget"
     found = [failure for failure in failures if failure]
     assert not found, "\n\n".join(found)

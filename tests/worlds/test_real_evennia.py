@@ -18,10 +18,15 @@ Compared for every room: the name byte for byte, the handle as its one alias, th
 byte, every attribute with its value and type at every level (names in Evennia's lower case), tags with their
 categories (lower case, as Evennia stores them); for every exit: key, aliases (without those the export leaves out,
 see evennia_lint) and destination; and nothing else made.
+
+The SQLite and the PostgreSQL copy of the test each export from their own database; when the files are the same
+bytes (they are: ids start from 1 on both), the second takes the first one's Evennia run (`run_evennia_once`).
 """
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import json
 import os
 import shutil
@@ -140,9 +145,28 @@ def run_evennia(launcher: Path, files: dict[str, str], workdir: Path) -> dict[st
     return json.loads(dump.read_text(encoding="utf-8"))
 
 
+def run_evennia_once(launcher: Path, files: dict[str, str], workdir: Path, shared: Path) -> dict[str, Any]:
+    """`run_evennia`, once per pytest run for the same files: the SQLite and the PostgreSQL copy of the test export
+    the same bytes (ids start from 1 on both), and what Evennia builds of them depends on nothing else, so the
+    second pytest process to get there takes the first one's dump (`shared` is this run's, never an earlier run's).
+    """
+    key = hashlib.sha256(json.dumps([files, HARNESS.read_text(encoding="utf-8"), str(launcher)]).encode())
+    dump, lock = shared / f"evennia-{key.hexdigest()[:16]}.json", shared / f"evennia-{key.hexdigest()[:16]}.lock"
+    with lock.open("w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        if not dump.exists():
+            dump.write_text(json.dumps(run_evennia(launcher, files, workdir)), encoding="utf-8")
+        return json.loads(dump.read_text(encoding="utf-8"))
+
+
+@pytest.fixture
+def run_shared(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder every pytest process of this run shares (pytest-xdist's workers have basetemps side by side)."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
 # -- the comparison ------------------------------------------------------------------------------------------
-
-
 
 
 def expected_rooms(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -199,11 +223,11 @@ TROUBLE = ("Could not find", "More than one match", "not found", "not a valid", 
 
 
 def test_real_evennia_builds_every_export_exactly_and_a_second_load_re_routes_the_connection(app, factories,
-                                                                                           tmp_path):
+                                                                                           tmp_path, run_shared):
     launcher = evennia_or_skip()
     admin, promoter = factories.user("admin"), factories.user("promoter")
     files = export_files(admin, promoter)
-    dump = run_evennia(launcher, {name: text for name, (text, _) in files.items()}, tmp_path)
+    dump = run_evennia_once(launcher, {name: text for name, (text, _) in files.items()}, tmp_path, run_shared)
     assert dump["evennia"].startswith(evennia_lint.EVENNIA_VERSION), dump["evennia"]
     assert dump["default_commands"] == sorted(evennia_lint.DEFAULT_COMMANDS)  # the lint's list is Evennia's
     handle_of = {dbref: next((a for a in room["aliases"] if evennia_lint.HANDLE.fullmatch(a)), room["key"])

@@ -232,16 +232,6 @@ def revoke_token(actor: Actor, token_id: int, kind: TokenKind) -> ApiToken:
     return token
 
 
-def _live_token(plaintext: str, kind: TokenKind) -> ApiToken:
-    if not plaintext:
-        raise Unauthorized("Send a token as 'Authorization: Bearer <token>'.")
-    token = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(plaintext)))
-    if token is None or token.revoked_at is not None or token.kind is not kind:
-        raise Unauthorized("This token is not valid or has been revoked.")
-    touch_token(token.id, token.last_used_at)
-    return token
-
-
 def touch_token(token_id: int, last_used_at: object) -> None:
     now = utcnow()
     if last_used_at is None or now - last_used_at > LAST_USED_RESOLUTION:  # type: ignore[operator]
@@ -250,12 +240,24 @@ def touch_token(token_id: int, last_used_at: object) -> None:
 
 
 def actor_for_personal_token(plaintext: str) -> Actor:
-    """The actor a personal access token stands for, with the user's current role."""
-    token = _live_token(plaintext, TokenKind.personal)
-    m = membership(token.user_id, token.workspace_id)  # type: ignore[arg-type]
-    if m is None:
+    """The actor a personal access token stands for, with the user's current role: the token, its user's
+    membership of the token's workspace and the user's e-mail in one round trip (every API request pays it)."""
+    if not plaintext:
+        raise Unauthorized("Send a token as 'Authorization: Bearer <token>'.")
+    row = db.session.execute(
+        select(ApiToken.id, ApiToken.kind, ApiToken.revoked_at, ApiToken.last_used_at,
+               Membership.user_id, Membership.workspace_id, Membership.role, User.email)
+        .outerjoin(Membership, (Membership.user_id == ApiToken.user_id)
+                   & (Membership.workspace_id == ApiToken.workspace_id))
+        .outerjoin(User, User.id == Membership.user_id)
+        .where(ApiToken.token_hash == hash_token(plaintext))
+    ).one_or_none()
+    if row is None or row.revoked_at is not None or row.kind is not TokenKind.personal:
+        raise Unauthorized("This token is not valid or has been revoked.")
+    touch_token(row.id, row.last_used_at)
+    if row.user_id is None:
         raise Unauthorized("This token's user is no longer a member of its workspace.")
-    return Actor(user_id=m.user_id, workspace_id=m.workspace_id, role=m.role, label=m.user.email)
+    return Actor(user_id=row.user_id, workspace_id=row.workspace_id, role=row.role, label=row.email)
 
 
 def actor_for_user(user: User, workspace_id: int) -> Actor:
