@@ -4,6 +4,7 @@ directly — its rooms and exits created, edited and removed, and a world import
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, Response, flash, redirect, request, url_for
@@ -178,15 +179,30 @@ def live_room_removal(room_id: int) -> Response:
     return _removal_dialog(room_removal=live_removal.room_removal(current_actor(), room_id))
 
 
-@bp.post("/world/live/rooms/<int:room_id>/delete")
-def remove_live_room(room_id: int) -> Any:
+def _remove(item_id: int, remove: Callable[[Any, int], Any], explain: Callable[[Any, int], Any], dialog: str,
+            done: Callable[[Any], Any]) -> Any:
+    """`remove` it and go where `done` says, or show the removal dialog again with why it cannot go (409)."""
     actor = current_actor()
     try:
-        removed = live_removal.remove_live_room(actor, room_id)
+        removed = remove(actor, item_id)
     except Conflict as exc:
-        return _removal_dialog(exc.status, room_removal=live_removal.room_removal(actor, room_id), message=exc.message)
+        return _removal_dialog(exc.status, message=exc.message, **{dialog: explain(actor, item_id)})
+    return done(removed)
+
+
+def _room_removed(removed: Any) -> Any:
     flash(f"Live room {removed.name!r} removed, with {len(removed.exit_ids)} exits.", "success")
     return redirect_after_post(url_for(".live_world"))
+
+
+def _exit_removed(removed: Any) -> Any:
+    flash(f"Exit {removed.name} removed.", "success")
+    return redirect_after_post(url_for(".live_room", room_id=removed.source_id) + "#exits")
+
+
+@bp.post("/world/live/rooms/<int:room_id>/delete")
+def remove_live_room(room_id: int) -> Any:
+    return _remove(room_id, live_removal.remove_live_room, live_removal.room_removal, "room_removal", _room_removed)
 
 
 @bp.get("/world/live/exits/<int:exit_id>/delete")
@@ -197,10 +213,4 @@ def live_exit_removal(exit_id: int) -> Response:
 
 @bp.post("/world/live/exits/<int:exit_id>/delete")
 def remove_live_exit(exit_id: int) -> Any:
-    actor = current_actor()
-    try:
-        removed = live_removal.remove_live_exit(actor, exit_id)
-    except Conflict as exc:
-        return _removal_dialog(exc.status, exit_removal=live_removal.exit_removal(actor, exit_id), message=exc.message)
-    flash(f"Exit {removed.name} removed.", "success")
-    return redirect_after_post(url_for(".live_room", room_id=removed.source_id) + "#exits")
+    return _remove(exit_id, live_removal.remove_live_exit, live_removal.exit_removal, "exit_removal", _exit_removed)

@@ -4,6 +4,7 @@ modules beside this one (design, lifecycle, sandbox, promotion, transfer)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, Response, flash, redirect, request, url_for
@@ -219,6 +220,17 @@ def _dialog(project_id: int, status: int = 200, **context: Any) -> Response:
     return render("worlds/promote.html", "dialog", status=status, project_id=project_id, **context)
 
 
+def _preview_beside(refusal: DomainError, kinds: tuple[type[DomainError], ...], preview: Callable[[], Any]) -> Any:
+    """The fresh preview a dialog shows again beside a refusal of one of `kinds` (the world changed, an exit is
+    taken, …), or None: another refusal, or no preview can be had now."""
+    if not isinstance(refusal, kinds):
+        return None
+    try:
+        return preview()
+    except DomainError:
+        return None
+
+
 @bp.get("/builds/<int:project_id>/promote")
 def promote_dialog(project_id: int) -> Response:
     try:
@@ -244,13 +256,10 @@ def promote(project_id: int) -> Any:
         result = promotion.promote(actor, project_id, command.connection_room_id, command.connection_direction,
                                    command.preview_token)
     except DomainError as exc:
-        fresh = None
-        if command is not None and isinstance(exc, promotion.WorldChanged | design.ExitConflict):
-            try:
-                fresh = promotion.promotion_preview(actor, project_id, command.connection_room_id,
-                                                    command.connection_direction)
-            except DomainError:
-                fresh = None
+        fresh = None if command is None else _preview_beside(
+            exc, (promotion.WorldChanged, design.ExitConflict),
+            lambda: promotion.promotion_preview(actor, project_id, command.connection_room_id,
+                                                command.connection_direction))
         return _dialog(project_id, exc.status, preview=fresh, message=exc.message)
     message = result.message
     target = url_for(".world_map", highlight=project_id)
@@ -287,12 +296,8 @@ def unpromote(project_id: int) -> Any:
         result = unpromotion.unpromote(actor, project_id, command.preview_token or None, force=command.force,
                                        reason=command.reason)
     except DomainError as exc:
-        fresh = None
-        if isinstance(exc, promotion.WorldChanged | unpromotion.ForeignExits | Invalid):
-            try:
-                fresh = unpromotion.unpromotion_preview(actor, project_id)
-            except DomainError:
-                fresh = None
+        fresh = _preview_beside(exc, (promotion.WorldChanged, unpromotion.ForeignExits, Invalid),
+                                lambda: unpromotion.unpromotion_preview(actor, project_id))
         return _unpromote_dialog(project_id, exc.status, preview=fresh, message=exc.message, form=form)
     flash(result.message, "success")
     return redirect_after_post(url_for(".detail", project_id=project_id))
