@@ -79,7 +79,7 @@ def test_create_key_for_an_unknown_workspace_fails(app):
     assert result.exit_code != 0 and "nowhere" in result.output
 
 
-def test_seed_demo_prints_the_login_and_is_idempotent(app, db, auth):
+def test_seed_demo_prints_the_login_and_is_idempotent_and_every_seeded_person_signs_in_with_it(app, db, auth):
     first = invoke(app, "seed-demo")
     assert first.exit_code == 0, first.output
     assert DEMO_EMAIL in first.output and DEMO_PASSWORD in first.output
@@ -89,8 +89,12 @@ def test_seed_demo_prints_the_login_and_is_idempotent(app, db, auth):
     assert "already" in second.output
     db.session.expire_all()
     assert {model: len(db.session.scalars(select(model)).all()) for model in counts} == counts
-    login = auth.login(DEMO_EMAIL, DEMO_PASSWORD)
-    assert login.status_code in (302, 303)
+    for email in (DEMO_EMAIL, "promoter@example.com", "eva@example.com"):  # one hash, shared by all nine
+        assert auth.login(email, DEMO_PASSWORD).status_code in (302, 303), email
+        auth.logout()
+    assert auth.login("eva@example.com", "not-the-password").status_code == 401
+    users = db.session.scalars(select(User)).all()
+    assert len(users) == 9 and len({u.password_hash for u in users}) == 1
 
 
 def test_reconcile_prints_its_counts(app, db, factories, monkeypatch):

@@ -23,13 +23,14 @@ def seed_demo(email: str, password: str, workspace: str) -> bool:
         accounts.set_operator(email, True)  # a demo seeded before operators existed still shows /rq
         return False
     # The demo admin is also the installation's operator, so `make run` shows them the RQ dashboard.
-    user, membership = accounts.create_user(email, password, workspace, "admin", operator=True)
+    hashed = accounts.hash_password(password)  # once: scrypt is most of the seeding's time, and all nine share it
+    user, membership = accounts.create_user(email, password, workspace, "admin", operator=True, password_hash=hashed)
     ws_id = membership.workspace_id
-    others = {who: accounts.create_user(f"{who}@example.com", password, workspace, role)[0]
+    others = {who: accounts.create_user(f"{who}@example.com", password, workspace, role, password_hash=hashed)[0]
               for who, role in (("editor", "editor"), ("promoter", "promoter"), ("viewer", "viewer"))}
     actor = accounts.actor_for_user(user, ws_id)
     seed_world(actor, accounts.actor_for_user(others["promoter"], ws_id))
-    seed_game_nights(actor, password)
+    seed_game_nights(actor, password, hashed)
 
     triage = documents.create_process(actor, "Support triage", "support-triage",
                                       "Classifies incoming support messages.")
@@ -116,7 +117,7 @@ PLAYERS = [  # name, today's status, tomorrow's, opted in
 ]
 
 
-def seed_game_nights(admin: accounts.Actor, password: str) -> None:
+def seed_game_nights(admin: accounts.Actor, password: str, password_hash: str | None = None) -> None:
     """Five linked players with statuses for today and tomorrow, four opted in, messages to the demo inbox;
     today's planning room unlocks at three ready players and is announced in the demo inbox."""
     from datetime import timedelta
@@ -131,7 +132,8 @@ def seed_game_nights(admin: accounts.Actor, password: str) -> None:
     planning_settings.update_settings(admin, 3, f"{DEMO_INBOX}/rooms")  # three are ready today: the room can open
     today = night_settings.local_today(ws)
     for number, (name, now, tomorrow, opted_in) in enumerate(PLAYERS, start=1):
-        user, _ = accounts.create_user(f"{name.lower()}@example.com", password, ws.name, "viewer")
+        user, _ = accounts.create_user(f"{name.lower()}@example.com", password, ws.name, "viewer",
+                                       password_hash=password_hash)
         player = accounts.actor_for_user(user, ws.id)
         players.save_profile(player, players.PlayerCommand(display_name=name, aliases=[f"{name.lower()}_{number}"]))
         contact, _ = contacts.attach_identity(ws.id, user.id, Channel.discord, str(100_000 + number))

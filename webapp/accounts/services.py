@@ -79,15 +79,16 @@ def check_new_password(password: str) -> None:
 
 
 def create_user(email: str, password: str, workspace: str, role: str | Role,
-                operator: bool | None = None) -> tuple[User, Membership]:
+                operator: bool | None = None, *, password_hash: str | None = None) -> tuple[User, Membership]:
     """Create the user (or find them), create the workspace if needed, and grant the role there; with
-    `operator` True/False also grant/revoke the installation's operator role (None leaves it as it is)."""
+    `operator` True/False also grant/revoke the installation's operator role (None leaves it as it is).
+    `password_hash`: `hash_password(password)` done once for several users (the demo's share one password)."""
     email = normalise_email(email)
     role = role if isinstance(role, Role) else Role.parse(role)
     user = db.session.scalar(select(User).where(User.email == email))
     if user is None:
         check_new_password(password)
-        user = User(email=email, password_hash=hash_password(password))
+        user = User(email=email, password_hash=password_hash or hash_password(password))
         db.session.add(user)
     ws = get_or_create_workspace(workspace)
     db.session.flush()
