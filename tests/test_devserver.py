@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -17,6 +18,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+
+from tests.once import once_per_run
 
 ROOT = Path(__file__).resolve().parent.parent
 START_TIMEOUT = 90.0
@@ -58,13 +61,24 @@ def _alive(pid: int) -> bool:
     return state not in ("Z", "X")
 
 
-@pytest.fixture
-def devserver_env(tmp_path: Path) -> dict[str, str]:
+def _environment(database: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL", "FLASK_DEBUG")}
-    env |= {"DATABASE_URL": f"sqlite:///{tmp_path / 'desk.sqlite'}", "SECRET_KEY": "devserver-test-secret",
-            "PORT": str(_free_port()), "FLASK_SKIP_DOTENV": "1", "PYTHONUNBUFFERED": "1"}
-    subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", "db", "upgrade"], cwd=ROOT, env=env, check=True, capture_output=True)
-    return env
+    return env | {"DATABASE_URL": f"sqlite:///{database}", "SECRET_KEY": "devserver-test-secret",
+                  "PORT": str(_free_port()), "FLASK_SKIP_DOTENV": "1", "PYTHONUNBUFFERED": "1"}
+
+
+def _upgraded(database: Path) -> None:
+    """`make run`'s first step: `flask db upgrade` of a new SQLite file."""
+    subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", "db", "upgrade"], cwd=ROOT,
+                   env=_environment(database), check=True, capture_output=True)
+
+
+@pytest.fixture
+def devserver_env(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """What `make run` hands the supervisor: a database `flask db upgrade` made (once per run, copied: the
+    supervisor's tests each start from the same upgraded, unseeded file) and no REDIS_URL."""
+    shutil.copy(once_per_run(tmp_path_factory, "devserver-upgraded.sqlite", _upgraded), tmp_path / "desk.sqlite")
+    return _environment(tmp_path / "desk.sqlite")
 
 
 class Devserver:

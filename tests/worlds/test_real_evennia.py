@@ -25,7 +25,6 @@ bytes (they are: ids start from 1 on both), the second takes the first one's Eve
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import os
@@ -37,6 +36,7 @@ from typing import Any
 import pytest
 
 from tests.evennia.typed_values import typed
+from tests.once import once_per_run
 from webapp.worlds import evennia_lint, lifecycle, promotion, queries, sandbox, transfer
 from webapp.worlds.design import create_project
 from webapp.worlds.directions import DIRECTIONS
@@ -145,25 +145,15 @@ def run_evennia(launcher: Path, files: dict[str, str], workdir: Path) -> dict[st
     return json.loads(dump.read_text(encoding="utf-8"))
 
 
-def run_evennia_once(launcher: Path, files: dict[str, str], workdir: Path, shared: Path) -> dict[str, Any]:
+def run_evennia_once(launcher: Path, files: dict[str, str], workdir: Path,
+                     tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """`run_evennia`, once per pytest run for the same files: the SQLite and the PostgreSQL copy of the test export
     the same bytes (ids start from 1 on both), and what Evennia builds of them depends on nothing else, so the
-    second pytest process to get there takes the first one's dump (`shared` is this run's, never an earlier run's).
-    """
+    second pytest process to get there takes the first one's dump."""
     key = hashlib.sha256(json.dumps([files, HARNESS.read_text(encoding="utf-8"), str(launcher)]).encode())
-    dump, lock = shared / f"evennia-{key.hexdigest()[:16]}.json", shared / f"evennia-{key.hexdigest()[:16]}.lock"
-    with lock.open("w") as held:
-        fcntl.flock(held, fcntl.LOCK_EX)
-        if not dump.exists():
-            dump.write_text(json.dumps(run_evennia(launcher, files, workdir)), encoding="utf-8")
-        return json.loads(dump.read_text(encoding="utf-8"))
-
-
-@pytest.fixture
-def run_shared(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A folder every pytest process of this run shares (pytest-xdist's workers have basetemps side by side)."""
-    base = tmp_path_factory.getbasetemp()
-    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    dump = once_per_run(tmp_path_factory, f"evennia-{key.hexdigest()[:16]}.json", lambda path: path.write_text(
+        json.dumps(run_evennia(launcher, files, workdir)), encoding="utf-8"))
+    return json.loads(dump.read_text(encoding="utf-8"))
 
 
 # -- the comparison ------------------------------------------------------------------------------------------
@@ -223,11 +213,11 @@ TROUBLE = ("Could not find", "More than one match", "not found", "not a valid", 
 
 
 def test_real_evennia_builds_every_export_exactly_and_a_second_load_re_routes_the_connection(app, factories,
-                                                                                           tmp_path, run_shared):
+                                                                                           tmp_path, tmp_path_factory):
     launcher = evennia_or_skip()
     admin, promoter = factories.user("admin"), factories.user("promoter")
     files = export_files(admin, promoter)
-    dump = run_evennia_once(launcher, {name: text for name, (text, _) in files.items()}, tmp_path, run_shared)
+    dump = run_evennia_once(launcher, {name: text for name, (text, _) in files.items()}, tmp_path, tmp_path_factory)
     assert dump["evennia"].startswith(evennia_lint.EVENNIA_VERSION), dump["evennia"]
     assert dump["default_commands"] == sorted(evennia_lint.DEFAULT_COMMANDS)  # the lint's list is Evennia's
     handle_of = {dbref: next((a for a in room["aliases"] if evennia_lint.HANDLE.fullmatch(a)), room["key"])
