@@ -41,3 +41,30 @@ def test_audit_api_shows_only_the_tokens_workspace(client, factories):
     other = factories.personal_token(factories.user("admin", workspace="Globex"))
     actions = [e["action"] for e in client.get("/api/v1/audit", headers=bearer(other)).get_json()]
     assert "process.created" not in actions
+
+
+def test_a_personal_token_acts_with_its_users_current_role_and_is_refused_once_revoked_or_its_user_left(
+        client, db, factories):
+    from webapp.accounts import services as accounts
+    from webapp.accounts.models import Membership, Role
+
+    viewer = factories.user("viewer")
+    token = factories.personal_token(viewer)
+    assert client.get("/api/v1/processes", headers=bearer(token)).status_code == 200
+    membership = db.session.scalars(db.select(Membership).filter_by(user_id=viewer.user_id)).one()
+    membership.role = Role.promoter  # the role is read on each request, not kept with the token
+    db.session.commit()
+    assert accounts.actor_for_personal_token(token).role is Role.promoter
+    db.session.delete(membership)
+    db.session.commit()
+    left = client.get("/api/v1/processes", headers=bearer(token))
+    assert left.status_code == 401 and "no longer a member" in left.get_json()["message"]
+    admin = factories.user("admin")
+    revoked = factories.personal_token(admin)
+    key = factories.environment_key(admin)
+    [row] = [t for t in accounts.list_tokens(admin, accounts.TokenKind.personal) if t.user_id == admin.user_id]
+    accounts.revoke_token(admin, row.id, accounts.TokenKind.personal)
+    for wrong in (revoked, key, "pdp_nonsense"):  # revoked, a serving key, no such token
+        answer = client.get("/api/v1/processes", headers=bearer(wrong))
+        assert answer.status_code == 401 and "not valid or has been revoked" in answer.get_json()["message"]
+    assert client.get("/api/v1/processes").status_code == 401
