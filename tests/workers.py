@@ -1,10 +1,17 @@
 """Real `flask --app wsgi worker` and `reconcile` processes for tests and drills: started in their own process
 groups, output to files, SIGKILLed for real (the worker, its scheduler and its work horse), whatever is left
-killed at the end."""
+killed at the end.
+
+Each is forked from a fork server that imported the app's modules once (multiprocessing's "forkserver", like
+gunicorn's `--preload`), then runs Flask's own command line with the command's arguments and environment: the
+same `flask --app wsgi worker` code from the command line on, its app created afresh in the process, without the
+~2 s of interpreter start and imports each of the drills' forty-odd starts paid when each was a new Python."""
 
 from __future__ import annotations
 
+import multiprocessing
 import os
+import pkgutil
 import signal
 import subprocess
 import sys
@@ -12,10 +19,55 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import webapp
 from webapp.config import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 TIMEOUT = 20.0  # only stops a broken run from hanging
+_FORK_SERVER = multiprocessing.get_context("forkserver")
+
+
+def _preload() -> list[str]:
+    """Every module of the app and its jobs, for the fork server to import before it forks anything."""
+    return ["flask.cli", "rq", "apprise", *(m.name for m in pkgutil.walk_packages(
+        webapp.__path__, "webapp.")), "jobs.worker", "tests.workers"]
+
+
+def _flask(args: list[str], env: dict[str, str], log: str) -> None:
+    """In the forked process: a session of its own, output to `log`, the command's environment, then
+    `flask --app wsgi <args>` exactly as the command line runs it (it exits with the command's status)."""
+    os.setsid()
+    out = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    os.dup2(out, 1)
+    os.dup2(out, 2)
+    os.close(out)
+    sys.stdout = open(1, "w", buffering=1, closefd=False)  # noqa: SIM115 — the process's own stdout
+    sys.stderr = open(2, "w", buffering=1, closefd=False)  # noqa: SIM115
+    os.environ.clear()
+    os.environ.update(env)
+    os.chdir(ROOT)
+    from flask.cli import main
+
+    sys.argv = ["flask", "--app", "wsgi", *args]
+    main()
+
+
+class Forked:
+    """The part of `subprocess.Popen` the tests use, for a process forked by the fork server."""
+
+    def __init__(self, process: multiprocessing.process.BaseProcess, name: str) -> None:
+        self._process = process
+        self.pid = process.pid
+        self.name = name
+
+    def poll(self) -> int | None:
+        return self._process.exitcode
+
+    def wait(self, timeout: float | None = None) -> int:
+        self._process.join(timeout)
+        if (code := self._process.exitcode) is None:
+            raise subprocess.TimeoutExpired(self.name, timeout or 0)
+        return code
 
 
 def descendants(pid: int) -> list[int]:
@@ -54,27 +106,28 @@ class Workers:
                      "DELIVERY_LEASE_SECONDS": str(settings.DELIVERY_LEASE_SECONDS),
                      "FANOUT_RUNS": str(settings.FANOUT_RUNS), **extra_env}
         self.logs = logs
-        self.procs: list[subprocess.Popen[bytes]] = []
+        self.procs: list[Forked] = []
 
-    def start(self, *args: str) -> subprocess.Popen[bytes]:
+    def start(self, *args: str) -> Forked:
         """A `flask --app wsgi worker` (with its scheduler)."""
         return self._run("worker", *args)
 
-    def reconciler(self, every: float = 1.0) -> subprocess.Popen[bytes]:
+    def reconciler(self, every: float = 1.0) -> Forked:
         """A `flask --app wsgi reconcile --every N`, killed like a worker."""
         return self._run("reconcile", "--every", str(every))
 
-    def _run(self, command: str, *args: str) -> subprocess.Popen[bytes]:
-        log = open(self.logs / f"{command}-{len(self.procs)}.log", "wb")  # noqa: SIM115 — the child writes it
-        with log:
-            proc = subprocess.Popen([sys.executable, "-m", "flask", "--app", "wsgi", command, *args], cwd=ROOT,
-                                    env=self.env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                    start_new_session=True)
+    def _run(self, command: str, *args: str) -> Forked:
+        name = f"{command}-{len(self.procs)}"
+        _FORK_SERVER.set_forkserver_preload(_preload())  # read when the fork server starts (once per process)
+        process = _FORK_SERVER.Process(target=_flask, args=([command, *args], self.env, str(self.logs / f"{name}.log")),
+                                       name=name, daemon=False)
+        process.start()
+        proc = Forked(process, name)
         self.procs.append(proc)
         return proc
 
     @staticmethod
-    def kill(proc: subprocess.Popen[bytes]) -> None:
+    def kill(proc: Forked) -> None:
         """SIGKILL the worker's group (the worker, its scheduler) and its work horse, which RQ puts in a
         group of its own (`os.setpgrp()` after the fork): the worker first, so it cannot see the horse die."""
         groups = [proc.pid] + [group for pid in descendants(proc.pid) if (group := _group(pid))]
