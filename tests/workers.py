@@ -9,6 +9,7 @@ same `flask --app wsgi worker` code from the command line on, its app created af
 
 from __future__ import annotations
 
+import functools
 import multiprocessing
 import os
 import pkgutil
@@ -24,13 +25,16 @@ from webapp.config import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 TIMEOUT = 20.0  # only stops a broken run from hanging
-_FORK_SERVER = multiprocessing.get_context("forkserver")
 
 
-def _preload() -> list[str]:
-    """Every module of the app and its jobs, for the fork server to import before it forks anything."""
-    return ["flask.cli", "rq", "apprise", *(m.name for m in pkgutil.walk_packages(
-        webapp.__path__, "webapp.")), "jobs.worker", "tests.workers"]
+@functools.cache
+def _fork_server() -> multiprocessing.context.ForkServerContext:
+    """The fork server's context, told once which modules to import before it forks anything: every module of
+    the app and its jobs (it starts, and imports them, at the first `Process.start()`)."""
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["flask.cli", "rq", "apprise", "jobs.worker", "tests.workers",
+                                    *(m.name for m in pkgutil.walk_packages(webapp.__path__, "webapp."))])
+    return context
 
 
 def _flask(args: list[str], env: dict[str, str], log: str) -> None:
@@ -118,8 +122,7 @@ class Workers:
 
     def _run(self, command: str, *args: str) -> Forked:
         name = f"{command}-{len(self.procs)}"
-        _FORK_SERVER.set_forkserver_preload(_preload())  # read when the fork server starts (once per process)
-        process = _FORK_SERVER.Process(target=_flask, args=([command, *args], self.env, str(self.logs / f"{name}.log")),
+        process = _fork_server().Process(target=_flask, args=([command, *args], self.env, str(self.logs / f"{name}.log")),
                                        name=name, daemon=False)
         process.start()
         proc = Forked(process, name)
