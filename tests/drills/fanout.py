@@ -89,6 +89,9 @@ def wait_until_done(db, campaign: Campaign, workers: Workers, sink: Sink) -> Cam
         return all(job.status is JobStatus.done for job in db.session.get(Campaign, campaign.id).jobs)
 
     wait_for(finished, lambda: f"not done; {sink.count()} posts\n" + workers.output())
+    # Read again: on PostgreSQL `finished` read the campaign, then its jobs, each as committed at its own moment,
+    # so the campaign may be from before the last job's finisher committed its roll-up (with that job).
+    fresh(db)
     return db.session.get(Campaign, campaign.id)
 
 
