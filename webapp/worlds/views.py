@@ -214,10 +214,23 @@ for _action in ("submit", "approve", "reject", "build"):
 # -- promotion ----------------------------------------------------------------------------------
 
 
-def _dialog(project_id: int, status: int = 200, **context: Any) -> Response:
+PROMOTE_DIALOG, UNPROMOTE_DIALOG = "worlds/promote.html", "worlds/unpromote.html"
+
+
+def _dialog(template: str, project_id: int, status: int = 200, **context: Any) -> Response:
     context.setdefault("preview", None)
     context.setdefault("message", None)
-    return render("worlds/promote.html", "dialog", status=status, project_id=project_id, **context)
+    context.setdefault("form", {})
+    return render(template, "dialog", status=status, project_id=project_id, **context)
+
+
+def _opened(template: str, project_id: int, preview: Callable[[], Any]) -> Response:
+    """A dialog as it opens: with its preview, or with the refusal in its place."""
+    try:
+        shown = preview()
+    except DomainError as exc:
+        return _dialog(template, project_id, exc.status, message=exc.message)
+    return _dialog(template, project_id, preview=shown)
 
 
 def _preview_beside(refusal: DomainError, kinds: tuple[type[DomainError], ...], preview: Callable[[], Any]) -> Any:
@@ -233,15 +246,14 @@ def _preview_beside(refusal: DomainError, kinds: tuple[type[DomainError], ...], 
 
 @bp.get("/builds/<int:project_id>/promote")
 def promote_dialog(project_id: int) -> Response:
-    try:
+    def preview() -> Any:
         promotion.promotable(current_actor(), project_id)
         target = parse(PromotionTarget, {"connection_room_id": request.args.get("connection_room_id"),
                                          "connection_direction": request.args.get("direction")})
-        preview = promotion.promotion_preview(current_actor(), project_id, target.connection_room_id,
-                                              target.connection_direction)
-    except DomainError as exc:
-        return _dialog(project_id, exc.status, message=exc.message)
-    return _dialog(project_id, preview=preview)
+        return promotion.promotion_preview(current_actor(), project_id, target.connection_room_id,
+                                           target.connection_direction)
+
+    return _opened(PROMOTE_DIALOG, project_id, preview)
 
 
 @bp.post("/builds/<int:project_id>/promote")
@@ -260,7 +272,7 @@ def promote(project_id: int) -> Any:
             exc, (promotion.WorldChanged, design.ExitConflict),
             lambda: promotion.promotion_preview(actor, project_id, command.connection_room_id,
                                                 command.connection_direction))
-        return _dialog(project_id, exc.status, preview=fresh, message=exc.message)
+        return _dialog(PROMOTE_DIALOG, project_id, exc.status, preview=fresh, message=exc.message)
     message = result.message
     target = url_for(".world_map", highlight=project_id)
     flash(message, "success")
@@ -270,20 +282,9 @@ def promote(project_id: int) -> Any:
 # -- return to sandbox -----------------------------------------------------------------------------
 
 
-def _unpromote_dialog(project_id: int, status: int = 200, **context: Any) -> Response:
-    context.setdefault("preview", None)
-    context.setdefault("message", None)
-    context.setdefault("form", {})
-    return render("worlds/unpromote.html", "dialog", status=status, project_id=project_id, **context)
-
-
 @bp.get("/builds/<int:project_id>/unpromote")
 def unpromote_dialog(project_id: int) -> Response:
-    try:
-        preview = unpromotion.unpromotion_preview(current_actor(), project_id)
-    except DomainError as exc:
-        return _unpromote_dialog(project_id, exc.status, message=exc.message)
-    return _unpromote_dialog(project_id, preview=preview)
+    return _opened(UNPROMOTE_DIALOG, project_id, lambda: unpromotion.unpromotion_preview(current_actor(), project_id))
 
 
 @bp.post("/builds/<int:project_id>/unpromote")
@@ -298,7 +299,7 @@ def unpromote(project_id: int) -> Any:
     except DomainError as exc:
         fresh = _preview_beside(exc, (promotion.WorldChanged, unpromotion.ForeignExits, Invalid),
                                 lambda: unpromotion.unpromotion_preview(actor, project_id))
-        return _unpromote_dialog(project_id, exc.status, preview=fresh, message=exc.message, form=form)
+        return _dialog(UNPROMOTE_DIALOG, project_id, exc.status, preview=fresh, message=exc.message, form=form)
     flash(result.message, "success")
     return redirect_after_post(url_for(".detail", project_id=project_id))
 
