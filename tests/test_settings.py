@@ -42,3 +42,12 @@ def test_dotenv_is_read_and_the_environment_wins_over_it(_no_dotenv_here):
 def test_a_setting_of_the_wrong_type_names_itself():
     with pytest.raises(SettingsError, match="CACHE_TTL_SECONDS='soon' is not a valid int"):
         Settings.from_env({"SECRET_KEY": "k", "CACHE_TTL_SECONDS": "soon"})
+
+
+def test_outside_tests_a_postgresql_pool_pings_each_connection_before_a_request_uses_it():
+    """A connection the server dropped (a restart, an idle timeout) is replaced before it fails a request; only
+    the test suite's own app skips the round trip."""
+    settings = Settings.from_env({"SECRET_KEY": "k" * 32, "DATABASE_URL": "postgresql+psycopg://u@127.0.0.1:1/db"})
+    app = create_app(settings)
+    assert app.config["SQLALCHEMY_ENGINE_OPTIONS"]["pool_pre_ping"] is True
+    assert app.config["SETTINGS"].TESTING is False

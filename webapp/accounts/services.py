@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, timedelta, tzinfo
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import contains_eager
 from werkzeug.security import generate_password_hash
 
@@ -149,12 +149,14 @@ def workspace_by_slug(slug: str) -> Workspace:
     return ws
 
 
+_MEMBERSHIPS = (select(Membership).join(Workspace).options(contains_eager(Membership.workspace))
+                .where(Membership.user_id == bindparam("user_id")).order_by(Workspace.name))
+
+
 def memberships(user_id: int) -> Sequence[Membership]:
-    """The user's memberships with their workspaces (one query), by workspace name."""
-    return db.session.scalars(
-        select(Membership).join(Workspace).options(contains_eager(Membership.workspace))
-        .where(Membership.user_id == user_id).order_by(Workspace.name)
-    ).all()
+    """The user's memberships with their workspaces (one query, built once: every signed-in page asks), by
+    workspace name."""
+    return db.session.scalars(_MEMBERSHIPS, {"user_id": user_id}).all()
 
 
 def membership(user_id: int, workspace_id: int | None) -> Membership | None:
@@ -240,19 +242,22 @@ def touch_token(token_id: int, last_used_at: object) -> None:
         db.session.commit()
 
 
+# Built once: constructing the statement cost as much Python time as running it (every API request pays it).
+_TOKEN_ACTOR = (
+    select(ApiToken.id, ApiToken.kind, ApiToken.revoked_at, ApiToken.last_used_at,
+           Membership.user_id, Membership.workspace_id, Membership.role, User.email)
+    .outerjoin(Membership, (Membership.user_id == ApiToken.user_id) & (Membership.workspace_id == ApiToken.workspace_id))
+    .outerjoin(User, User.id == Membership.user_id)
+    .where(ApiToken.token_hash == bindparam("token_hash"))
+)
+
+
 def actor_for_personal_token(plaintext: str) -> Actor:
     """The actor a personal access token stands for, with the user's current role: the token, its user's
     membership of the token's workspace and the user's e-mail in one round trip (every API request pays it)."""
     if not plaintext:
         raise Unauthorized("Send a token as 'Authorization: Bearer <token>'.")
-    row = db.session.execute(
-        select(ApiToken.id, ApiToken.kind, ApiToken.revoked_at, ApiToken.last_used_at,
-               Membership.user_id, Membership.workspace_id, Membership.role, User.email)
-        .outerjoin(Membership, (Membership.user_id == ApiToken.user_id)
-                   & (Membership.workspace_id == ApiToken.workspace_id))
-        .outerjoin(User, User.id == Membership.user_id)
-        .where(ApiToken.token_hash == hash_token(plaintext))
-    ).one_or_none()
+    row = db.session.execute(_TOKEN_ACTOR, {"token_hash": hash_token(plaintext)}).one_or_none()
     if row is None or row.revoked_at is not None or row.kind is not TokenKind.personal:
         raise Unauthorized("This token is not valid or has been revoked.")
     touch_token(row.id, row.last_used_at)

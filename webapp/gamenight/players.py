@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from pydantic import BeforeValidator, ConfigDict, Field
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.exc import IntegrityError
 
 from webapp.accounts.models import User
@@ -155,15 +155,20 @@ def put_profile(actor: Actor, player: PlayerCommand) -> PlayerProfile:
     return found
 
 
+_LINKED = select(
+    select(Contact.id).join(PlayerProfile, (PlayerProfile.workspace_id == Contact.workspace_id)
+                            & (PlayerProfile.user_id == Contact.user_id))
+    .where(Contact.workspace_id == bindparam("workspace_id"), Contact.user_id == bindparam("user_id"),
+           Contact.confirmed_at.is_not(None))
+    .exists())
+
+
 def is_linked(workspace_id: int, user_id: int | None) -> bool:
-    """A player profile and at least one confirmed contact (one query: the layout asks on every page)."""
+    """A player profile and at least one confirmed contact (one query, built once: the layout asks on every
+    page)."""
     if user_id is None:
         return False
-    return db.session.scalar(select(
-        select(Contact.id).join(PlayerProfile, (PlayerProfile.workspace_id == Contact.workspace_id)
-                                & (PlayerProfile.user_id == Contact.user_id))
-        .where(Contact.workspace_id == workspace_id, Contact.user_id == user_id, Contact.confirmed_at.is_not(None))
-        .exists()))
+    return bool(db.session.scalar(_LINKED, {"workspace_id": workspace_id, "user_id": user_id}))
 
 
 def shown_name(display_name: str | None, email: str) -> str:
