@@ -229,6 +229,7 @@ def evennia_load(results: Results, batch: str) -> None:
         subprocess.run([str(launcher), "--init", "game"], cwd=work, check=True, capture_output=True, timeout=600)
         (work / "game" / "world" / "area.ev").write_text(batch, encoding="utf-8")
         shutil.copy(root / "tests" / "evennia" / "load_batchfiles.py", work / "game" / "test_promotion_desk_load.py")
+        shutil.copy(root / "tests" / "evennia" / "typed_values.py", work / "game" / "typed_values.py")  # it imports it
         (work / "manifest.json").write_text(json.dumps({"files": ["area"], "dump": str(work / "dump.json")}))
         t0 = time.perf_counter()
         done = subprocess.run([str(launcher), "test", "--settings", "settings.py", "test_promotion_desk_load"],
