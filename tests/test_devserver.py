@@ -156,3 +156,19 @@ def test_a_supervisor_killed_outright_leaves_no_child_and_no_valkey_behind(devse
             if _group_alive(pid):
                 os.killpg(pid, signal.SIGKILL)
         server.close()
+
+
+def test_make_run_points_every_link_at_its_own_port_unless_public_url_is_set():
+    """`PORT=5101 make run`: links in messages and announcements (`Settings.PUBLIC_URL`) lead to the web server
+    on 5101, not to 5000 where nothing listens; a PUBLIC_URL set in the environment or `.env` wins."""
+    from webapp.config import Settings
+    from webapp.devserver import child_environment
+
+    env, port = child_environment({"PORT": "5101", "SECRET_KEY": "k" * 32})
+    assert port == 5101
+    assert Settings.from_env(env).PUBLIC_URL == "http://127.0.0.1:5101"
+    assert child_environment({})[0]["PUBLIC_URL"] == "http://127.0.0.1:5000"
+    assert child_environment({"PORT": "5101", "PUBLIC_URL": "https://desk.example"})[0]["PUBLIC_URL"] == \
+        "https://desk.example"
+    with pytest.raises(ValueError):
+        child_environment({"PORT": "fifty"})

@@ -264,14 +264,21 @@ def _web_answers(port: int) -> bool:
         return False
 
 
+def child_environment(env: dict[str, str]) -> tuple[dict[str, str], int]:
+    """The children's environment and the web server's port. `env` is `.env` as the app reads it with the
+    environment over it, so REDIS_URL, PORT and PUBLIC_URL set in either count. Unless PUBLIC_URL is set, it is
+    the web server's own address, so links in messages and announcements reach it on a PORT other than 5000.
+    A PORT that is not an integer raises ValueError."""
+    port = int(env.get("PORT", "5000"))
+    return {**env, "PUBLIC_URL": env.get("PUBLIC_URL") or f"http://{HOST}:{port}"}, port
+
+
 def main() -> int:
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, _on_signal)
 
-    # `.env` as the app reads it (the environment wins), so REDIS_URL and PORT set there count here too.
-    env = {**read_dotenv(Path.cwd() / ".env"), **os.environ}
     try:
-        port = int(env.get("PORT", "5000"))
+        env, port = child_environment({**read_dotenv(Path.cwd() / ".env"), **os.environ})
     except ValueError:
         print("devserver: PORT must be an integer", file=sys.stderr)
         return 2
