@@ -47,15 +47,19 @@ run: install .env
 	$(PY) -m webapp.devserver
 
 # On every core (pytest-xdist): each pytest process has its own SQLite file, PostgreSQL schema and Redis db.
+# Bytecode is cached even where PYTHONDONTWRITEBYTECODE is set: the suite starts dozens of Pythons (workers,
+# `make run`'s children, the CLI) that would each compile the app again, and pytest would rewrite every test's
+# asserts in each of its processes. compileall writes the app's once, before the pytest processes race to.
 test: install evennia
-	$(PY) -m pytest -n auto $(PYTEST_ARGS)
+	PYTHONDONTWRITEBYTECODE= $(PY) -m compileall -q -j 0 webapp jobs wsgi.py
+	PYTHONDONTWRITEBYTECODE= $(PY) -m pytest -n auto $(PYTEST_ARGS)
 
 lint: install
 	$(PY) -m ruff check .
 
 # The fault drills alone (they also run in `make test`): real workers, stalling sinks, loopback only.
 drills: install
-	$(PY) -m pytest tests/drills -q $(PYTEST_ARGS)
+	PYTHONDONTWRITEBYTECODE= $(PY) -m pytest tests/drills -q $(PYTEST_ARGS)
 
 bench: install
 	$(PY) -m bench
