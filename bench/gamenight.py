@@ -193,7 +193,7 @@ def fanout(results: Results, app: Any, db_url: str, r_url: str, sink: Any) -> No
     from sqlalchemy import func, select, update
 
     from webapp.extensions import courier, db, utcnow
-    from webapp.gamenight import campaign_report, campaign_runs, campaigns, night_settings
+    from webapp.gamenight import campaign_copy, campaign_report, campaign_runs, campaigns, night_settings
     from webapp.gamenight.campaign_plans import CampaignChoices
     from webapp.gamenight.models import CampaignJob, JobKind, JobStatus, Status
     from webapp.notify.models import Delivery
@@ -211,8 +211,7 @@ def fanout(results: Results, app: Any, db_url: str, r_url: str, sink: Any) -> No
         assert len(campaign.recipients) == RECIPIENTS, len(campaign.recipients)
         start = next(j for j in campaign.jobs if j.kind is JobKind.start)
         start_id, campaign_id = start.id, campaign.id
-        title, body = (text.format(start=campaign.start_at.astimezone(ws.zone).strftime("%H:%M"), zone=ws.time_zone)
-                       for text in campaign_runs.MESSAGES[JobKind.start])
+        title, body = campaign_copy.start_call(campaign_copy.local_clock(campaign.start_at, ws.zone))
         # Only the start call is measured: the other two rows are cancelled, all three RQ jobs removed.
         db.session.execute(update(CampaignJob).where(CampaignJob.campaign_id == campaign_id,
                                                      CampaignJob.kind != JobKind.start)

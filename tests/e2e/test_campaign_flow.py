@@ -61,5 +61,9 @@ def test_a_promoter_creates_a_campaign_through_the_dialog_and_sees_the_timeline(
     expect(timeline.locator('[data-kind="start"]')).to_contain_text(night["start"])
     expect(page.locator(".notice, .toast").first).to_contain_text("promoted")
     timeline.get_by_role("button", name="Cancel campaign").click()
+    expect(dialog).to_be_visible()  # it asks first, saying what it stops
+    expect(dialog).to_contain_text("will not run")
+    expect(page.locator("#campaign-status")).to_have_text("scheduled")
+    dialog.get_by_role("button", name="Cancel the game night").click()
     expect(page.locator("#campaign-status")).to_have_text("cancelled")
     assert_no_page_problems(page)

@@ -131,3 +131,14 @@ def test_the_campaign_json_never_holds_a_handle_even_after_sending(api, members,
     answer = api.get(f"/api/v1/campaigns/{created['id']}")
     assert answer.get_json()["jobs"][0]["counts"] == {"dry_run": 3}
     assert_no_handle(json.dumps(answer.get_json()))
+
+
+def test_the_api_preview_names_the_days_campaign_and_a_second_create_is_a_409_naming_it(api, members):
+    assert api.post("/api/v1/campaigns/preview", body()).get_json()["existing_campaign"] is None
+    created = api.post("/api/v1/campaigns", body()).get_json()
+    preview = api.post("/api/v1/campaigns/preview", body()).get_json()
+    assert preview["existing_campaign"] == {"id": created["id"], "status": "scheduled"}
+    refused = api.post("/api/v1/campaigns", body())
+    assert refused.status_code == 409
+    assert refused.get_json()["error"] == "already_promoted"
+    assert refused.get_json()["details"] == {"campaign_id": created["id"], "status": "scheduled"}

@@ -64,7 +64,7 @@ def test_a_late_promotion_sends_the_reminder_at_once(db, promoter):
     now = datetime(2026, 1, 15, 19, 55, tzinfo=UTC)  # 20:55 local, start 21:00, lead 15
     runs = {k.value: at for k, at in campaign_plans.plan(promoter, now=now).runs}
     assert runs == {"reminder": now, "start": datetime(2026, 1, 15, 20, 0, tzinfo=UTC),
-                    "ready_check": datetime(2026, 1, 15, 20, 0, tzinfo=UTC)}
+                    "ready_check": datetime(2026, 1, 15, 20, 5, tzinfo=UTC)}  # the default 5 minutes after
 
 
 # -- recipients and guards ------------------------------------------------------------------------

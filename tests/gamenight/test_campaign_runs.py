@@ -30,7 +30,7 @@ def test_the_reminder_reaches_each_recipient_once_even_when_the_job_runs_twice(d
         posts = sink.received(f"u{i}")
         assert len(posts) == 1
         assert posts[0]["key"] == f"campaign:{campaign.id}:reminder:{users[i]}"
-        assert posts[0]["title"].startswith("Game night at ")
+        assert posts[0]["title"] == "Game night soon" and "We start at " in posts[0]["message"]
     assert {d.status for d in ledger(db)} == {DeliveryStatus.sent}
 
 
@@ -187,7 +187,7 @@ def test_redis_flushed_after_scheduling_the_reconciler_still_fires_the_reminder(
 
 def test_the_reconciler_leaves_alone_jobs_redis_still_holds(db, promoter):
     campaign, _ = campaigns.create(promoter, CampaignChoices(**soon()))
-    counts = campaign_runs.reconcile(now=campaign.start_at + timedelta(seconds=1))
+    counts = campaign_runs.reconcile(now=job(campaign, JobKind.ready_check).run_at + timedelta(seconds=1))
     assert counts == {"campaign_jobs_due": 3, "campaign_jobs_enqueued": 0}
 
 
@@ -244,7 +244,7 @@ def test_ready_check_nudges_only_the_missing_and_sends_a_summary(db, promoter, f
     summary = sink.received("summary")
     assert len(summary) == 1
     text = summary[0]["message"]
-    assert "1 of 4 expected players are in voice" in text
+    assert "1 of 4 expected players joined voice" in text
     assert "Missing: Away, Gamer, Sleepy." in text
     assert "Direct messages sent: 2." in text
     assert "In the game server but not in voice: Gamer." in text
@@ -264,3 +264,55 @@ def test_without_game_server_telemetry_the_summary_has_no_server_line(db, promot
     campaign_runs.run_job(found.id, now=max(found.run_at, utcnow()))
     text = sink.received("summary")[0]["message"]
     assert "game server" not in text and "0 of 1" in text
+
+
+# -- what the messages say ---------------------------------------------------------------------------
+
+
+def test_each_message_says_its_piece_once_and_the_nudge_says_how_long_ago_the_game_started(
+        db, promoter, factories, sink):
+    from webapp.sealing import seal
+
+    ws = promoter.workspace_id
+    night_settings.settings_row(ws).summary_target_sealed = seal(sink.target("summary"))
+    db.session.commit()
+    factories.player(ws, "ana@example.com", target=sink.target("ana"), name="Ana")
+    campaign, _ = campaigns.create(promoter, CampaignChoices(**soon()))
+    start = campaign.start_at.astimezone(LJUBLJANA).strftime("%H:%M")
+    for kind in (JobKind.reminder, JobKind.start, JobKind.ready_check):
+        run(db, campaign, kind)  # each at its own time: the ready-check 5 minutes after the start call
+    reminder, start_call, nudge = ((p["title"], p["message"]) for p in sink.received("ana"))
+    assert reminder == ("Game night soon", f"We start at {start} (Europe/Ljubljana), in 15 minutes. See you there!")
+    assert start_call == ("Game night is starting", f"It is {start}: join the voice channel, we are starting.")
+    assert nudge == ("Are you coming?",
+                     f"The game started 5 minutes ago ({start}) and we are gathering in voice. Join us when you can.")
+    [summary] = sink.received("summary")
+    assert summary["title"] == "Ready-check"
+    assert summary["message"].splitlines() == ["0 of 1 expected players joined voice since the start call 5 minutes ago.",
+                                               "Missing: Ana.", "Direct messages sent: 1."]
+    for post in [*sink.received("ana"), summary]:
+        assert post["title"].casefold() not in post["message"].casefold()  # the body never repeats its title
+
+
+def test_the_summary_counts_who_joined_voice_since_the_start_call_even_before_the_presence_window(
+        db, promoter, factories, sink):
+    from webapp.gamenight.models import PresenceReport
+
+    ws = promoter.workspace_id
+    night_settings.settings_row(ws).ready_check_delay = 20  # longer than PRESENCE_WINDOW_MINUTES (5)
+    db.session.commit()
+    factories.player(ws, "early@example.com", target=sink.target("early"), external_id="d-early")
+    factories.player(ws, "late@example.com", target=sink.target("late"), external_id="d-late")
+    campaign, _ = campaigns.create(promoter, CampaignChoices(**soon()))
+    ready = job(campaign, JobKind.ready_check)
+    assert ready.run_at == campaign.start_at + timedelta(minutes=20)
+    # In voice 2 minutes after the start call, and not reported since: outside the last 5 minutes at the check.
+    db.session.add(PresenceReport(workspace_id=ws, source="voice", present=["d-early"],
+                                  seen_at=campaign.start_at + timedelta(minutes=2)))
+    db.session.add(PresenceReport(workspace_id=ws, source="voice", present=["d-late"],  # before the start call
+                                  seen_at=campaign.start_at - timedelta(minutes=30)))
+    db.session.commit()
+    run(db, campaign, JobKind.ready_check)
+    assert sink.received("early") == []
+    [nudge] = sink.received("late")
+    assert nudge["message"].startswith("The game started 20 minutes ago")

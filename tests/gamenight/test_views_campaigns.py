@@ -108,3 +108,53 @@ def test_only_admins_change_game_night_settings_or_the_summary_channel(auth, fac
     assert auth.post("/settings/gamenight/summary-channel",
                      data={"summary_target": SECRET_TARGET}).status_code == 403
     assert db.session.scalar(select(func.count()).select_from(GamenightSettings)) == 0
+
+
+# -- a campaign of the day, cancelling, status colours -----------------------------------------------
+
+
+def _preview(auth, when):
+    return auth.get(f"/campaigns/preview?statuses=available&date={when['day']}&start_time={when['start_time']}",
+                    htmx=True)
+
+
+def test_the_preview_warns_of_the_days_campaign_and_offers_to_open_it(auth, promoter, members, db):
+    auth.login("promoter@example.com")
+    when = soon()
+    assert "already promoted" not in _preview(auth, when).get_data(as_text=True)
+    campaign, _ = campaigns.create(promoter, CampaignChoices(**when))
+    text = _preview(auth, when).get_data(as_text=True)
+    assert "You already promoted a game night for" in text and "cancel it to promote" in text
+    assert f'href="/campaigns/{campaign.id}">Open it</a>' in text
+    assert 'disabled title="You already promoted a game night for this day"' in text
+
+
+def test_cancel_asks_in_the_shared_dialog_what_it_stops_then_cancels(auth, promoter, members, db):
+    auth.login("promoter@example.com")
+    campaign, _ = campaigns.create(promoter, CampaignChoices(**soon()))
+    page = auth.get(f"/campaigns/{campaign.id}").get_data(as_text=True)
+    assert f'hx-get="/campaigns/{campaign.id}/cancel"' in page  # the button opens the dialog, it posts nothing
+    dialog = auth.get(f"/campaigns/{campaign.id}/cancel", htmx=True)
+    text = dialog.get_data(as_text=True)
+    assert dialog.status_code == 200 and 'id="dialog-title">Cancel the game night of' in text
+    assert "3 recipients will get nothing more" in text and text.count("will not run") == 3
+    assert db.session.get(Campaign, campaign.id).status.value == "scheduled"  # opening it changed nothing
+    done = auth.post(f"/campaigns/{campaign.id}/cancel", htmx=True)
+    assert done.status_code == 204 and done.headers["HX-Redirect"] == f"/campaigns/{campaign.id}"
+    db.session.expire_all()
+    assert db.session.get(Campaign, campaign.id).status.value == "cancelled"
+    again = auth.get(f"/campaigns/{campaign.id}/cancel", htmx=True)
+    assert again.status_code == 409 and "only a scheduled or sending one can be cancelled" in again.get_data(as_text=True)
+    assert auth.post(f"/campaigns/{campaign.id}/cancel", htmx=True).status_code == 409
+
+
+def test_status_badges_carry_their_status_for_colour(auth, promoter, members, db):
+    auth.login("promoter@example.com")
+    campaign, _ = campaigns.create(promoter, CampaignChoices(**soon()))
+    page = auth.get(f"/campaigns/{campaign.id}").get_data(as_text=True)
+    assert 'class="badge status-scheduled" id="campaign-status"' in page
+    assert page.count("badge job-status status-scheduled") == 3
+    assert 'class="badge status-scheduled"' in auth.get("/campaigns").get_data(as_text=True)
+    css = auth.get("/static/app.css").get_data(as_text=True)
+    for status in ("scheduled", "sending", "sent", "partial", "failed", "cancelled"):
+        assert f".badge.status-{status}" in css

@@ -94,8 +94,16 @@ def report_presence() -> Response:
 # -- campaigns (personal access token, promoter) -------------------------------------------------
 
 
+class ExistingCampaignOut(BaseModel):
+    """The promoter's own campaign of that day: a second one would be a 409 (`already_promoted`)."""
+
+    id: int
+    status: str
+
+
 class CampaignPlanOut(BaseModel):
-    """A preview: who would be told (counts only) and when each job runs."""
+    """A preview: who would be told (counts only) and when each job runs (the ready-check the workspace's
+    `ready_check_delay` after the start call), and the promoter's campaign of that day if there is one."""
 
     date: date_
     start_at: datetime
@@ -104,6 +112,7 @@ class CampaignPlanOut(BaseModel):
     recipient_count: int
     channels: dict[str, int]
     jobs: list[dict[str, str]]
+    existing_campaign: ExistingCampaignOut | None
 
 
 class CampaignJobOut(BaseModel):
@@ -141,7 +150,8 @@ def preview_campaign() -> Response:
 @bp.post("/campaigns")
 @documented("Promote a game night", body=campaign_plans.CampaignChoices,
             responses={201: CampaignOut, 200: CampaignOut, 409: "a campaign of this promoter for that day exists "
-                       "(`already_promoted`)", **_CAMPAIGN_REFUSALS})
+                       "(`already_promoted`; `details`: its `campaign_id` and `status`, and the message says whether "
+                       "it can still be cancelled)", **_CAMPAIGN_REFUSALS})
 def create_campaign() -> tuple[Response, int]:
     """`{"date"?, "start_time"?, "lead_minutes"?, "statuses": [...], "dry_run"?}` with an optional
     `Idempotency-Key` header → 201 the campaign (200 when the key was seen before)."""

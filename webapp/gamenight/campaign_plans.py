@@ -22,7 +22,7 @@ from webapp.errors import Invalid, TooManyRequests
 from webapp.extensions import courier, db, utcnow
 from webapp.gamenight import availability, night_settings
 from webapp.gamenight.availability import DayChoice
-from webapp.gamenight.models import Availability, JobKind, Status
+from webapp.gamenight.models import READY_CHECK_DELAY_DEFAULT, Availability, Campaign, CampaignStatus, JobKind, Status
 from webapp.notify import delivery
 from webapp.notify.models import Preference
 
@@ -34,6 +34,18 @@ DEADLINES = {JobKind.reminder: timedelta(minutes=30), JobKind.start: timedelta(m
 RATE_LIMIT = 20  # previews and creates per promoter per minute
 STATUSES_RULE = "is one or more of available, maybe, looking"
 @dataclass(frozen=True)
+class Existing:
+    """The promoter's own campaign of that day, which a second one would clash with."""
+
+    id: int
+    status: CampaignStatus
+
+    @property
+    def active(self) -> bool:
+        return self.status in (CampaignStatus.scheduled, CampaignStatus.sending)
+
+
+@dataclass(frozen=True)
 class Plan:
     local_day: date
     start_at: datetime  # aware UTC
@@ -43,18 +55,23 @@ class Plan:
     channels: Counter[str]  # per first usable channel: how many recipients it reaches
     zone: str
     now: datetime
+    ready_check_delay: int = READY_CHECK_DELAY_DEFAULT  # minutes after the start call
+    existing: Existing | None = None  # the promoter already has a campaign that day
 
     @property
     def runs(self) -> list[tuple[JobKind, datetime]]:
         # Promoted later than start − lead: the reminder goes out at once (it still says when).
         reminder = max(self.start_at - timedelta(minutes=self.lead_minutes), self.now)
-        return [(JobKind.reminder, reminder), (JobKind.start, self.start_at), (JobKind.ready_check, self.start_at)]
+        ready_check = self.start_at + timedelta(minutes=self.ready_check_delay)
+        return [(JobKind.reminder, reminder), (JobKind.start, self.start_at), (JobKind.ready_check, ready_check)]
 
     def as_json(self) -> dict[str, Any]:
         return {"date": self.local_day.isoformat(), "start_at": self.start_at.isoformat(),
                 "lead_minutes": self.lead_minutes, "statuses": [s.value for s in self.statuses],
                 "recipient_count": len(self.recipients), "channels": dict(self.channels),
-                "jobs": [{"type": kind.value, "run_at": at.isoformat()} for kind, at in self.runs]}
+                "jobs": [{"type": kind.value, "run_at": at.isoformat()} for kind, at in self.runs],
+                "existing_campaign": None if self.existing is None else
+                {"id": self.existing.id, "status": self.existing.status.value}}
 
 
 def start_instant(zone: Any, day: date, clock: time) -> datetime:
@@ -145,7 +162,16 @@ def plan(actor: Actor, choices: CampaignChoices | None = None, *, now: datetime 
     people = delivery.reach(ws.id, [user_id for user_id, _ in recipients])
     channels = Counter(p.targets[0][0] if p.targets else "none" for p in people.values())
     return Plan(local_day=local_day, start_at=start_at, lead_minutes=lead, statuses=list(choices.statuses),
-                recipients=recipients, channels=channels, zone=ws.time_zone, now=now)
+                recipients=recipients, channels=channels, zone=ws.time_zone, now=now,
+                ready_check_delay=game.ready_check_delay, existing=existing_campaign(actor, local_day))
+
+
+def existing_campaign(actor: Actor, day: date) -> Existing | None:
+    """The promoter's campaign of `day` that is not cancelled (one per promoter and local day)."""
+    row = db.session.execute(select(Campaign.id, Campaign.status).where(
+        Campaign.workspace_id == actor.workspace_id, Campaign.promoter_id == actor.user_id,
+        Campaign.local_day == day, Campaign.status != CampaignStatus.cancelled)).first()
+    return None if row is None else Existing(id=row.id, status=row.status)
 
 
 def _recipients(workspace_id: int, day: date, statuses: Sequence[Status]) -> list[tuple[int, Status]]:

@@ -19,7 +19,7 @@ from sqlalchemy import func, select, update
 
 from webapp.audit import services as audit
 from webapp.extensions import courier, db, utcnow
-from webapp.gamenight import night_settings, players, presence
+from webapp.gamenight import campaign_copy, night_settings, players, presence
 from webapp.gamenight.campaign_report import SOURCE, outcome_counts
 from webapp.gamenight.models import (
     Availability,
@@ -39,10 +39,6 @@ log = logging.getLogger(__name__)
 JOB_FUNCTION = "jobs.gamenight.run_campaign_job"
 EARLY = timedelta(seconds=30)  # a run this much before its time is put back on the schedule
 FANOUT_SHARED = 200  # from this many recipients on, a reminder or start call is shared between runs
-MESSAGES = {
-    JobKind.reminder: ("Game night at {start}", "Game night starts at {start} ({zone}). See you there!"),
-    JobKind.start: ("Game night starts now", "We are starting now ({start}). Join the voice channel!"),
-}
 def _next_run(job: CampaignJob, at: datetime | None) -> str:
     """The row remembers the RQ job id of its next run and its time, so the reconciler knows what to look for."""
     job.next_run_at = at
@@ -130,8 +126,9 @@ def run_job(job_id: int, share: int = 0, now: datetime | None = None) -> str:
 
 def _announce(campaign: Campaign, job: CampaignJob, now: datetime, rotate: int = 0) -> None:
     ws = night_settings.workspace(campaign.workspace_id)
-    start = campaign.start_at.astimezone(ws.zone).strftime("%H:%M")
-    title, body = (text.format(start=start, zone=ws.time_zone) for text in MESSAGES[job.kind])
+    start = campaign_copy.local_clock(campaign.start_at, ws.zone)
+    title, body = (campaign_copy.reminder(start, ws.time_zone, campaign.start_at - now)
+                   if job.kind is JobKind.reminder else campaign_copy.start_call(start))
     messages = [delivery.Message(f"campaign:{campaign.id}:{job.kind.value}:{r.user_id}", r.user_id, title, body)
                 for r in campaign.recipients]
     delivery.deliver(ws.id, SOURCE, job.id, messages, local_time=now.astimezone(ws.zone).time(),
@@ -146,10 +143,10 @@ def _ready_check(campaign: Campaign, job: CampaignJob, now: datetime) -> None:
         & (CampaignRecipient.campaign_id == campaign.id)).where(
         Availability.workspace_id == ws.id, Availability.day == campaign.local_day,
         Availability.status.in_([Status.available, Status.looking]))))
-    seen = presence.present_members(ws.id, now)
+    seen = presence.present_members(ws.id, now, since=campaign.start_at)  # who joined since the start call
     missing = sorted(expected - seen.in_voice)
-    messages = [delivery.Message(f"campaign:{campaign.id}:ready_check:{user_id}", user_id, "Ready check",
-                                 "The game night has started and we are gathering in voice. Are you coming?")
+    title, body = campaign_copy.nudge(campaign_copy.local_clock(campaign.start_at, ws.zone), now - campaign.start_at)
+    messages = [delivery.Message(f"campaign:{campaign.id}:ready_check:{user_id}", user_id, title, body)
                 for user_id in missing]
     delivery.deliver(ws.id, SOURCE, job.id, messages, local_time=now.astimezone(ws.zone).time(),
                      dry_run=campaign.dry_run, deadline=job.deadline_at, heartbeat=_beat(job))
@@ -158,23 +155,14 @@ def _ready_check(campaign: Campaign, job: CampaignJob, now: datetime) -> None:
         Delivery.status.in_([DeliveryStatus.sent, DeliveryStatus.dry_run]))) or 0
     if _called_off(campaign.id):  # cancelled while the nudges went out: no summary either
         return
-    summary = summary_text(ws.id, expected=expected, missing=missing, nudged=nudged, seen=seen)
+    in_game_only = sorted(seen.in_game - seen.in_voice) if seen.has_game_server else []
+    title, body = campaign_copy.summary(expected=len(expected), joined=len(expected) - len(missing),
+                                        since=now - campaign.start_at, missing=_names(ws.id, missing), nudged=nudged,
+                                        in_game_only=_names(ws.id, in_game_only))
     game = night_settings.settings(ws.id)
     delivery.deliver_to(ws.id, SOURCE, job.id, delivery.Message(f"campaign:{campaign.id}:ready_check:summary", None,
-                                                                "Ready-check", summary),
+                                                                title, body),
                         game.summary_target_sealed, dry_run=campaign.dry_run)
-
-
-def summary_text(workspace_id: int, *, expected: set[int], missing: Sequence[int], nudged: int,
-                 seen: presence.Presence) -> str:
-    names = _names(workspace_id, missing)
-    lines = [f"Ready-check: {len(expected) - len(missing)} of {len(expected)} expected players are in voice.",
-             f"Missing: {', '.join(names) if names else 'nobody'}.",
-             f"Direct messages sent: {nudged}."]
-    in_game_only = sorted(seen.in_game - seen.in_voice)
-    if seen.has_game_server and in_game_only:
-        lines.append(f"In the game server but not in voice: {', '.join(_names(workspace_id, in_game_only))}.")
-    return "\n".join(lines)
 
 
 def _names(workspace_id: int, user_ids: Sequence[int]) -> list[str]:

@@ -1,6 +1,7 @@
 """Promote tonight: a campaign snapshots the opted-in members of its plan and schedules three jobs — the
-reminder at start − lead, the start call at start, the ready-check at start — in the workspace's time zone.
-Here: creating a campaign (idempotent, one per promoter per local day), reading and cancelling it.
+reminder at start − lead, the start call at start, the ready-check the workspace's delay after it — in the
+workspace's time zone. Here: creating a campaign (idempotent, one per promoter per local day), reading and
+cancelling it, and how often its page looks again.
 What it would be is `campaign_plans`, how its jobs run is `campaign_runs`, what it did is `campaign_report`.
 """
 
@@ -8,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import redis
@@ -21,7 +22,15 @@ from webapp.accounts.services import Actor
 from webapp.audit import services as audit
 from webapp.errors import Conflict, NotFound
 from webapp.extensions import courier, db, utcnow
-from webapp.gamenight.campaign_plans import DEADLINES, PROMOTE_NIGHT, CampaignChoices, plan, rate_limit
+from webapp.gamenight.campaign_plans import (
+    DEADLINES,
+    PROMOTE_NIGHT,
+    CampaignChoices,
+    Existing,
+    existing_campaign,
+    plan,
+    rate_limit,
+)
 from webapp.gamenight.campaign_report import channel_counts, outcome_counts, recipient_counts
 from webapp.gamenight.campaign_runs import schedule, schedule_after_commit
 from webapp.gamenight.models import Campaign, CampaignJob, CampaignRecipient, CampaignStatus, JobStatus
@@ -42,6 +51,8 @@ def create(actor: Actor, choices: CampaignChoices | None = None, *, idempotency_
             return existing, False
     rate_limit(actor, "create")
     p = plan(actor, choices, now=now)
+    if p.existing is not None:
+        raise already_promoted(p.local_day, p.existing)
     dry_run = choices.dry_run
     campaign = Campaign(workspace_id=actor.workspace_id, promoter_id=actor.user_id, local_day=p.local_day,
                         start_at=p.start_at, lead_minutes=p.lead_minutes, statuses=[s.value for s in p.statuses],
@@ -56,8 +67,7 @@ def create(actor: Actor, choices: CampaignChoices | None = None, *, idempotency_
         if key and (same := db.session.scalar(select(Campaign).where(Campaign.workspace_id == actor.workspace_id,
                                                                      Campaign.idempotency_key == key))):
             return same, False
-        raise Conflict(f"You already promoted a game night for {p.local_day.isoformat()}; cancel it to promote "
-                       "another.", code="already_promoted") from None
+        raise already_promoted(p.local_day, existing_campaign(actor, p.local_day)) from None
     for job in campaign.jobs:
         schedule_after_commit(job, job.run_at)
     audit.record(actor, "campaign.created", "campaign", campaign.id,
@@ -65,6 +75,19 @@ def create(actor: Actor, choices: CampaignChoices | None = None, *, idempotency_
                   "statuses": campaign.statuses, "dry_run": dry_run})
     db.session.commit()
     return campaign, True
+
+
+def already_promoted(day: date, found: Existing | None) -> Conflict:
+    """The 409 for a second campaign of the promoter's day, saying truthfully whether the first can still be
+    cancelled (a cancelled one makes room for another; one that is over cannot be cancelled)."""
+    when = day.isoformat()
+    if found is None or found.active:
+        message = f"You already promoted a game night for {when}; cancel it to promote another."
+    else:
+        message = (f"You already promoted a game night for {when}, and it is over ({found.status.value}); "
+                   "one game night per promoter a day, so there cannot be another that day.")
+    details = None if found is None else {"campaign_id": found.id, "status": found.status.value}
+    return Conflict(message, code="already_promoted", details=details)
 
 
 def get(actor: Actor, campaign_id: int) -> Campaign:
@@ -80,14 +103,21 @@ def recent(actor: Actor, limit: int = 20) -> Sequence[Campaign]:
                               .order_by(Campaign.start_at.desc(), Campaign.id.desc()).limit(limit)).all()
 
 
-def cancel(actor: Actor, campaign_id: int) -> Campaign:
-    """Pending jobs are cancelled (their rows first, so a job that fires anyway does nothing). A job already
-    running gets one more run at once, which sends nothing: it ends the job (`cancelled`) once no run holds a
-    message, what waited for a retry becomes `failed`, and a claim a crash left becomes `unknown`."""
+def cancellable(actor: Actor, campaign_id: int) -> Campaign:
+    """The campaign, if `actor` may cancel it now (a promoter; scheduled or sending): what the confirm dialog
+    shows and `cancel` acts on."""
     actor.require(*PROMOTE_NIGHT)
     campaign = get(actor, campaign_id)
     if not is_active(campaign):
         raise Conflict(f"The campaign is {campaign.status.value}; only a scheduled or sending one can be cancelled.")
+    return campaign
+
+
+def cancel(actor: Actor, campaign_id: int) -> Campaign:
+    """Pending jobs are cancelled (their rows first, so a job that fires anyway does nothing). A job already
+    running gets one more run at once, which sends nothing: it ends the job (`cancelled`) once no run holds a
+    message, what waited for a retry becomes `failed`, and a claim a crash left becomes `unknown`."""
+    campaign = cancellable(actor, campaign_id)
     cancelled = db.session.execute(
         update(CampaignJob).where(CampaignJob.campaign_id == campaign.id, CampaignJob.status == JobStatus.scheduled)
         .values(status=JobStatus.cancelled, finished_at=utcnow())).rowcount
@@ -110,6 +140,22 @@ def _drop_from_queue(campaign: Campaign) -> None:
                 log.info("campaign job %s was not on the queue to cancel: %s", job.id, type(exc).__name__)
 def is_active(campaign: Campaign) -> bool:
     return campaign.status in (CampaignStatus.scheduled, CampaignStatus.sending)
+
+
+POLL_SOON = timedelta(minutes=10)  # a job due within this is about to change the page
+POLL_FAST, POLL_SLOW = 2, 60  # seconds
+
+
+def poll_seconds(campaign: Campaign, now: datetime | None = None) -> int | None:
+    """How often the campaign page asks for its timeline again: every 2 s while a job runs or is due within
+    10 minutes, every minute while the campaign waits for a later one (so the page speeds up in time), never
+    once it is over."""
+    if not is_active(campaign):
+        return None
+    now = now or utcnow()
+    busy = any(job.status is JobStatus.running
+               or (job.status is JobStatus.scheduled and job.run_at - now <= POLL_SOON) for job in campaign.jobs)
+    return POLL_FAST if busy else POLL_SLOW
 
 
 def as_json(campaign: Campaign) -> dict[str, Any]:

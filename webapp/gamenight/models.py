@@ -5,11 +5,14 @@ from __future__ import annotations
 import enum
 from datetime import date, datetime
 
-from sqlalchemy import JSON, Date, Enum, ForeignKey, Index, String, Text, UniqueConstraint, text
+from sqlalchemy import JSON, CheckConstraint, Date, Enum, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.accounts.models import User
 from webapp.extensions import CreatedAt, IntPk, UpdatedAt, UserId, UTCDateTime, WorkspaceId, db, utcnow
+
+# The ready-check runs this many minutes after the start call (a workspace setting).
+READY_CHECK_DELAY_MIN, READY_CHECK_DELAY_MAX, READY_CHECK_DELAY_DEFAULT = 0, 30, 5
 
 
 class Status(enum.StrEnum):
@@ -74,10 +77,15 @@ class GamenightSettings(db.Model):
     """The workspace's game-night settings beside its time zone: game start, reminder lead, the bot."""
 
     __tablename__ = "gamenight_settings"
+    __table_args__ = (CheckConstraint(f"ready_check_delay >= {READY_CHECK_DELAY_MIN} AND ready_check_delay <= "
+                                      f"{READY_CHECK_DELAY_MAX}", name="ck_gamenight_settings_ready_check_delay"),)
 
     workspace_id: Mapped[WorkspaceId] = mapped_column(primary_key=True)
     game_start: Mapped[str] = mapped_column(String(5), default="21:00")  # local HH:MM
     lead_minutes: Mapped[int] = mapped_column(default=15)
+    # Minutes from the start call to the ready-check (0: at the start call itself).
+    ready_check_delay: Mapped[int] = mapped_column(default=READY_CHECK_DELAY_DEFAULT,
+                                                   server_default=str(READY_CHECK_DELAY_DEFAULT))
     bot_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     bot_token_prefix: Mapped[str | None] = mapped_column(String(24))
     bot_token_rotated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

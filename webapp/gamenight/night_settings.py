@@ -1,5 +1,5 @@
-"""Game nights: the workspace's clock and settings — its local date, the game start, the reminder lead,
-the summary channel and the bots' token.
+"""Game nights: the workspace's clock and settings — its local date, the game start, the reminder lead, the
+ready-check's delay after the start call, the summary channel and the bots' token.
 
 "Today" is the workspace's local date (its time zone, DST included). The settings form is one typed
 command (`SettingsCommand`); the lead-minutes rule (`LeadMinutes`) is the one campaigns use too.
@@ -21,13 +21,19 @@ from webapp.audit import services as audit
 from webapp.commands import Command, Text, ZoneName, bad_request
 from webapp.errors import BadRequest, NotFound, Unauthorized
 from webapp.extensions import db, utcnow
-from webapp.gamenight.models import GamenightSettings
+from webapp.gamenight.models import (
+    READY_CHECK_DELAY_DEFAULT,
+    READY_CHECK_DELAY_MAX,
+    READY_CHECK_DELAY_MIN,
+    GamenightSettings,
+)
 from webapp.notify import contacts
 from webapp.sealing import hash_token, new_token
 
 GAME_START_FORMAT = "The game start is a local time HH:MM, e.g. 21:00."
 LEAD_MINUTES_MIN, LEAD_MINUTES_MAX = 1, 240
 LEAD_MINUTES_RULE = f"is a whole number of minutes from {LEAD_MINUTES_MIN} to {LEAD_MINUTES_MAX}"
+READY_CHECK_DELAY_RULE = f"is a whole number of minutes from {READY_CHECK_DELAY_MIN} to {READY_CHECK_DELAY_MAX}"
 _CLOCK = re.compile(r"\s*([0-9]{1,2}):([0-9]{2})\s*")  # ASCII digits: int() would also read '٢١' or '²'
 
 
@@ -77,6 +83,13 @@ def _lead(value: Any) -> int:
     return lead
 
 
+def _ready_check_delay(value: Any) -> int:
+    delay = inputs.as_whole_number(value)
+    if delay is None or not READY_CHECK_DELAY_MIN <= delay <= READY_CHECK_DELAY_MAX:
+        raise bad_request(READY_CHECK_DELAY_RULE)
+    return delay
+
+
 def _game_start(value: Any) -> str:
     found = clock_time(value)
     if found is None:
@@ -93,12 +106,18 @@ GameStart = Annotated[str, BeforeValidator(_game_start), Field(pattern=r"^[0-2][
 """A local clock time `HH:MM` (ASCII digits), normalised to two-digit hours."""
 
 
+ReadyCheckDelay = Annotated[int, BeforeValidator(_ready_check_delay),
+                            Field(ge=READY_CHECK_DELAY_MIN, le=READY_CHECK_DELAY_MAX)]
+"""Minutes from the start call to the ready-check (0: at the start call itself)."""
+
+
 class SettingsCommand(Command):
     """The admins' game-night settings form."""
 
     time_zone: ZoneName = Field("", validate_default=True)
     game_start: GameStart = Field("", validate_default=True)
     lead_minutes: LeadMinutes = Field(None, validate_default=True)
+    ready_check_delay: ReadyCheckDelay | None = None  # left out: unchanged
 
 
 class SummaryChannelCommand(Command):
@@ -116,7 +135,8 @@ def settings(workspace_id: int) -> GamenightSettings:
 
 
 def _default_settings(workspace_id: int) -> GamenightSettings:
-    return GamenightSettings(workspace_id=workspace_id, game_start="21:00", lead_minutes=15, planning_threshold=6)
+    return GamenightSettings(workspace_id=workspace_id, game_start="21:00", lead_minutes=15, planning_threshold=6,
+                             ready_check_delay=READY_CHECK_DELAY_DEFAULT)
 
 
 def settings_row(workspace_id: int) -> GamenightSettings:
@@ -128,14 +148,17 @@ def settings_row(workspace_id: int) -> GamenightSettings:
 
 
 def update_settings(actor: Actor, command: SettingsCommand) -> GamenightSettings:
-    """Admins: the workspace's time zone, game start and reminder lead."""
+    """Admins: the workspace's time zone, game start, reminder lead and ready-check delay."""
     actor.require(Role.admin, "change the game-night settings")
     ws = workspace(actor.workspace_id)
     ws.time_zone = command.time_zone
     row = settings_row(actor.workspace_id)
     row.game_start, row.lead_minutes = command.game_start, command.lead_minutes
+    if command.ready_check_delay is not None:
+        row.ready_check_delay = command.ready_check_delay
     audit.record(actor, "gamenight.settings_updated", "workspace", ws.id,
-                 {"time_zone": ws.time_zone, "game_start": row.game_start, "lead_minutes": row.lead_minutes})
+                 {"time_zone": ws.time_zone, "game_start": row.game_start, "lead_minutes": row.lead_minutes,
+                  "ready_check_delay": row.ready_check_delay})
     db.session.commit()
     return row
 

@@ -68,11 +68,14 @@ def report(workspace_id: int, source: Source, present: Sequence[str]) -> Presenc
     return snapshot
 
 
-def present_members(workspace_id: int, now: datetime | None = None) -> Presence:
+def present_members(workspace_id: int, now: datetime | None = None, *, since: datetime | None = None) -> Presence:
+    """Who the reports of the last `PRESENCE_WINDOW_MINUTES` show — and, with `since` (the start call), every
+    report since then too: a member who joined voice after the start call counts, however long ago."""
     now = now or utcnow()
     window = timedelta(minutes=current_app.config["SETTINGS"].PRESENCE_WINDOW_MINUTES)
+    earliest = now - window if since is None else min(now - window, since)
     reports = db.session.scalars(select(PresenceReport).where(
-        PresenceReport.workspace_id == workspace_id, PresenceReport.seen_at > now - window,
+        PresenceReport.workspace_id == workspace_id, PresenceReport.seen_at > earliest,
         PresenceReport.seen_at <= now + timedelta(minutes=1))).all()
     voice = {i for r in reports if r.source == "voice" for i in r.present}
     game = {name.casefold() for r in reports if r.source == "game_server" for name in r.present}

@@ -15,6 +15,7 @@ from webapp.accounts import privacy
 from webapp.accounts import services as accounts
 from webapp.accounts.context import current_actor, signed_in_only
 from webapp.accounts.models import Role, Workspace
+from webapp.accounts.services import Actor
 from webapp.commands import from_form
 from webapp.errors import DomainError, NotFound
 from webapp.extensions import login_manager
@@ -28,7 +29,7 @@ from webapp.gamenight import (
     planning_settings,
     players,
 )
-from webapp.gamenight.models import Status
+from webapp.gamenight.models import Campaign, Status
 from webapp.htmx import is_htmx, no_store, redirect_after_post, render, render_page
 from webapp.notify import contacts
 from webapp.notify import services as preferences
@@ -299,12 +300,39 @@ def campaign(campaign_id: int) -> Response:
     ws = night_settings.workspace(actor.workspace_id)
     return render_page("gamenight/campaign.html", "timeline", ws=ws, actor=actor, campaign=found,
                        recipients=campaign_report.recipient_counts([found.id])[found.id],
-                       active=campaigns.is_active(found), counts=campaign_report.outcome_counts(found),
+                       active=campaigns.is_active(found), poll=campaigns.poll_seconds(found),
+                       counts=campaign_report.outcome_counts(found),
                        channels=campaign_report.channel_counts(found), log=campaign_report.send_log(found))
+
+
+def _cancel_dialog(campaign_id: int, status: int = 200, **context: Any) -> Response:
+    context.setdefault("campaign", None)
+    context.setdefault("message", None)
+    return render("gamenight/cancel.html", "dialog", status=status, campaign_id=campaign_id, **context)
+
+
+def _cancelling(campaign_id: int, step: Callable[[Actor, int], Campaign]) -> Campaign | Response:
+    """`step`'s campaign, or the dialog again with why the campaign cannot be cancelled."""
+    try:
+        return step(current_actor(), campaign_id)
+    except DomainError as exc:
+        return _cancel_dialog(campaign_id, exc.status, message=exc.message)
+
+
+@members.get("/campaigns/<int:campaign_id>/cancel")
+def cancel_campaign_dialog(campaign_id: int) -> Response:
+    """The confirm dialog: what cancelling stops, or why the campaign cannot be cancelled."""
+    found = _cancelling(campaign_id, campaigns.cancellable)
+    if isinstance(found, Response):
+        return found
+    return _cancel_dialog(campaign_id, campaign=found,
+                          recipients=campaign_report.recipient_counts([found.id])[found.id])
 
 
 @members.post("/campaigns/<int:campaign_id>/cancel")
 def cancel_campaign(campaign_id: int) -> Any:
-    found = campaigns.cancel(current_actor(), campaign_id)
+    found = _cancelling(campaign_id, campaigns.cancel)
+    if isinstance(found, Response):
+        return found
     flash("Campaign cancelled: its pending jobs will not run.", "success")
-    return redirect(url_for(".campaign", campaign_id=found.id), code=303)
+    return redirect_after_post(url_for(".campaign", campaign_id=found.id))
