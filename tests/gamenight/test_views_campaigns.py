@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from tests.gamenight.steps import SECRET_TARGET, assert_no_handle, body, soon
 from webapp.gamenight import campaign_runs, campaigns
 from webapp.gamenight.campaign_plans import CampaignChoices
-from webapp.gamenight.models import Campaign, GamenightSettings
+from webapp.gamenight.models import Campaign, CampaignStatus, GamenightSettings
 
 # -- the dashboard ----------------------------------------------------------------------------------
 
@@ -127,6 +127,10 @@ def test_the_preview_warns_of_the_days_campaign_and_offers_to_open_it(auth, prom
     assert "You already promoted a game night for" in text and "cancel it to promote" in text
     assert f'href="/campaigns/{campaign.id}">Open it</a>' in text
     assert 'disabled title="You already promoted a game night for this day"' in text
+    campaign.status = CampaignStatus.sent  # over: the warning says so, as the 409 would
+    db.session.commit()
+    text = _preview(auth, when).get_data(as_text=True)
+    assert "it is over (sent)" in text and "cancel it" not in text
 
 
 def test_cancel_asks_in_the_shared_dialog_what_it_stops_then_cancels(auth, promoter, members, db):

@@ -9,7 +9,7 @@ in both. Times are the workspace's local clock, the zone named where the time is
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 
 
 def minutes(span: timedelta) -> int:
@@ -54,6 +54,6 @@ def summary(*, expected: int, joined: int, since: timedelta, missing: Sequence[s
     return "Ready-check", "\n".join(lines)
 
 
-def local_clock(at: datetime, zone: object) -> str:
+def local_clock(at: datetime, zone: tzinfo) -> str:
     """`at` as HH:MM on the workspace's clock."""
-    return at.astimezone(zone).strftime("%H:%M")  # type: ignore[arg-type]
+    return at.astimezone(zone).strftime("%H:%M")

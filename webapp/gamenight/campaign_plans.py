@@ -18,7 +18,7 @@ from sqlalchemy import select
 from webapp.accounts.models import Role
 from webapp.accounts.services import Actor
 from webapp.commands import Command, Flag, bad_request, form_values, invalid, parse
-from webapp.errors import Invalid, TooManyRequests
+from webapp.errors import Conflict, Invalid, TooManyRequests
 from webapp.extensions import courier, db, utcnow
 from webapp.gamenight import availability, night_settings
 from webapp.gamenight.availability import DayChoice
@@ -33,6 +33,8 @@ DEADLINES = {JobKind.reminder: timedelta(minutes=30), JobKind.start: timedelta(m
              JobKind.ready_check: timedelta(minutes=60)}
 RATE_LIMIT = 20  # previews and creates per promoter per minute
 STATUSES_RULE = "is one or more of available, maybe, looking"
+
+
 @dataclass(frozen=True)
 class Existing:
     """The promoter's own campaign of that day, which a second one would clash with."""
@@ -40,9 +42,18 @@ class Existing:
     id: int
     status: CampaignStatus
 
-    @property
-    def active(self) -> bool:
-        return self.status in (CampaignStatus.scheduled, CampaignStatus.sending)
+
+def already_promoted(day: date, found: Existing | None) -> Conflict:
+    """The 409 for a second campaign of the promoter's day (the preview shows its message before), saying
+    truthfully whether the first can still be cancelled: a cancelled one makes room, one that is over cannot."""
+    when = day.isoformat()
+    if found is None or found.status.active:
+        message = f"You already promoted a game night for {when}; cancel it to promote another."
+    else:
+        message = (f"You already promoted a game night for {when}, and it is over ({found.status.value}); "
+                   "one game night per promoter a day, so there cannot be another that day.")
+    details = None if found is None else {"campaign_id": found.id, "status": found.status.value}
+    return Conflict(message, code="already_promoted", details=details)
 
 
 @dataclass(frozen=True)
@@ -57,6 +68,11 @@ class Plan:
     now: datetime
     ready_check_delay: int = READY_CHECK_DELAY_DEFAULT  # minutes after the start call
     existing: Existing | None = None  # the promoter already has a campaign that day
+
+    @property
+    def clash(self) -> str | None:
+        """What creating this campaign would be refused with, when the promoter has one that day."""
+        return None if self.existing is None else already_promoted(self.local_day, self.existing).message
 
     @property
     def runs(self) -> list[tuple[JobKind, datetime]]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import redis
@@ -26,7 +26,7 @@ from webapp.gamenight.campaign_plans import (
     DEADLINES,
     PROMOTE_NIGHT,
     CampaignChoices,
-    Existing,
+    already_promoted,
     existing_campaign,
     plan,
     rate_limit,
@@ -75,19 +75,6 @@ def create(actor: Actor, choices: CampaignChoices | None = None, *, idempotency_
                   "statuses": campaign.statuses, "dry_run": dry_run})
     db.session.commit()
     return campaign, True
-
-
-def already_promoted(day: date, found: Existing | None) -> Conflict:
-    """The 409 for a second campaign of the promoter's day, saying truthfully whether the first can still be
-    cancelled (a cancelled one makes room for another; one that is over cannot be cancelled)."""
-    when = day.isoformat()
-    if found is None or found.active:
-        message = f"You already promoted a game night for {when}; cancel it to promote another."
-    else:
-        message = (f"You already promoted a game night for {when}, and it is over ({found.status.value}); "
-                   "one game night per promoter a day, so there cannot be another that day.")
-    details = None if found is None else {"campaign_id": found.id, "status": found.status.value}
-    return Conflict(message, code="already_promoted", details=details)
 
 
 def get(actor: Actor, campaign_id: int) -> Campaign:
@@ -139,7 +126,7 @@ def _drop_from_queue(campaign: Campaign) -> None:
             except (NoSuchJobError, redis.RedisError) as exc:
                 log.info("campaign job %s was not on the queue to cancel: %s", job.id, type(exc).__name__)
 def is_active(campaign: Campaign) -> bool:
-    return campaign.status in (CampaignStatus.scheduled, CampaignStatus.sending)
+    return campaign.status.active
 
 
 POLL_SOON = timedelta(minutes=10)  # a job due within this is about to change the page

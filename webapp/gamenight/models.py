@@ -106,6 +106,11 @@ class CampaignStatus(enum.StrEnum):
     failed = "failed"
     cancelled = "cancelled"
 
+    @property
+    def active(self) -> bool:
+        """Scheduled or sending: it can still be cancelled, and it holds its promoter's day."""
+        return self in (CampaignStatus.scheduled, CampaignStatus.sending)
+
 
 class JobKind(enum.StrEnum):
     reminder = "reminder"
