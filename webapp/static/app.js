@@ -53,6 +53,23 @@
     if (document.activeElement) { document.activeElement.blur(); }
     form.dispatchEvent(new Event("redraft"));
   });
+  // A part that polls itself (the planning room's shared part) sends the tag it was drawn with and is answered
+  // 304 (nothing swapped: see responseHandling in base.html) while it stands; a hidden tab does not poll, and
+  // polls at once when shown again. It also says whether the page shows a draft, which the server checks.
+  document.addEventListener("htmx:configRequest", function (e) {
+    var etag = e.detail.elt.dataset && e.detail.elt.dataset.pollEtag;
+    if (etag === undefined || e.detail.verb !== "get") { return; }
+    if (document.hidden) { e.preventDefault(); return; }
+    e.detail.headers["If-None-Match"] = etag;
+    e.detail.parameters.draft = document.getElementById("draft-form") ? "1" : "0";
+  });
+  // A form that stays on the page after it was sent (its answer swaps elsewhere) is emptied once it succeeded.
+  document.addEventListener("htmx:afterRequest", function (e) {
+    var form = e.detail.elt;
+    if (e.detail.xhr && e.detail.xhr.status < 300 && form.matches && form.matches("form[data-reset-on-success]")) {
+      form.reset();
+    }
+  });
   document.addEventListener("DOMContentLoaded", function () {
     document.querySelectorAll("#toasts .toast").forEach(expire);
   });
