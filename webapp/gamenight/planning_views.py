@@ -45,7 +45,7 @@ def _context(day: date | None = None, message: str | None = None, draft: Draft |
         draft = Draft.of(room)
     return {"ws": ws, "view": room, "draft": draft, "message": message, "draft_message": draft_message,
             "linked": players.is_linked(ws.id, actor.user_id), "etag": _etag(stamp.tag),
-            "poll_seconds": POLL_SECONDS}
+            "poll_seconds": POLL_SECONDS, "max_teams": planning_rooms.MAX_TEAMS}
 
 
 def _etag(tag: str) -> str:

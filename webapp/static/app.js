@@ -63,6 +63,24 @@
     e.detail.headers["If-None-Match"] = etag;
     e.detail.parameters.draft = document.getElementById("draft-form") ? "1" : "0";
   });
+  // The planning draft's team names that are still as drawn follow the leading suggestions the room's shared part
+  // shows (after each of its swaps); a name the member types is theirs from then on.
+  document.addEventListener("input", function (e) {
+    if (e.target.matches && e.target.matches("#draft-form input[data-default-name]")) {
+      e.target.removeAttribute("data-default-name");
+    }
+  });
+  function followLeadingNames() {
+    var list = document.querySelector("#planning-shared [data-leading-names]");
+    if (!list) { return; }
+    var leading = JSON.parse(list.dataset.leadingNames);
+    document.querySelectorAll("#draft-form input[data-default-name]").forEach(function (input) {
+      var index = Number(input.name.replace("team_name_", ""));
+      if (leading[index]) { input.value = leading[index]; }
+    });
+  }
+  document.addEventListener("htmx:afterSettle", followLeadingNames);
+  document.addEventListener("htmx:oobAfterSwap", followLeadingNames);
   // A form that stays on the page after it was sent (its answer swaps elsewhere) is emptied once it succeeded.
   document.addEventListener("htmx:afterRequest", function (e) {
     var form = e.detail.elt;
