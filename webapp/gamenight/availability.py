@@ -218,8 +218,8 @@ def ready(workspace_id: int, day: date) -> int:
     return db.session.scalar(ready_count(workspace_id, day))
 
 
-def ready_count(workspace_id: int, day: date) -> Select[tuple[int]]:
-    """The query `ready` runs, to be part of a larger one."""
+def ready_count(workspace_id: Any, day: Any) -> Select[tuple[int]]:
+    """The query `ready` runs, to be part of a larger one (values or bound parameters)."""
     return select(func.count()).select_from(Availability).where(
         Availability.workspace_id == workspace_id, Availability.day == day,
         Availability.status.in_([Status.available, Status.looking]))

@@ -17,7 +17,7 @@ from datetime import date, datetime
 from typing import Any
 
 from pydantic import ConfigDict, Field
-from sqlalchemy import case, delete, func, select, update
+from sqlalchemy import Date, Select, bindparam, case, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from webapp.accounts.models import User, Workspace
@@ -190,24 +190,32 @@ class Stamp:
     drafting: bool
 
 
+def _stamp_query() -> Select[Any]:
+    in_room = (PlanningRoom.workspace_id == bindparam("workspace_id"), PlanningRoom.day == bindparam("day", type_=Date))
+    room_id = select(PlanningRoom.id).where(*in_room).scalar_subquery()
+    viewer = bindparam("viewer_id")
+    return select(
+        room_id,
+        select(PlanningRoom.version).where(*in_room).scalar_subquery(),
+        availability.ready_count(bindparam("workspace_id"), bindparam("day", type_=Date)).scalar_subquery(),
+        select(GamenightSettings.planning_threshold).where(GamenightSettings.workspace_id == bindparam("workspace_id"))
+        .scalar_subquery(),
+        players.linked_clause(bindparam("workspace_id"), viewer),
+        select(PlanningMember.user_id).where(PlanningMember.room_id == room_id, PlanningMember.user_id == viewer)
+        .exists(),
+    )
+
+
+_STAMP = _stamp_query()  # built once: the poll runs it every 2 s per open page
+
+
 def stamp(ws: Workspace, viewer_id: int, day: date | None = None, now: datetime | None = None) -> Stamp:
     """The room's version with everything else its shared part shows that changes outside the room: how many
     are ready that day, the threshold, whether the viewer is linked. Read it before the room itself, so a change
     in between makes the next poll answer in full again rather than never."""
     today = night_settings.local_today(ws, now)
     day = day or today
-    in_room = (PlanningRoom.workspace_id == ws.id, PlanningRoom.day == day)
-    room_id = select(PlanningRoom.id).where(*in_room).scalar_subquery()
-    row = db.session.execute(select(
-        room_id,
-        select(PlanningRoom.version).where(*in_room).scalar_subquery(),
-        availability.ready_count(ws.id, day).scalar_subquery(),
-        select(GamenightSettings.planning_threshold).where(GamenightSettings.workspace_id == ws.id)
-        .scalar_subquery(),
-        players.linked_clause(ws.id, viewer_id),
-        select(PlanningMember.user_id).where(PlanningMember.room_id == room_id,
-                                             PlanningMember.user_id == viewer_id).exists(),
-    )).one()
+    row = db.session.execute(_STAMP, {"workspace_id": ws.id, "day": day, "viewer_id": viewer_id}).one()
     parts = (ws.id, day.isoformat(), day == today, viewer_id, *row)
     tag = hashlib.blake2b(repr(parts).encode(), digest_size=12).hexdigest()
     return Stamp(tag, drafting=day == today and row[0] is not None and bool(row[5]))

@@ -20,7 +20,7 @@ from webapp.accounts.context import current_actor, signed_in_only
 from webapp.commands import parse
 from webapp.errors import BadRequest, DomainError, NotFound
 from webapp.gamenight import night_settings, planning_rooms, players, team_names, teams
-from webapp.gamenight.planning_rooms import Day, Member, RoomChange
+from webapp.gamenight.planning_rooms import Day, Member, RoomChange, Stamp
 from webapp.gamenight.teams import Draft, DraftForm
 from webapp.htmx import is_htmx, render_page
 
@@ -32,16 +32,16 @@ POLL_SECONDS = 2
 
 
 def _context(day: date | None = None, message: str | None = None, draft: Draft | None = None,
-             draft_message: str | None = None) -> dict[str, Any]:
+             draft_message: str | None = None, *, stamp: Stamp | None = None, drafts: bool = True) -> dict[str, Any]:
     """What the page's blocks show: the room of `day` (today by default) as the signed-in member sees it, its
-    poll tag (read first: see `planning_rooms.stamp`), the draft (the saved teams unless given) and a message
-    for the shared part or the draft."""
+    poll tag (read first: see `planning_rooms.stamp`), the draft (the saved teams unless given; none without
+    `drafts`, for the shared part alone) and a message for the shared part or the draft."""
     actor = current_actor()
     assert actor.user_id is not None
     ws = night_settings.workspace(actor.workspace_id)
-    stamp = planning_rooms.stamp(ws, actor.user_id, day)
+    stamp = stamp or planning_rooms.stamp(ws, actor.user_id, day)
     room = planning_rooms.view(ws, actor.user_id, day)
-    if room.room is not None and draft is None:
+    if room.room is not None and draft is None and drafts:
         draft = Draft.of(room)
     return {"ws": ws, "view": room, "draft": draft, "message": message, "draft_message": draft_message,
             "linked": players.is_linked(ws.id, actor.user_id), "etag": _etag(stamp.tag),
@@ -102,14 +102,14 @@ def shared() -> Response:
     ws, day = night_settings.workspace(actor.workspace_id), _poll_day()
     stamp = planning_rooms.stamp(ws, actor.user_id, day)
     if stamp.drafting != (request.args.get("draft") == "1"):
-        context = _context(day)
+        context = _context(day, stamp=stamp)
         response = make_response(render_block(TEMPLATE, "room", **context))
         response.headers["HX-Retarget"], response.headers["HX-Reswap"] = "#planning-room", "outerHTML"
     elif request.if_none_match.contains_weak(stamp.tag):
         context = {"etag": _etag(stamp.tag)}
         response = make_response("", 304)
     else:
-        context = _context(day)
+        context = _context(day, stamp=stamp, drafts=False)
         response = make_response(render_block(TEMPLATE, "shared", **context))
     response.headers["ETag"] = context["etag"]
     response.headers["Cache-Control"] = "no-cache, private"
