@@ -113,3 +113,12 @@ def test_a_vote_in_one_browser_appears_in_the_other_whose_unsaved_draft_survives
     db.session.expire_all()
     saved = [t.name for t in db.session.query(PlanningTeam).order_by(PlanningTeam.position)]
     assert saved[0] == "Night Owls" and "Typed, not sent" not in saved
+
+
+def test_a_poll_after_signing_out_takes_the_tab_to_the_login_page(page: Page, open_room: list[int]) -> None:
+    enter_room(page, "p1@example.com")
+    page.context.clear_cookies()  # signed out elsewhere, or the session ended
+    expect(page).to_have_url(re.compile(r"/login"))
+    expect(page.get_by_role("button", name="Sign in")).to_be_visible()
+    expect(page.locator("#planning-shared")).to_have_count(0)  # the login page is the page, not inside the room
+    assert_no_page_problems(page)

@@ -81,6 +81,16 @@
   }
   document.addEventListener("htmx:afterSettle", followLeadingNames);
   document.addEventListener("htmx:oobAfterSwap", followLeadingNames);
+  // A poll sent elsewhere (signed out meanwhile: the login page) takes the whole tab there, not its part.
+  document.addEventListener("htmx:beforeSwap", function (e) {
+    var xhr = e.detail.xhr;
+    if (!(e.detail.elt.dataset && e.detail.elt.dataset.pollEtag !== undefined) || !xhr.responseURL) { return; }
+    var asked = new URL(e.detail.pathInfo.requestPath, window.location.href).pathname;
+    if (new URL(xhr.responseURL).pathname !== asked) {
+      e.detail.shouldSwap = false;
+      window.location.assign(xhr.responseURL);
+    }
+  });
   // A form that stays on the page after it was sent (its answer swaps elsewhere) is emptied once it succeeded.
   document.addEventListener("htmx:afterRequest", function (e) {
     var form = e.detail.elt;
