@@ -198,3 +198,8 @@ def test_someone_elses_availability_today_changes_the_locked_rooms_count(ws, aut
 
 def test_the_poll_needs_a_sign_in(client, room):
     assert client.get(POLL).status_code == 302
+
+
+def test_the_poll_opened_without_htmx_is_the_whole_page_with_the_draft(room, auth, inside):
+    page = auth.get(POLL).get_data(as_text=True)
+    assert "<html" in page and 'id="draft-form"' in page and 'id="planning-shared"' in page

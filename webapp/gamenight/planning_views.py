@@ -14,7 +14,6 @@ from datetime import date
 from typing import Any
 
 from flask import Blueprint, Response, make_response, redirect, request, url_for
-from jinja2_fragments.flask import render_block
 
 from webapp.accounts.context import current_actor, signed_in_only
 from webapp.commands import parse
@@ -22,7 +21,7 @@ from webapp.errors import BadRequest, DomainError, NotFound
 from webapp.gamenight import night_settings, planning_rooms, players, team_names, teams
 from webapp.gamenight.planning_rooms import Day, Member, RoomChange, Stamp
 from webapp.gamenight.teams import Draft, DraftForm
-from webapp.htmx import is_htmx, render_page
+from webapp.htmx import is_htmx, render_page, render_with_oob
 
 bp = Blueprint("planning", __name__)
 signed_in_only(bp)
@@ -103,14 +102,14 @@ def shared() -> Response:
     stamp = planning_rooms.stamp(ws, actor.user_id, day)
     if stamp.drafting != (request.args.get("draft") == "1"):
         context = _context(day, stamp=stamp)
-        response = make_response(render_block(TEMPLATE, "room", **context))
+        response = render_page(TEMPLATE, "room", **context)
         response.headers["HX-Retarget"], response.headers["HX-Reswap"] = "#planning-room", "outerHTML"
     elif request.if_none_match.contains_weak(stamp.tag):
         context = {"etag": _etag(stamp.tag)}
         response = make_response("", 304)
     else:
-        context = _context(day, stamp=stamp, drafts=False)
-        response = make_response(render_block(TEMPLATE, "shared", **context))
+        context = _context(day, stamp=stamp, drafts=not is_htmx())  # without htmx: the page, with the draft
+        response = render_page(TEMPLATE, "shared", **context)
     response.headers["ETag"] = context["etag"]
     response.headers["Cache-Control"] = "no-cache, private"
     return response
@@ -177,6 +176,4 @@ def save_teams() -> Response:
                            **_context(draft=_form_draft(who), draft_message=exc.message))
     if not is_htmx():
         return redirect(url_for(".today"), code=303)
-    context = _context()
-    return make_response(render_block(TEMPLATE, "draft", **context) +
-                         render_block(TEMPLATE, "shared", **context, oob=True))
+    return render_with_oob(TEMPLATE, "draft", "shared", **_context())
