@@ -121,13 +121,20 @@ def _profile_page(status: int = 200, **context: Any) -> Response:
                   ws=night_settings.workspace(actor.workspace_id), **context)
 
 
+def _refused(page: Callable[..., Response], exc: DomainError) -> Response:
+    """The page again with the refusal, its status and its headers (a 429's `Retry-After`)."""
+    response = page(exc.status, error=exc)
+    response.headers.update(exc.headers)
+    return response
+
+
 def _form_post(save: Callable[[], Any], page: Callable[..., Response], done: Callable[[Any], str], target: str) -> Any:
     """A form post: on success a flash of `done(result)` and a 303 to `target`; else the page again with the
     error (its 4xx status) and nothing saved."""
     try:
         result = save()
     except DomainError as exc:
-        return page(exc.status, error=exc)
+        return _refused(page, exc)
     flash(done(result), "success")
     return redirect(url_for(target), code=303)
 
@@ -152,7 +159,10 @@ def save_preferences() -> Any:
 
 @members.post("/profile/link-code")
 def link_code() -> Response:
-    code, expires = players.new_link_code(current_actor())
+    try:
+        code, expires = players.new_link_code(current_actor())
+    except DomainError as exc:
+        return _refused(_profile_page, exc)
     return no_store(_profile_page(code=code, code_expires=expires))
 
 
