@@ -282,3 +282,10 @@ def test_the_schema_allows_one_live_feed_per_member(db, promoter):
     with pytest.raises(IntegrityError):
         db.session.flush()
     db.session.rollback()
+
+
+def test_the_availability_page_leads_members_to_their_calendar_url(client, auth, promoter, factories):
+    member(factories, promoter.workspace_id, "jana@example.com", utcnow().astimezone(LJUBLJANA).date())
+    assert "#calendar-feed" not in client.get("/w/acme/availability").get_data(as_text=True)  # a visitor: no feed
+    auth.login("jana@example.com")
+    assert 'href="/profile#calendar-feed"' in client.get("/w/acme/availability").get_data(as_text=True)

@@ -20,6 +20,7 @@ from flask import current_app, url_for
 from icalendar import Calendar, Event
 from sqlalchemy import exists, or_, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
 
 from webapp.accounts.models import Membership, Workspace
 from webapp.accounts.services import Actor
@@ -135,7 +136,7 @@ def _nights(feed: CalendarFeed, now: datetime) -> list[Campaign]:
         select(Campaign).where(Campaign.workspace_id == feed.workspace_id, Campaign.dry_run.is_(False),
                                Campaign.start_at >= now - PAST_NIGHTS,
                                or_(received, Campaign.promoter_id == feed.user_id))
-        .order_by(Campaign.start_at, Campaign.id).limit(MAX_NIGHTS)))
+        .options(selectinload(Campaign.jobs)).order_by(Campaign.start_at, Campaign.id).limit(MAX_NIGHTS)))
 
 
 def _calendar(ws: Workspace, nights: list[Campaign]) -> bytes:
