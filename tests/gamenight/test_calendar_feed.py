@@ -156,6 +156,8 @@ def test_the_same_rows_give_the_same_feed_and_an_etag_answered_with_304(client, 
     assert first.headers["ETag"] == second.headers["ETag"]
     assert first.headers["Cache-Control"] == "private, no-cache"
     assert first.headers["Content-Type"] == "text/calendar; charset=utf-8"
+    cal = parsed(first)
+    assert cal.decoded("REFRESH-INTERVAL") == timedelta(hours=1) and cal["X-PUBLISHED-TTL"].to_ical() == b"PT1H"
     unchanged = client.get(path, headers={"If-None-Match": first.headers["ETag"]})
     assert unchanged.status_code == 304 and unchanged.data == b""
 
@@ -289,3 +291,20 @@ def test_the_availability_page_leads_members_to_their_calendar_url(client, auth,
     assert "#calendar-feed" not in client.get("/w/acme/availability").get_data(as_text=True)  # a visitor: no feed
     auth.login("jana@example.com")
     assert 'href="/profile#calendar-feed"' in client.get("/w/acme/availability").get_data(as_text=True)
+
+
+def test_the_calendar_card_works_by_htmx_and_asks_before_replacing_or_revoking(client, auth, promoter, factories):
+    member(factories, promoter.workspace_id, "jana@example.com", utcnow().astimezone(LJUBLJANA).date())
+    auth.login("jana@example.com")
+
+    card = auth.post("/profile/calendar", htmx=True)
+    html = card.get_data(as_text=True)
+    assert card.status_code == 200 and "<html" not in html and "no-store" in card.headers["Cache-Control"]
+    path = FEED_URL.search(html).group(1)
+    assert 'hx-confirm="Make a new calendar URL?' in html and 'hx-confirm="Revoke your calendar URL?' in html
+
+    revoked = auth.post("/profile/calendar/revoke", htmx=True)
+    assert revoked.status_code == 200 and "<html" not in revoked.get_data(as_text=True)
+    assert "no longer works" in revoked.headers["HX-Trigger"]
+    assert "Get a calendar URL" in revoked.get_data(as_text=True)
+    assert client.get(path).status_code == 404

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from flask import current_app, url_for
-from icalendar import Calendar, Event
+from icalendar import Calendar, Event, vDuration
 from sqlalchemy import exists, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
@@ -149,7 +149,7 @@ def _calendar(ws: Workspace, nights: list[Campaign]) -> bytes:
     cal.add("x-wr-calname", f"Game nights · {ws.name}")
     cal.add("x-wr-timezone", ws.time_zone)
     cal.add("refresh-interval", REFRESH, parameters={"VALUE": "DURATION"})
-    cal.add("x-published-ttl", REFRESH)
+    cal.add("x-published-ttl", vDuration(REFRESH))  # an X- property: typed by hand
     link = current_app.config["SETTINGS"].PUBLIC_URL.rstrip("/") + url_for("gamenight.availability", slug=ws.slug)
     for night in nights:
         cal.add_component(_event(ws, night, link))

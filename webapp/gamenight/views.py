@@ -32,7 +32,7 @@ from webapp.gamenight import (
     players,
 )
 from webapp.gamenight.models import Campaign, Status
-from webapp.htmx import is_htmx, no_store, redirect_after_post, render, render_page
+from webapp.htmx import is_htmx, no_store, redirect_after_post, render, render_page, toast_or_redirect
 from webapp.notify import contacts
 from webapp.notify import services as preferences
 from webapp.notify.models import Channel
@@ -111,13 +111,14 @@ def calendar(slug: str) -> Response:
 # -- profile ------------------------------------------------------------------------------------
 
 
-def _profile_page(status: int = 200, **context: Any) -> Response:
+def _profile_page(status: int = 200, block: str | None = None, **context: Any) -> Response:
     actor = current_actor()
     assert actor.user_id is not None
     context.setdefault("error", None)
     context.setdefault("code", None)
     context.setdefault("calendar_url", None)
-    return render("gamenight/profile.html", status=status, player=players.profile(actor.workspace_id, actor.user_id),
+    context.setdefault("calendar_error", None)
+    return render("gamenight/profile.html", block, status=status, player=players.profile(actor.workspace_id, actor.user_id),
                   pref=preferences.preference(actor.workspace_id, actor.user_id),
                   contacts=contacts.contacts(actor.workspace_id, actor.user_id),
                   linked=players.is_linked(actor.workspace_id, actor.user_id),
@@ -169,20 +170,21 @@ def add_email() -> Any:
 
 @members.post("/profile/calendar")
 def new_calendar_feed() -> Response:
-    """A new private calendar URL, shown once on the profile page; the member's previous one stops working."""
+    """A new private calendar URL, shown once in the profile's calendar card (htmx) or page; the member's
+    previous one stops working."""
     try:
         _, token = feeds.issue(current_actor())
     except DomainError as exc:
-        return _profile_page(exc.status, error=exc)
-    return no_store(_profile_page(calendar_url=feeds.feed_url(token)))
+        return _profile_page(exc.status, "calendar_feed", calendar_error=exc.message)
+    return no_store(_profile_page(block="calendar_feed", calendar_url=feeds.feed_url(token)))
 
 
 @members.post("/profile/calendar/revoke")
-def revoke_calendar_feed() -> Any:
+def revoke_calendar_feed() -> Response:
     revoked = feeds.revoke(current_actor())
-    flash("Your calendar URL no longer works; calendar apps subscribed to it stop updating." if revoked
-          else "You have no calendar URL to revoke.", "success")
-    return redirect(url_for(".profile"), code=303)
+    return toast_or_redirect(lambda: _profile_page(block="calendar_feed"),
+                             "Your calendar URL no longer works; calendar apps subscribed to it stop updating."
+                             if revoked else "You have no calendar URL to revoke.", url_for(".profile"), code=303)
 
 
 @bp.get("/calendar/<feed_token>.ics")
