@@ -308,3 +308,38 @@ def test_the_calendar_card_works_by_htmx_and_asks_before_replacing_or_revoking(c
     assert "no longer works" in revoked.headers["HX-Trigger"]
     assert "Get a calendar URL" in revoked.get_data(as_text=True)
     assert client.get(path).status_code == 404
+
+
+def test_new_urls_asked_for_at_once_leave_one_live_url_and_answer_409_never_500(app, db, auth, promoter, factories):
+    import threading
+
+    from tests.conftest import Auth
+    from tests.races import require_postgres
+
+    require_postgres(db)
+    member(factories, promoter.workspace_id, "jana@example.com", utcnow().astimezone(LJUBLJANA).date())
+    subscribe(auth, "jana@example.com")  # a live URL to replace
+    racers = []
+    for _ in range(6):  # each its own session and database connection, signed in before the barrier
+        racer = Auth(app.test_client())
+        racer.login("jana@example.com")
+        racer.csrf  # noqa: B018 (fetched before the barrier)
+        racers.append(racer)
+    barrier, statuses = threading.Barrier(len(racers)), []
+
+    def ask(racer: Auth) -> None:
+        barrier.wait()
+        statuses.append(racer.post("/profile/calendar").status_code)
+
+    threads = [threading.Thread(target=ask, args=(r,)) for r in racers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+    assert len(statuses) == 6 and set(statuses) <= {200, 409} and 200 in statuses
+    db.session.expire_all()
+    live = db.session.scalars(select(CalendarFeed).where(CalendarFeed.revoked_at.is_(None))).all()
+    assert len(live) == 1
+    created = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "calendar_feed.created")).all()
+    assert len(created) == 1 + statuses.count(200)  # a refused one wrote nothing
