@@ -284,3 +284,23 @@ class SuggestionVote(db.Model):
                                                primary_key=True)
     user_id: Mapped[UserId] = mapped_column(primary_key=True)
     created_at: Mapped[CreatedAt]
+
+
+class CalendarFeed(db.Model):
+    """A member's private iCalendar URL (the game nights they are invited to). Only a SHA-256 of its token is
+    stored; the URL is shown once. One live feed per member and workspace: making a new one revokes the old."""
+
+    __tablename__ = "calendar_feeds"
+    __table_args__ = (
+        Index("uq_calendar_feeds_member_live", "workspace_id", "user_id", unique=True,
+              sqlite_where=text("revoked_at IS NULL"), postgresql_where=text("revoked_at IS NULL")),
+    )
+
+    id: Mapped[IntPk]
+    workspace_id: Mapped[WorkspaceId]
+    user_id: Mapped[UserId]
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(24))  # the token's first characters, to tell feeds apart
+    created_at: Mapped[CreatedAt]
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # a calendar app fetched it (10 min steps)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
