@@ -41,7 +41,13 @@ def upgrade():
     sa.Column('teams_posted_for', sa.DateTime(timezone=True), nullable=True),
     sa.Column('teams_status', sa.Enum(*STATUSES, name='threadstatus', native_enum=False, length=16), nullable=True),
     sa.Column('teams_error', sa.String(length=300), nullable=False),
+    sa.Column('effect_id', sa.Integer(), nullable=True),
+    sa.Column('teams_effect_id', sa.Integer(), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['effect_id'], ['outbox_effects.id'],
+                            name=op.f('fk_planning_threads_effect_id_outbox_effects'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['teams_effect_id'], ['outbox_effects.id'],
+                            name=op.f('fk_planning_threads_teams_effect_id_outbox_effects'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['room_id'], ['planning_rooms.id'], name=op.f('fk_planning_threads_room_id_planning_rooms'),
                             ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('room_id', name=op.f('pk_planning_threads'))

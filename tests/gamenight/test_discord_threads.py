@@ -238,13 +238,15 @@ def test_discord_down_is_retried_with_back_off_until_the_attempts_run_out(bot_ws
 
 
 def test_a_worker_killed_mid_call_leaves_the_thread_unknown_not_repeated(bot_ws, discord, worker):
-    _open(bot_ws)
+    room, _ = _open(bot_ws)
     [effect] = _effects(discord_threads.THREAD_EFFECT)
     effect.status, effect.started_at = EffectStatus.running, utcnow() - outbox.RUNNING_LEASE - timedelta(seconds=1)
     _db.session.commit()  # as a SIGKILLed worker leaves it
-    outbox.reconcile()
+    assert outbox.reconcile()["discord_threads_lost"] == 1
     worker()
     assert _effects(discord_threads.THREAD_EFFECT)[0].status is EffectStatus.unknown and discord.calls == []
+    thread = _thread(room.id)
+    assert thread.status is ThreadStatus.unknown and thread.error == discord_threads.LOST
 
 
 # -- settings and secrets ------------------------------------------------------------------------------

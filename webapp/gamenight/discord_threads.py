@@ -29,7 +29,7 @@ from typing import Any, NoReturn
 
 import requests
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from webapp.audit import services as audit
 from webapp.errors import OutcomeUnknown
@@ -38,7 +38,7 @@ from webapp.gamenight import availability, night_settings, players
 from webapp.gamenight.models import PlanningMember, PlanningRoom, PlanningTeam, PlanningThread, ThreadStatus
 from webapp.notify import transport
 from webapp.outbox import services as outbox
-from webapp.outbox.models import OutboxEffect
+from webapp.outbox.models import EffectStatus, OutboxEffect
 from webapp.sealing import unseal
 
 THREAD_EFFECT = "gamenight.discord_thread"
@@ -70,11 +70,23 @@ def open_for(room: PlanningRoom) -> bool:
     game = night_settings.settings(room.workspace_id)
     if not (game.discord_bot_token_sealed and game.discord_channel_id):
         return False
-    db.session.add(PlanningThread(room_id=room.id, channel_id=game.discord_channel_id,
-                                  name=night_name(room.day, game.game_start), nonce=secrets.token_hex(6),
-                                  status=ThreadStatus.pending, error="", teams_round=0, teams_error=""))
-    outbox.add(room.workspace_id, THREAD_EFFECT, {"room_id": room.id})
+    thread = PlanningThread(room_id=room.id, channel_id=game.discord_channel_id,
+                            name=night_name(room.day, game.game_start), nonce=secrets.token_hex(6),
+                            status=ThreadStatus.pending, error="", teams_round=0, teams_error="")
+    db.session.add(thread)
+    thread.effect_id = _add_effect(room.workspace_id, THREAD_EFFECT, room.id)
     return True
+
+
+def _add_effect(workspace_id: int, kind: str, room_id: int) -> int:
+    effect = outbox.add(workspace_id, kind, {"room_id": room_id})
+    db.session.flush()
+    return effect.id
+
+
+def _post_teams_later(room: PlanningRoom, thread: PlanningThread) -> None:
+    thread.teams_status, thread.teams_error = ThreadStatus.pending, ""
+    thread.teams_effect_id = _add_effect(room.workspace_id, TEAMS_EFFECT, room.id)
 
 
 def teams_saved(room: PlanningRoom) -> None:
@@ -82,8 +94,7 @@ def teams_saved(room: PlanningRoom) -> None:
     being made its effect posts them when it is done (so nothing waits on attempts here)."""
     thread = db.session.get(PlanningThread, room.id)
     if thread is not None and thread.status is ThreadStatus.created:
-        thread.teams_status, thread.teams_error = ThreadStatus.pending, ""
-        outbox.add(room.workspace_id, TEAMS_EFFECT, {"room_id": room.id})
+        _post_teams_later(room, thread)
 
 
 def thread_url(thread: PlanningThread) -> str | None:
@@ -296,10 +307,30 @@ def open_thread(effect: OutboxEffect) -> dict[str, Any]:
                  {"day": room.day.isoformat(), "thread_id": thread.thread_id, "channel_id": thread.channel_id},
                  workspace_id=room.workspace_id, actor_label="discord bot")
     if room.teams_saved_at is not None and thread.teams_posted_for != room.teams_saved_at:
-        thread.teams_status, thread.teams_error = ThreadStatus.pending, ""
-        outbox.add(room.workspace_id, TEAMS_EFFECT, {"room_id": room.id})
+        _post_teams_later(room, thread)
     db.session.commit()
     return {"thread_id": thread.thread_id}
+
+
+# -- a worker lost mid-call ----------------------------------------------------------------------------
+
+LOST = "its worker was lost while it was talking to Discord; not sent again, so nobody sees it twice"
+
+
+@outbox.reconciler
+def settle_lost_calls() -> dict[str, int]:
+    """The outbox turns an effect whose worker vanished mid-call `unknown` (never run again); the room's row,
+    which only a run writes, says so too."""
+    lost = select(OutboxEffect.id).where(OutboxEffect.status == EffectStatus.unknown)
+    waiting = (ThreadStatus.pending, ThreadStatus.retrying)
+    threads = db.session.execute(
+        update(PlanningThread).where(PlanningThread.status.in_(waiting), PlanningThread.effect_id.in_(lost))
+        .values(status=ThreadStatus.unknown, error=LOST)).rowcount
+    teams = db.session.execute(
+        update(PlanningThread).where(PlanningThread.teams_status.in_(waiting), PlanningThread.teams_effect_id.in_(lost))
+        .values(teams_status=ThreadStatus.unknown, teams_error=LOST)).rowcount
+    db.session.commit()
+    return {"discord_threads_lost": threads + teams}
 
 
 # -- the teams ----------------------------------------------------------------------------------------

@@ -326,4 +326,7 @@ class PlanningThread(db.Model):
     teams_posted_for: Mapped[datetime | None] = mapped_column(UTCDateTime)
     teams_status: Mapped[ThreadStatus | None] = mapped_column(Enum(ThreadStatus, native_enum=False, length=16))
     teams_error: Mapped[str] = mapped_column(String(300), default="")
+    # The latest effect of each (a worker lost mid-call turns it `unknown`; the reconciler copies that here).
+    effect_id: Mapped[int | None] = mapped_column(ForeignKey("outbox_effects.id", ondelete="SET NULL"))
+    teams_effect_id: Mapped[int | None] = mapped_column(ForeignKey("outbox_effects.id", ondelete="SET NULL"))
     created_at: Mapped[CreatedAt]
