@@ -84,6 +84,7 @@ class FakeDiscordAPI:
 
     def __post_init__(self) -> None:
         self._released = threading.Event()
+        self.holding = threading.Event()  # a `slow` answer is being held (its request arrived, the work is done)
         self._ids = itertools.count(1049600000000000000)
         self._nonces: dict[tuple[str, str], dict[str, Any]] = {}
         self.channels[CHANNEL_ID] = {"id": CHANNEL_ID, "type": 0, "guild_id": GUILD_ID, "name": "game-nights"}
@@ -174,6 +175,7 @@ class FakeDiscordAPI:
         if switch is not None and switch.kind == "fail":
             return Response("upstream request timeout", status=switch.status)  # the work is done, the answer lost
         if switch is not None and switch.kind == "slow":
+            self.holding.set()
             self._released.wait(switch.seconds)
         return answer
 
