@@ -172,6 +172,14 @@ def test_a_5xx_once_the_nonce_may_be_forgotten_is_unknown_and_not_sent_again(bot
     assert len(discord.calls_to("create_message")) == 1
 
 
+def test_a_2xx_without_the_message_is_unknown_not_sent_again(bot_ws, discord, worker):
+    discord.fail("create_message", 200, after=True)  # made, but the answer is not the message's JSON
+    room, _ = _open(bot_ws)
+    worker()
+    assert _thread(room.id).status is ThreadStatus.unknown and "without the JSON" in _thread(room.id).error
+    assert len(discord.calls_to("create_message")) == 1 and len(discord.channel_messages()) == 1
+
+
 def test_a_lost_answer_to_the_thread_start_is_retried_and_finds_the_thread_discord_made(bot_ws, discord, worker):
     discord.fail("start_thread", 500, after=True)
     room, _ = _open(bot_ws)

@@ -142,7 +142,7 @@ class Answer:
             return (f"no answer after the request was sent ({self.failure})" if self.written
                     else f"Discord was not reached ({self.failure})")
         message = self.body.get("message") if isinstance(self.body, dict) else None
-        text = f"Discord answered {self.status}"
+        text = f"Discord answered {self.status}" + (" without the JSON it documents" if self.ok else "")
         if isinstance(message, str) and message:
             text += f": {message[:160]}"
         if self.code is not None:
@@ -211,7 +211,8 @@ def _settle(effect: OutboxEffect, answer: Answer, record: Callable[[ThreadStatus
         record(retry_state, reason)
         db.session.commit()
         raise outbox.RetryLater(f"{what}: {reason}", timedelta(seconds=answer.retry_after or DEFAULT_RETRY_AFTER))
-    may_have_arrived = answer.written and (answer.status is None or answer.status >= 500)
+    # No answer after sending, a 5xx, or a 2xx we cannot read (it was made; we do not know its id).
+    may_have_arrived = answer.written and (answer.status is None or answer.status >= 500 or answer.ok)
     if may_have_arrived and not repeatable:
         record(ThreadStatus.unknown, reason)
         db.session.commit()
@@ -283,7 +284,8 @@ def open_thread(effect: OutboxEffect) -> dict[str, Any]:
             f"ready. Join it, suggest team names and vote: {_room_link(room)}", f"{thread.nonce}s"))
         if not answer.ok or not isinstance(answer.body, dict) or not isinstance(answer.body.get("id"), str):
             _settle(effect, answer, record, "the thread's first message",
-                    repeatable=_within_nonce_window(thread.message_tried_at) and answer.status is not None)
+                    repeatable=_within_nonce_window(thread.message_tried_at) and answer.status is not None
+                    and not answer.ok)
         thread.message_id = answer.body["id"]
         db.session.commit()
     if thread.thread_id is None:
