@@ -24,7 +24,7 @@ from webapp.audit import services as audit
 from webapp.commands import Command
 from webapp.errors import Conflict, NotFound
 from webapp.extensions import db
-from webapp.gamenight import availability, night_settings, players
+from webapp.gamenight import availability, discord_threads, night_settings, players
 from webapp.gamenight.availability import DayChoice, RelativeDay
 from webapp.gamenight.models import (
     PlanningMember,
@@ -147,6 +147,7 @@ class PlanningDay:
                 "bench": [p.user_id for p in self.bench],
                 "teams_saved_at": room.teams_saved_at.isoformat() if room.teams_saved_at else None,
                 "announcement": {"status": room.post_status.value, "error": room.post_error or None},
+                "discord_thread": discord_threads.as_json(room.discord_thread),
             },
         }
 
@@ -245,8 +246,10 @@ def create(who: Member, day: Day = "today") -> tuple[PlanningRoom, bool]:
         raise Conflict(f"The planning room opens when {needed} members are available or looking today; "
                        f"{ready} are so far.", code="below_threshold")
     game = night_settings.settings(ws.id)
+    # With a Discord bot the room's thread announces it (its first message is in the channel); else the webhook.
+    announce = bool(game.planning_post_target_sealed) and not discord_threads.bot_configured(ws.id)
     room = PlanningRoom(workspace_id=ws.id, day=today, created_by_id=who.user_id, seed=secrets.randbelow(10_000),
-                        post_status=PostStatus.pending if game.planning_post_target_sealed else PostStatus.off)
+                        post_status=PostStatus.pending if announce else PostStatus.off)
     db.session.add(room)
     try:
         db.session.flush()
@@ -256,6 +259,7 @@ def create(who: Member, day: Day = "today") -> tuple[PlanningRoom, bool]:
     db.session.add(PlanningMember(room_id=room.id, user_id=who.user_id))
     if room.post_status is PostStatus.pending:
         outbox.add(ws.id, POST_EFFECT, {"room_id": room.id})
+    discord_threads.open_for(room)
     audit_change(who, "planning.room_created", room, {"ready": ready, "threshold": needed})
     db.session.commit()
     return room, True

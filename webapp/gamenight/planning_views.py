@@ -12,7 +12,7 @@ from flask import Blueprint, Response, redirect, request, url_for
 from webapp.accounts.context import current_actor, signed_in_only
 from webapp.commands import parse
 from webapp.errors import DomainError, NotFound
-from webapp.gamenight import night_settings, planning_rooms, players, team_names, teams
+from webapp.gamenight import discord_threads, night_settings, planning_rooms, players, team_names, teams
 from webapp.gamenight.planning_rooms import Day, Member, RoomChange
 from webapp.gamenight.teams import Draft, DraftForm
 from webapp.htmx import is_htmx, render_page
@@ -29,7 +29,7 @@ def _page(day: date | None = None, status: int = 200, message: str | None = None
     if room.room is not None and draft is None:
         draft = Draft.of(room)
     return render_page("gamenight/planning.html", "room", status, ws=ws, view=room, draft=draft, message=message,
-                       linked=players.is_linked(ws.id, actor.user_id))
+                       linked=players.is_linked(ws.id, actor.user_id), thread_url=discord_threads.thread_url)
 
 
 def _change(apply: Callable[[Member, Day], Any], *, keep_draft: bool = False) -> Response:
