@@ -31,6 +31,7 @@ RULES: dict[str, object] = {
     "static": PUBLIC,
     "gamenight.availability": PUBLIC,  # counts only, no names
     "gamenight.calendar": PUBLIC,
+    "gamenight.calendar_feed": PUBLIC,  # the token in the URL is the key (a calendar app has no session)
     # -- any member
     "processes.index": Role.viewer, "processes.detail": Role.viewer, "processes.compare": Role.viewer,
     "processes.version": Role.viewer,
@@ -120,12 +121,15 @@ def acme(db, factories, redis):
     local = (utcnow() + timedelta(hours=2)).astimezone(ZoneInfo("Europe/Ljubljana"))
     campaign, _ = campaigns.create(admin, CampaignChoices(day=local.date().isoformat(), start_time=local.strftime("%H:%M")))
     today = night_settings.local_today(night_settings.workspace(admin.workspace_id)).isoformat()
+    from webapp.gamenight import calendar_feed
+
+    _, feed_token = calendar_feed.issue(admin)
     job = Queue("default", connection=redis).enqueue("jobs.outbox.run_effect", 1)
     values = {"slug": proc.slug, "version_id": draft.id, "project_id": project.id, "room_id": live_room.id,
               "campaign_id": campaign.id, "day": today, "token": "not-a-signed-link", "job_id": job.id,
               "instance_number": 0, "queue_name": "default", "registry_name": "queued", "per_page": 8,
               "order": "asc", "page": 1, "effect_id": 1, "token_id": 1, "endpoint_id": 1, "user_id": admin.user_id,
-              "exit_id": live_exit.id}
+              "exit_id": live_exit.id, "feed_token": feed_token}
     # Where an argument's name means something else on some routes: (rule prefix, argument) → value.
     special = {("/w/", "slug"): "acme", ("/builds/", "room_id"): project.rooms[0].id,
                ("/builds/<int:project_id>/unpromote", "project_id"): live_project.id,

@@ -59,6 +59,9 @@ def one_of_everything(db: Any, factories: Any, workspace: str = "Acme") -> dict[
     campaign, _ = campaigns.create(admin, CampaignChoices(day=local.date().isoformat(), start_time=local.strftime("%H:%M")))
     ids["campaign_id"] = [campaign.id, MISSING]
     ids["token"] = ["not-a-signed-link", "eyJjIjo1LCJhIjoieEB5LnoifQ.x.y"]
+    from webapp.gamenight import calendar_feed
+
+    ids["feed_token"] = [calendar_feed.issue(admin)[1], "pdcal_" + "A" * 43, "not-a-feed"]
     from webapp.gamenight import team_names
 
     suggestion, _ = team_names.suggest(member, "Owls")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ from sqlalchemy.engine import Engine
 from webapp.config import INSTANCE_DIR, Settings, SettingsError
 from webapp.extensions import courier, csrf, db, login_manager, migrate
 from webapp.inputs import init_inputs
+from webapp.sealing import redact_secret_paths
 from webapp.templating import init_templating
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
@@ -62,6 +64,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     register_error_handlers(app)
     register_cli(app)
     app.after_request(_security_headers)
+    redact_secret_paths(logging.getLogger("werkzeug"), app.logger)
     return app
 
 

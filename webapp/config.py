@@ -87,6 +87,10 @@ class Settings:
     DISCORD_CLIENT_SECRET: str = field(default="", repr=False)
     DISCORD_REDIRECT_URIS: str = ""
     DISCORD_BASE_URL: str = "https://discord.com"
+    # The Discord bot's REST API (planning-room threads; the bot token and channel are workspace settings) and how
+    # long one call may take to connect and then to answer (tests point the address at a fake API).
+    DISCORD_API_URL: str = "https://discord.com/api/v10"
+    DISCORD_API_TIMEOUT_SECONDS: float = 10.0
     RQ_QUEUES: tuple[str, ...] = field(default=("default",))
 
     @classmethod

@@ -6,6 +6,7 @@ full page, an htmx fragment or JSON `{"error", "message"}` depending on who aske
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from flask import Flask, Response, jsonify, render_template, request
@@ -38,6 +39,11 @@ class DomainError(Exception):
             self.code = code
         self.details = details
 
+    @property
+    def headers(self) -> dict[str, str]:
+        """Headers the answer carries besides the body (a 429's `Retry-After`)."""
+        return {}
+
 
 # What a service says, and the status each becomes.
 class BadRequest(DomainError, status=400, code="bad_request"): """The request cannot be read as asked."""
@@ -46,8 +52,19 @@ class Forbidden(DomainError, status=403, code="forbidden"): """The role is too l
 class NotFound(DomainError, status=404, code="not_found"): """Not there, or in another workspace."""
 class Conflict(DomainError, status=409, code="conflict"): """The state changed, or a race was lost."""
 class Invalid(DomainError, status=422, code="invalid"): """Readable, but breaks a rule."""
-class TooManyRequests(DomainError, status=429, code="too_many_requests"): """Throttled; try later."""
 class DatabaseUnavailable(DomainError, status=503, code="database_unavailable"): """The database failed."""
+
+
+class TooManyRequests(DomainError, status=429, code="too_many_requests"):
+    """Throttled; try later: `retry_after` seconds, when known, is the answer's `Retry-After`."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.retry_after = None if retry_after is None else max(1, math.ceil(retry_after))
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {} if self.retry_after is None else {"Retry-After": str(self.retry_after)}
 
 
 LOST_RACE_SQLSTATES = {"40001", "40P01", "55P03"}  # serialization failure, deadlock, lock not available
@@ -116,7 +133,9 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(DomainError)
     def domain_error(exc: DomainError) -> Response:
         db.session.rollback()
-        return error_response(exc.status, exc.code, exc.message, exc.details)
+        response = error_response(exc.status, exc.code, exc.message, exc.details)
+        response.headers.update(exc.headers)
+        return response
 
     @app.errorhandler(CSRFError)
     def csrf_error(exc: CSRFError) -> Response:

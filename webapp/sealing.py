@@ -6,6 +6,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import logging
+import re
 import secrets
 
 from cryptography.fernet import Fernet, InvalidToken
@@ -40,3 +42,31 @@ def unseal(sealed: str) -> str:
 def sign(secret: str, body: bytes) -> str:
     """HMAC-SHA256 signature header value for a webhook body."""
     return "sha256=" + hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
+
+
+# Secrets that ride in a URL's path, because a client cannot send a header: a calendar app fetches the feed.
+SECRET_PATHS = re.compile(r"(/calendar/)[^/\s?#\"]+(\.ics)")
+
+
+def redact_paths(text: str) -> str:
+    """`text` with the secret part of such a path replaced, for log lines."""
+    return SECRET_PATHS.sub(r"\1[redacted]\2", text)
+
+
+class SecretPathFilter(logging.Filter):
+    """Keeps URL-borne tokens out of the log: the dev server's request lines (werkzeug's logger) and the app's
+    own "error on GET <path>" lines. gunicorn writes no access log unless asked; a proxy's log is its own."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str):
+            record.msg = redact_paths(record.msg)
+        if isinstance(record.args, tuple):
+            record.args = tuple(redact_paths(a) if isinstance(a, str) else a for a in record.args)
+        return True
+
+
+def redact_secret_paths(*loggers: logging.Logger) -> None:
+    """Install the filter on each logger, once (create_app runs more than once in a process)."""
+    for logger in loggers:
+        if not any(isinstance(f, SecretPathFilter) for f in logger.filters):
+            logger.addFilter(SecretPathFilter())

@@ -42,6 +42,7 @@ def test_login_is_throttled_after_max_failures_even_with_right_password(app, aut
         assert auth.login(actor.label, "wrong-password").status_code == 401
     response = auth.login(actor.label)
     assert response.status_code == 429
+    assert response.headers["Retry-After"] == str(app.config["SETTINGS"].LOGIN_FAILURE_WINDOW_SECONDS)
     assert "Too many failed sign-ins" in response.get_data(as_text=True)
     failures = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "auth.login_failed")).all()
     assert len(failures) == app.config["SETTINGS"].LOGIN_MAX_FAILURES

@@ -53,3 +53,18 @@ def test_a_member_sets_and_clears_a_status_without_a_page_reload(page: Page, lin
     page.get_by_role("button", name="Open calendar").click()
     expect(page.locator("#calendar table.calendar")).to_be_visible()
     assert_no_page_problems(page)
+
+
+def test_an_unlinked_member_gets_a_discord_link_code_from_the_availability_page(page: Page, factories: Any) -> None:
+    factories.user("viewer", "Acme", email=EMAIL)
+    page.goto("/login")
+    page.get_by_label("E-mail").fill(EMAIL)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("link", name="Game nights").click()
+    page.get_by_role("note").get_by_role("button", name="Link Discord").click()  # no Discord sign-in configured
+    shown = page.locator(".link-code")
+    expect(shown).to_contain_text("on Discord /link code:")
+    code = shown.locator("strong code").inner_text()
+    assert len(code) == 8 and f"/link code:{code}" in shown.inner_text()
+    assert_no_page_problems(page)

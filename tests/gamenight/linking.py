@@ -23,7 +23,7 @@ def link(auth: Any, bot: ChatBot, email: str, external_id: str, *, name: str = "
     auth.login(email)
     auth.post("/profile/player", data={"display_name": name, "aliases": "jana#1"})
     page = auth.post("/profile/link-code").get_data(as_text=True)
-    code = page.split('community\'s bot (for example <code>!link ', 1)[1].split("</code>", 1)[0]
+    code = page.split("Send <strong><code>", 1)[1].split("</code>", 1)[0]
     body = {"code": code, "channel": channel, "external_id": external_id}
     if target:
         body["target"] = target

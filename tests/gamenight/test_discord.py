@@ -299,12 +299,17 @@ def test_the_token_exchange_proves_the_pkce_verifier(auth, client, nelly, fake, 
     assert fake.issued == [] and _nothing_linked(db)
 
 
-def test_without_discord_configured_the_buttons_are_hidden_and_the_routes_say_so(auth, client, nelly, db):
+def test_without_discord_sign_in_link_discord_gets_a_bot_link_code_and_the_oauth_routes_say_so(auth, client, nelly, db):
     for url in ("/profile/discord/link", "/login/discord", "/auth/discord/callback?code=a&state=b"):
         answer = auth.get(url)
         assert answer.status_code == 404 and "Discord is not set up on this server" in answer.get_data(as_text=True)
-    assert "Link Discord" not in auth.get("/profile").get_data(as_text=True)
-    assert "Link Discord" not in auth.get("/w/acme/availability").get_data(as_text=True)
+    link_code_button = re.compile(r'<form method="post" action="/profile/link-code"[^>]*>((?!</form>).)*'
+                                  r">Link Discord</button>", re.DOTALL)
+    for page in (auth.get("/profile").get_data(as_text=True), auth.get("/w/acme/availability").get_data(as_text=True)):
+        assert "/profile/discord/link" not in page and len(list(link_code_button.finditer(page))) == 1
+    shown = auth.post("/profile/link-code").get_data(as_text=True)
+    code = shown.split("Send <strong><code>", 1)[1].split("</code>", 1)[0]
+    assert f"on Discord <code>/link code:{code}</code>" in shown
     auth.logout()
     assert "Sign in with Discord" not in client.get("/login").get_data(as_text=True)
 

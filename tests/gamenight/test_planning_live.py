@@ -203,3 +203,17 @@ def test_the_poll_needs_a_sign_in(client, room):
 def test_the_poll_opened_without_htmx_is_the_whole_page_with_the_draft(room, auth, inside):
     page = auth.get(POLL).get_data(as_text=True)
     assert "<html" in page and 'id="draft-form"' in page and 'id="planning-shared"' in page
+
+
+def test_the_discord_threads_progress_answers_the_poll_in_full(room, auth, inside):
+    from webapp.gamenight.models import PlanningThread, ThreadStatus
+
+    _db.session.add(PlanningThread(room_id=room.id, channel_id="123", name="Game night", nonce="n0"))
+    _db.session.commit()
+    tag = _tag(auth.get("/planning/today").get_data(as_text=True))
+    assert _poll(auth, tag).status_code == 304
+    thread = _db.session.get(PlanningThread, room.id)
+    thread.status, thread.thread_id, thread.guild_id = ThreadStatus.created, "456", "789"  # as the bot's run writes it
+    _db.session.commit()
+    answer = _poll(auth, tag)
+    assert answer.status_code == 200 and "created" in answer.get_data(as_text=True)

@@ -4,9 +4,10 @@ member and channel; the bot API needs the workspace's current bot token."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from tests.gamenight.linking import link
 from webapp.gamenight import night_settings, players
@@ -97,3 +98,44 @@ def test_the_bot_api_needs_the_workspaces_current_bot_token(client, factories):
     answer = client.post("/api/v1/availability", json=body, headers={"Authorization": f"Bearer {new}"})
     assert answer.status_code == 404 and answer.get_json()["error"] == "not_linked"
     assert "link code" in answer.get_json()["message"]
+
+
+def _get_code(auth: Any) -> Any:
+    return auth.post("/profile/link-code")
+
+
+def test_five_open_link_codes_all_work_and_a_sixth_is_a_429_until_the_oldest_expires(auth, chat_bot, factories, db):
+    from webapp.gamenight.models import LinkCode
+
+    factories.user("viewer", "Acme", email="jana@example.com")
+    auth.login("jana@example.com")
+    auth.post("/profile/player", data={"display_name": "Jana"})
+    codes = [_get_code(auth).get_data(as_text=True).split("Send <strong><code>", 1)[1].split("</code>", 1)[0]
+             for _ in range(players.MAX_OPEN_LINK_CODES)]
+    sixth = _get_code(auth)
+    assert sixth.status_code == 429 and 540 < int(sixth.headers["Retry-After"]) <= 600
+    assert "You have 5 unused link codes" in sixth.get_data(as_text=True) and "Send <strong>" not in sixth.get_data(as_text=True)
+    assert db.session.scalar(select(func.count()).select_from(LinkCode)) == 5
+    for code, (channel, external_id) in zip(codes[:2], [("telegram", "7"), ("signal", "+38640111222")], strict=True):
+        assert chat_bot.post("/api/v1/link/confirm", {"code": code, "channel": channel,
+                                                      "external_id": external_id}).status_code == 200
+    assert _get_code(auth).status_code == 200  # a used code is no longer open
+
+
+def test_ten_link_codes_an_hour_then_a_429_with_the_wait_and_the_hour_old_ones_are_deleted(auth, factories, db):
+    from webapp.gamenight.models import LinkCode
+
+    actor = factories.user("viewer", "Acme", email="jana@example.com")
+    auth.login("jana@example.com")
+    for _ in range(players.MAX_LINK_CODES_PER_HOUR):
+        players.new_link_code(actor)
+        db.session.execute(update(LinkCode).values(used_at=func.coalesce(LinkCode.used_at, LinkCode.created_at)))
+        db.session.commit()
+    eleventh = auth.post("/profile/link-code", headers={"Accept": "application/json"})
+    assert eleventh.status_code == 429 and 3500 < int(eleventh.headers["Retry-After"]) <= 3600
+    assert "10 link codes in an hour" in eleventh.get_data(as_text=True)
+    for row in db.session.scalars(select(LinkCode)):
+        row.created_at -= timedelta(minutes=61)
+    db.session.commit()
+    assert auth.post("/profile/link-code").status_code == 200
+    assert db.session.scalar(select(func.count()).select_from(LinkCode)) == 1

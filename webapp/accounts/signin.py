@@ -50,9 +50,11 @@ def _check_throttle(email: str, ip: str | None) -> None:
     pair = _recent_failures(LoginFailure.email == email, same_ip)
     if pair > settings.LOGIN_MAX_FAILURES or (
             pair > 1 and _recent_failures(LoginFailure.email == email) > settings.LOGIN_MAX_FAILURES_PER_ADDRESS):
-        raise TooManyRequests(f"Too many failed sign-ins for this address. Try again in {minutes} minutes.")
+        raise TooManyRequests(f"Too many failed sign-ins for this address. Try again in {minutes} minutes.",
+                              retry_after=settings.LOGIN_FAILURE_WINDOW_SECONDS)
     if ip and _recent_failures(same_ip) > settings.LOGIN_MAX_FAILURES_PER_IP:
-        raise TooManyRequests(f"Too many failed sign-ins from your network. Try again in {minutes} minutes.")
+        raise TooManyRequests(f"Too many failed sign-ins from your network. Try again in {minutes} minutes.",
+                              retry_after=settings.LOGIN_FAILURE_WINDOW_SECONDS)
 
 
 def _begin_attempt(email: str, ip: str | None) -> int:

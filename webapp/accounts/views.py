@@ -54,7 +54,8 @@ def login() -> Response | str | tuple[str, int]:
     try:
         user = signin.authenticate(email, request.form.get("password", ""), request.remote_addr)
     except (Unauthorized, TooManyRequests) as exc:
-        return render_template("accounts/login.html", next_url=next_url, email=email, error=exc.message), exc.status
+        return Response(render_template("accounts/login.html", next_url=next_url, email=email, error=exc.message),
+                        exc.status, exc.headers)
     session.clear()  # a fresh session (and CSRF token) at sign-in: nothing from before survives
     login_user(user)
     first = services.memberships(user.id)

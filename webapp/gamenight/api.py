@@ -202,6 +202,12 @@ ROOM_SCHEMA: dict[str, Any] = {  # `planning_rooms.PlanningDay.as_json()`, with 
                 "teams_saved_at": {"anyOf": [{"type": "null"}, {"type": "string", "format": "date-time"}]},
                 "announcement": {"type": "object", "properties": {
                     "status": {"type": "string"}, "error": {"anyOf": [{"type": "null"}, {"type": "string"}]}}},
+                "discord_thread": {"anyOf": [{"type": "null"}, {"type": "object", "properties": {
+                    "status": {"type": "string"}, "url": {"anyOf": [{"type": "null"}, {"type": "string"}]},
+                    "error": {"anyOf": [{"type": "null"}, {"type": "string"}]},
+                    "teams": {"anyOf": [{"type": "null"}, {"type": "object", "properties": {
+                        "status": {"type": "string"},
+                        "error": {"anyOf": [{"type": "null"}, {"type": "string"}]}}}]}}}]},
             }}]},
     },
 }

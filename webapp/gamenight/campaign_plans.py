@@ -204,7 +204,8 @@ def _recipients(workspace_id: int, day: date, statuses: Sequence[Status]) -> lis
 
 def rate_limit(actor: Actor, what: str) -> None:
     """At most RATE_LIMIT previews and creates a minute per promoter (Redis counts; without Redis, no limit)."""
-    key = f"pd:rate:campaign:{actor.workspace_id}:{actor.user_id}:{int(utcnow().timestamp() // 60)}"
+    minute, second = divmod(utcnow().timestamp(), 60)
+    key = f"pd:rate:campaign:{actor.workspace_id}:{actor.user_id}:{int(minute)}"
     try:
         pipe = courier.connection.pipeline()
         pipe.incr(key)
@@ -213,7 +214,7 @@ def rate_limit(actor: Actor, what: str) -> None:
     except redis.RedisError:
         return
     if count > RATE_LIMIT:
-        raise TooManyRequests(f"Too many campaign {what}s in a minute; wait a moment.")
+        raise TooManyRequests(f"Too many campaign {what}s in a minute; wait a moment.", retry_after=60 - second)
 
 
 def preview(actor: Actor, choices: CampaignChoices) -> Plan:

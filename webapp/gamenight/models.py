@@ -96,6 +96,11 @@ class GamenightSettings(db.Model):
     # Where a new planning room is announced (an Apprise URL, e.g. a Discord webhook or thread); sealed.
     planning_post_target_sealed: Mapped[str | None] = mapped_column(Text)
     planning_post_target_hint: Mapped[str] = mapped_column(String(80), default="", server_default="")
+    # A Discord bot (its token sealed, only a hint shown again) and the channel where each planning room gets its
+    # thread; with both set the thread replaces the webhook announcement above.
+    discord_bot_token_sealed: Mapped[str | None] = mapped_column(Text)
+    discord_bot_token_hint: Mapped[str] = mapped_column(String(80), default="", server_default="")
+    discord_channel_id: Mapped[str] = mapped_column(String(30), default="", server_default="")
 
 
 class CampaignStatus(enum.StrEnum):
@@ -235,6 +240,7 @@ class PlanningRoom(db.Model):
     # transaction: the live page's poll compares it (its ETag) and is answered 304 while it stands.
     version: Mapped[int] = mapped_column(default=1, server_default="1")
 
+    discord_thread: Mapped[PlanningThread | None] = relationship(cascade="all, delete-orphan", uselist=False)
     members: Mapped[list[PlanningMember]] = relationship(order_by="PlanningMember.joined_at, PlanningMember.user_id",
                                                          cascade="all, delete-orphan")
     teams: Mapped[list[PlanningTeam]] = relationship(order_by="PlanningTeam.position", cascade="all, delete-orphan")
@@ -286,4 +292,64 @@ class SuggestionVote(db.Model):
     suggestion_id: Mapped[int] = mapped_column(ForeignKey("team_suggestions.id", ondelete="CASCADE"),
                                                primary_key=True)
     user_id: Mapped[UserId] = mapped_column(primary_key=True)
+    created_at: Mapped[CreatedAt]
+
+
+class CalendarFeed(db.Model):
+    """A member's private iCalendar URL (the game nights they are invited to). Only a SHA-256 of its token is
+    stored; the URL is shown once. One live feed per member and workspace: making a new one revokes the old."""
+
+    __tablename__ = "calendar_feeds"
+    __table_args__ = (
+        Index("uq_calendar_feeds_member_live", "workspace_id", "user_id", unique=True,
+              sqlite_where=text("revoked_at IS NULL"), postgresql_where=text("revoked_at IS NULL")),
+    )
+
+    id: Mapped[IntPk]
+    workspace_id: Mapped[WorkspaceId]
+    user_id: Mapped[UserId]
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(24))  # the token's first characters, to tell feeds apart
+    created_at: Mapped[CreatedAt]
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # a calendar app fetched it (10 min steps)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ThreadStatus(enum.StrEnum):
+    pending = "pending"
+    retrying = "retrying"  # an attempt was refused (a 429, a 5xx, no connection); RQ runs the next after a back-off
+    created = "created"  # (the thread) / sent (the teams' post)
+    sent = "sent"
+    failed = "failed"  # refused for good, or out of attempts (the Jobs page can retry it)
+    unknown = "unknown"  # Discord may have taken it (no answer after sending): never sent again
+
+
+class PlanningThread(db.Model):
+    """The Discord thread of a planning room, opened by the workspace's bot in its channel: the starter message
+    (the room's link), the thread started from it, and the latest saved teams posted in it. One per room; the
+    row is the truth of what Discord has (see `webapp.gamenight.discord_threads`)."""
+
+    __tablename__ = "planning_threads"
+
+    room_id: Mapped[int] = mapped_column(ForeignKey("planning_rooms.id", ondelete="CASCADE"), primary_key=True)
+    channel_id: Mapped[str] = mapped_column(String(30))  # the channel set when the room opened
+    name: Mapped[str] = mapped_column(String(100))
+    nonce: Mapped[str] = mapped_column(String(16))  # the base of the messages' nonces (Discord drops a repeat)
+    status: Mapped[ThreadStatus] = mapped_column(Enum(ThreadStatus, native_enum=False, length=16),
+                                                 default=ThreadStatus.pending)
+    error: Mapped[str] = mapped_column(String(300), default="")
+    message_id: Mapped[str | None] = mapped_column(String(30))  # the starter message in the channel
+    message_tried_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # its first attempt
+    thread_id: Mapped[str | None] = mapped_column(String(30))
+    guild_id: Mapped[str | None] = mapped_column(String(30))
+    # The teams' post: the save it is for, its round (each save posts once), when it was first tried, and how it went.
+    teams_for: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    teams_round: Mapped[int] = mapped_column(default=0)
+    teams_tried_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    teams_posted_for: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    teams_status: Mapped[ThreadStatus | None] = mapped_column(Enum(ThreadStatus, native_enum=False, length=16))
+    teams_error: Mapped[str] = mapped_column(String(300), default="")
+    # The latest effect of each (a worker lost mid-call turns it `unknown`; the reconciler copies that here).
+    effect_id: Mapped[int | None] = mapped_column(ForeignKey("outbox_effects.id", ondelete="SET NULL"))
+    teams_effect_id: Mapped[int | None] = mapped_column(ForeignKey("outbox_effects.id", ondelete="SET NULL"))
     created_at: Mapped[CreatedAt]

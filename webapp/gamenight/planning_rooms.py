@@ -26,13 +26,14 @@ from webapp.audit import services as audit
 from webapp.commands import Command
 from webapp.errors import Conflict, NotFound
 from webapp.extensions import db
-from webapp.gamenight import availability, night_settings, players
+from webapp.gamenight import availability, discord_threads, night_settings, players
 from webapp.gamenight.availability import DayChoice, RelativeDay
 from webapp.gamenight.models import (
     GamenightSettings,
     PlanningMember,
     PlanningRoom,
     PlanningTeam,
+    PlanningThread,
     PlayerProfile,
     PostStatus,
     SuggestionVote,
@@ -150,6 +151,7 @@ class PlanningDay:
                 "bench": [p.user_id for p in self.bench],
                 "teams_saved_at": room.teams_saved_at.isoformat() if room.teams_saved_at else None,
                 "announcement": {"status": room.post_status.value, "error": room.post_error or None},
+                "discord_thread": discord_threads.as_json(room.discord_thread),
             },
         }
 
@@ -194,6 +196,8 @@ def _stamp_query() -> Select[Any]:
     in_room = (PlanningRoom.workspace_id == bindparam("workspace_id"), PlanningRoom.day == bindparam("day", type_=Date))
     room_id = select(PlanningRoom.id).where(*in_room).scalar_subquery()
     viewer = bindparam("viewer_id")
+    thread_shows = (PlanningThread.status, PlanningThread.error, PlanningThread.guild_id, PlanningThread.teams_status,
+                    PlanningThread.teams_error)  # what the room shows of its Discord thread, which the bot's runs write
     return select(
         room_id,
         select(PlanningRoom.version).where(*in_room).scalar_subquery(),
@@ -203,6 +207,7 @@ def _stamp_query() -> Select[Any]:
         players.linked_clause(bindparam("workspace_id"), viewer),
         select(PlanningMember.user_id).where(PlanningMember.room_id == room_id, PlanningMember.user_id == viewer)
         .exists(),
+        *(select(column).where(PlanningThread.room_id == room_id).scalar_subquery() for column in thread_shows),
     )
 
 
@@ -211,7 +216,7 @@ _STAMP = _stamp_query()  # built once: the poll runs it every 2 s per open page
 
 def stamp(ws: Workspace, viewer_id: int, day: date | None = None, now: datetime | None = None) -> Stamp:
     """The room's version with everything else its shared part shows that changes outside the room: how many
-    are ready that day, the threshold, whether the viewer is linked. Read it before the room itself, so a change
+    are ready that day, the threshold, whether the viewer is linked, the state of its Discord thread. Read it before the room itself, so a change
     in between makes the next poll answer in full again rather than never."""
     today = night_settings.local_today(ws, now)
     day = day or today
@@ -296,8 +301,10 @@ def create(who: Member, day: Day = "today") -> tuple[PlanningRoom, bool]:
         raise Conflict(f"The planning room opens when {needed} members are available or looking today; "
                        f"{ready} are so far.", code="below_threshold")
     game = night_settings.settings(ws.id)
+    # With a Discord bot the room's thread announces it (its first message is in the channel); else the webhook.
+    announce = bool(game.planning_post_target_sealed) and not discord_threads.bot_configured(ws.id)
     room = PlanningRoom(workspace_id=ws.id, day=today, created_by_id=who.user_id, seed=secrets.randbelow(10_000),
-                        post_status=PostStatus.pending if game.planning_post_target_sealed else PostStatus.off)
+                        post_status=PostStatus.pending if announce else PostStatus.off)
     db.session.add(room)
     try:
         db.session.flush()
@@ -307,6 +314,7 @@ def create(who: Member, day: Day = "today") -> tuple[PlanningRoom, bool]:
     db.session.add(PlanningMember(room_id=room.id, user_id=who.user_id))
     if room.post_status is PostStatus.pending:
         outbox.add(ws.id, POST_EFFECT, {"room_id": room.id})
+    discord_threads.open_for(room)
     audit_change(who, "planning.room_created", room, {"ready": ready, "threshold": needed})
     db.session.commit()
     return room, True

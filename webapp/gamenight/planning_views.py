@@ -18,7 +18,7 @@ from flask import Blueprint, Response, make_response, redirect, request, url_for
 from webapp.accounts.context import current_actor, signed_in_only
 from webapp.commands import parse
 from webapp.errors import BadRequest, DomainError, NotFound
-from webapp.gamenight import night_settings, planning_rooms, players, team_names, teams
+from webapp.gamenight import discord_threads, night_settings, planning_rooms, players, team_names, teams
 from webapp.gamenight.planning_rooms import Day, Member, RoomChange, Stamp
 from webapp.gamenight.teams import Draft, DraftForm
 from webapp.htmx import is_htmx, render_page, render_with_oob
@@ -44,7 +44,7 @@ def _context(day: date | None = None, message: str | None = None, draft: Draft |
         draft = Draft.of(room)
     return {"ws": ws, "view": room, "draft": draft, "message": message, "draft_message": draft_message,
             "linked": players.is_linked(ws.id, actor.user_id), "etag": _etag(stamp.tag),
-            "poll_seconds": POLL_SECONDS, "max_teams": planning_rooms.MAX_TEAMS}
+            "poll_seconds": POLL_SECONDS, "max_teams": planning_rooms.MAX_TEAMS, "thread_url": discord_threads.thread_url}
 
 
 def _etag(tag: str) -> str:

@@ -8,6 +8,7 @@ identity per channel, sealed delivery targets) are webapp/notify/contacts.py's.
 
 from __future__ import annotations
 
+import math
 import secrets
 from collections.abc import Iterable
 from datetime import datetime, timedelta
@@ -21,7 +22,7 @@ from webapp.accounts.models import User
 from webapp.accounts.services import Actor
 from webapp.audit import services as audit
 from webapp.commands import Command, Text, bad_request, invalid, parse
-from webapp.errors import NotFound
+from webapp.errors import NotFound, TooManyRequests
 from webapp.extensions import db, utcnow
 from webapp.gamenight.models import LinkCode, PlayerProfile
 from webapp.notify import contacts
@@ -29,6 +30,9 @@ from webapp.notify.models import CHAT_CHANNELS, Channel, Contact
 from webapp.sealing import hash_token
 
 LINK_CODE_TTL = timedelta(minutes=10)
+LINK_CODE_WINDOW = timedelta(hours=1)
+MAX_OPEN_LINK_CODES = 5
+MAX_LINK_CODES_PER_HOUR = 10
 LINK_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read off a screen, typed into a chat
 MAX_ALIASES = 20
 
@@ -194,17 +198,40 @@ def player_names(workspace_id: int, user_ids: Iterable[int]) -> dict[int, str]:
 
 
 def new_link_code(actor: Actor) -> tuple[str, datetime]:
-    """A code for the member to send to the community's bot; valid 10 minutes, once. Earlier unused
-    codes of the member stop working."""
+    """A code for the member to send to one of the community's bots; valid 10 minutes, once. A member holds
+    at most MAX_OPEN_LINK_CODES unused ones (a code per bot, and a spare) and gets MAX_LINK_CODES_PER_HOUR an
+    hour; past either, 429 with the wait as `Retry-After`. Codes older than the hour are deleted here."""
     assert actor.user_id is not None
+    now = utcnow()
+    hour_ago = now - LINK_CODE_WINDOW
+    mine = (LinkCode.workspace_id == actor.workspace_id, LinkCode.user_id == actor.user_id)
+    # One member's codes are counted and written one request at a time (a row lock on PostgreSQL; SQLite
+    # writes one transaction at a time anyway).
+    db.session.execute(select(User.id).where(User.id == actor.user_id).with_for_update())
+    recent = db.session.execute(select(LinkCode.created_at, LinkCode.expires_at, LinkCode.used_at)
+                                .where(*mine, LinkCode.created_at > hour_ago)).all()
+    open_until = sorted(expires for _, expires, used in recent if used is None and expires > now)
+    if len(open_until) >= MAX_OPEN_LINK_CODES:
+        wait = open_until[0] - now
+        raise TooManyRequests(f"You have {MAX_OPEN_LINK_CODES} unused link codes: send one to the bot, or get a new "
+                              f"one in {_wait_text(wait)}, when the oldest expires.", retry_after=wait.total_seconds(),
+                              code="link_codes_open")
+    if len(recent) >= MAX_LINK_CODES_PER_HOUR:
+        wait = min(created for created, _, _ in recent) + LINK_CODE_WINDOW - now
+        raise TooManyRequests(f"That is {MAX_LINK_CODES_PER_HOUR} link codes in an hour; get the next one in "
+                              f"{_wait_text(wait)}.", retry_after=wait.total_seconds(), code="link_codes_hourly")
+    db.session.execute(delete(LinkCode).where(*mine, LinkCode.created_at <= hour_ago))
     code = "".join(secrets.choice(LINK_CODE_ALPHABET) for _ in range(8))
-    expires = utcnow() + LINK_CODE_TTL
-    db.session.execute(delete(LinkCode).where(LinkCode.workspace_id == actor.workspace_id,
-                                              LinkCode.user_id == actor.user_id, LinkCode.used_at.is_(None)))
+    expires = now + LINK_CODE_TTL
     db.session.add(LinkCode(workspace_id=actor.workspace_id, user_id=actor.user_id, code_hash=_code_hash(code),
                             expires_at=expires))
     db.session.commit()
     return code, expires
+
+
+def _wait_text(wait: timedelta) -> str:
+    minutes = max(1, math.ceil(wait.total_seconds() / 60))
+    return f"{minutes} minute{'' if minutes == 1 else 's'}"
 
 
 def _code_hash(code: str) -> str:

@@ -1,6 +1,6 @@
 """What game nights hold about a member, for "Download my data" and "Delete my account" (webapp/accounts/privacy.py):
-their player profile, availability, link codes, planning rooms, suggestions and votes, campaigns promoted and
-received, and what a delivery of a campaign job was about. Registered by create_app."""
+their player profile, availability, link codes, calendar feeds, planning rooms, suggestions and votes, campaigns
+promoted and received, and what a delivery of a campaign job was about. Registered by create_app."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from webapp.accounts.privacy import PrivacyHook, iso
 from webapp.extensions import db
 from webapp.gamenight.models import (
     Availability,
+    CalendarFeed,
     Campaign,
     CampaignJob,
     CampaignRecipient,
@@ -44,6 +45,12 @@ def export(uid: int, wid: int) -> dict[str, Any]:
             for code in db.session.scalars(select(LinkCode).where(LinkCode.workspace_id == wid,
                                                                   LinkCode.user_id == uid)
                                            .order_by(LinkCode.created_at))],
+        "calendar_feeds": [  # times and the prefix, never the token's hash
+            {"prefix": f.prefix, "created_at": iso(f.created_at), "last_used_at": iso(f.last_used_at),
+             "revoked_at": iso(f.revoked_at)}
+            for f in db.session.scalars(select(CalendarFeed).where(CalendarFeed.workspace_id == wid,
+                                                                   CalendarFeed.user_id == uid)
+                                        .order_by(CalendarFeed.created_at, CalendarFeed.id))],
         "planning_rooms": [  # the team they were on, never who else was
             {"day": iso(day), "joined_at": iso(joined_at), "team": team}
             for day, joined_at, team in db.session.execute(
@@ -94,7 +101,7 @@ def campaign_jobs(job_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
 HOOK = PrivacyHook(
     "gamenight",
     removed=(SuggestionVote.user_id, PlanningMember.user_id, CampaignRecipient.user_id, Availability.user_id,
-             LinkCode.user_id, PlayerProfile.user_id),
+             LinkCode.user_id, CalendarFeed.user_id, PlayerProfile.user_id),
     kept=(Campaign.promoter_id, TeamSuggestion.created_by_id, PlanningRoom.created_by_id),
     export=export,
     delivery_sources={"campaign_job": campaign_jobs},

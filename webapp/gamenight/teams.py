@@ -17,7 +17,7 @@ from webapp import inputs
 from webapp.commands import Command, Flag, Id, Text, bad_request, parse, whole
 from webapp.errors import BadRequest, NotFound
 from webapp.extensions import db, utcnow
-from webapp.gamenight import night_settings
+from webapp.gamenight import discord_threads, night_settings
 from webapp.gamenight.models import PlanningMember, PlanningRoom, PlanningTeam
 from webapp.gamenight.planning_rooms import (
     MAX_TEAMS,
@@ -99,6 +99,7 @@ def save_teams(who: Member, teams: Sequence[TeamIn], day: Day = "today") -> Plan
                                                         PlanningMember.user_id.in_(players))
                            .values(team_id=rows[position].id))
     room.teams_saved_at = utcnow()
+    discord_threads.teams_saved(room)
     names_of = player_names(who.workspace_id, in_room)
 
     def players(ids: Any) -> list[dict[str, Any]]:  # by id too: a deleted member's entry can be pseudonymised

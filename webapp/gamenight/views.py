@@ -1,5 +1,6 @@
 """Game nights in the dashboard: the availability page (public counts, names and one-click statuses for
-linked members), the profile page (player, preferences, linking) and the admins' settings."""
+linked members), the profile page (player, preferences, linking, the calendar feed), the calendar feed itself
+and the admins' settings."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from webapp.commands import from_form
 from webapp.errors import DomainError, NotFound
 from webapp.extensions import login_manager
 from webapp.gamenight import availability as statuses
+from webapp.gamenight import calendar_feed as feeds
 from webapp.gamenight import (
     campaign_plans,
     campaign_report,
@@ -30,7 +32,7 @@ from webapp.gamenight import (
     players,
 )
 from webapp.gamenight.models import Campaign, Status
-from webapp.htmx import is_htmx, no_store, redirect_after_post, render, render_page
+from webapp.htmx import is_htmx, no_store, redirect_after_post, render, render_page, toast_or_redirect
 from webapp.notify import contacts
 from webapp.notify import services as preferences
 from webapp.notify.models import Channel
@@ -109,16 +111,26 @@ def calendar(slug: str) -> Response:
 # -- profile ------------------------------------------------------------------------------------
 
 
-def _profile_page(status: int = 200, **context: Any) -> Response:
+def _profile_page(status: int = 200, block: str | None = None, **context: Any) -> Response:
     actor = current_actor()
     assert actor.user_id is not None
     context.setdefault("error", None)
     context.setdefault("code", None)
-    return render("gamenight/profile.html", status=status, player=players.profile(actor.workspace_id, actor.user_id),
+    context.setdefault("calendar_url", None)
+    context.setdefault("calendar_error", None)
+    return render("gamenight/profile.html", block, status=status, player=players.profile(actor.workspace_id, actor.user_id),
                   pref=preferences.preference(actor.workspace_id, actor.user_id),
                   contacts=contacts.contacts(actor.workspace_id, actor.user_id),
                   linked=players.is_linked(actor.workspace_id, actor.user_id),
+                  feed=feeds.live_feed(actor.workspace_id, actor.user_id),
                   ws=night_settings.workspace(actor.workspace_id), **context)
+
+
+def _refused(page: Callable[..., Response], exc: DomainError) -> Response:
+    """The page again with the refusal, its status and its headers (a 429's `Retry-After`)."""
+    response = page(exc.status, error=exc)
+    response.headers.update(exc.headers)
+    return response
 
 
 def _form_post(save: Callable[[], Any], page: Callable[..., Response], done: Callable[[Any], str], target: str) -> Any:
@@ -127,7 +139,7 @@ def _form_post(save: Callable[[], Any], page: Callable[..., Response], done: Cal
     try:
         result = save()
     except DomainError as exc:
-        return page(exc.status, error=exc)
+        return _refused(page, exc)
     flash(done(result), "success")
     return redirect(url_for(target), code=303)
 
@@ -152,7 +164,10 @@ def save_preferences() -> Any:
 
 @members.post("/profile/link-code")
 def link_code() -> Response:
-    code, expires = players.new_link_code(current_actor())
+    try:
+        code, expires = players.new_link_code(current_actor())
+    except DomainError as exc:
+        return _refused(_profile_page, exc)
     return no_store(_profile_page(code=code, code_expires=expires))
 
 
@@ -161,6 +176,40 @@ def add_email() -> Any:
     return _form_post(lambda: contacts.request_email(current_actor(), from_form(contacts.EmailCommand).email), _profile_page,
                       lambda contact: f"We mailed a confirmation link to {contact.external_id}; open it to start "
                                       "receiving messages there.", ".profile")
+
+
+@members.post("/profile/calendar")
+def new_calendar_feed() -> Response:
+    """A new private calendar URL, shown once in the profile's calendar card (htmx) or page; the member's
+    previous one stops working."""
+    try:
+        _, token = feeds.issue(current_actor())
+    except DomainError as exc:
+        return _profile_page(exc.status, "calendar_feed", calendar_error=exc.message)
+    return no_store(_profile_page(block="calendar_feed", calendar_url=feeds.feed_url(token)))
+
+
+@members.post("/profile/calendar/revoke")
+def revoke_calendar_feed() -> Response:
+    revoked = feeds.revoke(current_actor())
+    return toast_or_redirect(lambda: _profile_page(block="calendar_feed"),
+                             "Your calendar URL no longer works; calendar apps subscribed to it stop updating."
+                             if revoked else "You have no calendar URL to revoke.", url_for(".profile"), code=303)
+
+
+@bp.get("/calendar/<feed_token>.ics")
+def calendar_feed(feed_token: str) -> Response:
+    """The member's game nights for their calendar app: no sign-in, the token in the URL is the key. A 404 for a
+    token that is unknown or revoked; a 304 when the ETag still matches."""
+    doc = feeds.document(feed_token)
+    response = Response(doc.body, mimetype="text/calendar")
+    response.headers["Content-Disposition"] = f'inline; filename="{doc.filename}"'
+    # Revalidate every time (a 304 is cheap), and no shared cache: the URL is someone's secret.
+    response.headers["Cache-Control"] = "private, no-cache"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["X-Robots-Tag"] = "noindex"
+    response.set_etag(doc.etag)
+    return response.make_conditional(request)
 
 
 @bp.get("/contacts/email/confirm/<token>")

@@ -144,6 +144,20 @@ def backoff(base_seconds: float, attempts: int) -> timedelta:
     return timedelta(seconds=base_seconds * 2 ** max(attempts - 1, 0))
 
 
+class RetryLater(RuntimeError):
+    """A handler's call was refused for now and the other side said when to come back (an HTTP 429's
+    `Retry-After`): retried like any failure, but not before `after`."""
+
+    def __init__(self, message: str, after: timedelta) -> None:
+        super().__init__(message)
+        self.after = after
+
+
+class GiveUp(RuntimeError):
+    """A handler's call was refused for good (a 401, 403 or 404: another try would be refused the same way):
+    the effect is failed at once, without spending its other attempts (an admin can retry it on the Jobs page)."""
+
+
 def raise_unless_sent(outcome: Outcome, what: str, answer: str) -> None:
     """How an outside-talking handler reports its call: nothing when it was sent; `OutcomeUnknown` (the effect
     becomes `unknown`, never repeated) when it may have arrived; else an error, and the effect is retried."""
@@ -183,12 +197,14 @@ def run_effect(effect_id: int) -> str:
         effect = db.session.get(OutboxEffect, effect_id)
         assert effect is not None
         effect.last_error = f"{type(exc).__name__}: {exc}"[:2000]
-        if effect.attempts >= effect.max_attempts:
+        if effect.attempts >= effect.max_attempts or isinstance(exc, GiveUp):
             effect.status = EffectStatus.failed
             db.session.commit()
             log.error("effect %s (%s) failed for good: %s", effect_id, effect.kind, effect.last_error)
             return "failed"
         wait = backoff(current_app.config["SETTINGS"].OUTBOX_BACKOFF_SECONDS, effect.attempts)
+        if isinstance(exc, RetryLater):
+            wait = max(wait, exc.after)
         effect.status = EffectStatus.pending
         effect.next_attempt_at = utcnow() + wait
         db.session.commit()
