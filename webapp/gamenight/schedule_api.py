@@ -93,7 +93,7 @@ def resume_schedule(schedule_id: int) -> Response:
     return jsonify(schedules.as_json(schedules.set_paused(api_actor(), schedule_id, False)))
 
 
-@bp.delete("/schedules/<int:schedule_id>")
+@bp.post("/schedules/<int:schedule_id>/delete")
 @documented("Delete a weekly game night (campaigns it created stay)", responses={200: ScheduleDeleted, **_PROMOTER})
 def delete_schedule(schedule_id: int) -> Response:
     return jsonify({"deleted": schedules.delete(api_actor(), schedule_id)})
