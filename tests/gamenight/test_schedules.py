@@ -26,8 +26,6 @@ from webapp.gamenight.models import (
 )
 from webapp.gamenight.schedules import ScheduleCommand
 
-UTC_ = UTC
-
 
 def at(text: str) -> datetime:
     return datetime.fromisoformat(text).replace(tzinfo=UTC)
@@ -205,6 +203,15 @@ def test_a_night_whose_window_passed_while_no_worker_ran_is_missed_not_promoted_
                              .where(AuditEvent.action == "schedule.night_missed")) == 1
 
 
+def test_a_night_follows_a_change_of_the_workspaces_zone_before_its_campaign_is_created(db, promoter):
+    schedule = weekly(promoter, at("2027-05-03T08:00"), weekdays=["fri"])
+    night = schedule.nights[0]
+    set_zone(db, promoter, "Asia/Tokyo")
+    assert schedules.run_night(night.id, now=at("2027-05-06T12:05")) == "created"  # 24 h before 21:00 JST
+    db.session.refresh(night)
+    assert night.start_at == at("2027-05-07T12:00") == db.session.get(Campaign, night.campaign_id).start_at
+
+
 def test_a_run_before_its_time_puts_the_night_back_on_the_schedule(db, promoter, redis):
     schedule = weekly(promoter, at("2027-05-03T08:00"), weekdays=["fri"])
     night = schedule.nights[0]
@@ -229,9 +236,11 @@ def test_skipping_a_created_night_cancels_its_campaign(db, promoter):
     schedule = weekly(promoter, at("2027-05-03T08:00"), weekdays=["fri"])
     night = schedule.nights[0]
     schedules.run_night(night.id, now=night.create_at)
-    schedules.skip(promoter, night.id)
+    assert schedules.skip(promoter, night.id).status is NightStatus.skipped
     db.session.refresh(night)
     assert db.session.get(Campaign, night.campaign_id).status is CampaignStatus.cancelled
+    with pytest.raises(Conflict):
+        schedules.skip(promoter, night.id)
 
 
 def test_a_paused_schedule_skips_the_nights_due_meanwhile_and_adds_none(db, promoter):

@@ -289,6 +289,14 @@ def _promoter(schedule: NightSchedule) -> Actor:
     return accounts.actor_for_user(user, schedule.workspace_id)
 
 
+def _follow_the_zone(night: ScheduledNight, schedule: NightSchedule) -> None:
+    """The start of that date in the workspace's zone as it is now (an admin may have changed the zone since the
+    night was added), so the night and its campaign agree."""
+    start = start_instant(night_settings.workspace(schedule.workspace_id).zone, night.local_day, local_start(schedule))
+    if start != night.start_at:
+        night.start_at, night.create_at = start, start - timedelta(hours=schedule.hours_ahead)
+
+
 def run_night(night_id: int, now: datetime | None = None) -> str:
     """Create one night's campaign, as its promoter, through `campaigns.create`. Safe to run any number of
     times: a night that is not pending is left as it is, and a campaign a crashed run made is found by its key."""
@@ -300,6 +308,7 @@ def run_night(night_id: int, now: datetime | None = None) -> str:
     schedule = db.session.get(NightSchedule, night.schedule_id)
     assert schedule is not None
     now = now or utcnow()
+    _follow_the_zone(night, schedule)
     due = night.next_run_at or night.create_at
     if now < due - EARLY:  # never before its time, whoever enqueued it
         _schedule(night, due)
@@ -307,7 +316,7 @@ def run_night(night_id: int, now: datetime | None = None) -> str:
     night.runs += 1
     db.session.commit()
     if (made := _campaign_made(night)) is not None:  # a run before this one got as far as the campaign
-        return _end(night, NightStatus.created, "created", now, campaign_id=made)
+        return _end(night, NightStatus.created, "", now, campaign_id=made)
     if schedule.paused:
         return _end(night, NightStatus.skipped, "The schedule was paused at its creation time.", now)
     end = window_end(night, schedule)
@@ -337,7 +346,7 @@ def run_night(night_id: int, now: datetime | None = None) -> str:
         taken = (exc.details or {}).get("campaign_id") if isinstance(exc, Conflict) else None
         return _end(night, NightStatus.refused, exc.message, now, campaign_id=taken)
     night = db.session.get(ScheduledNight, night_id)
-    return _end(night, NightStatus.created, "created", now, campaign_id=campaign.id)
+    return _end(night, NightStatus.created, "", now, campaign_id=campaign.id)
 
 
 def skippable(actor: Actor, night_id: int) -> ScheduledNight:
@@ -360,10 +369,10 @@ def skip(actor: Actor, night_id: int) -> ScheduledNight:
     """A pending night is not created; a created one's campaign is cancelled (`campaigns.cancel`)."""
     night = skippable(actor, night_id)
     if night.status is NightStatus.created and night.campaign_id is not None:
-        campaigns.cancel(actor, night.campaign_id)
+        campaigns.cancel(actor, night.campaign_id)  # audited there as campaign.cancelled
         night = db.session.get(ScheduledNight, night_id)
-        night.detail = "Skipped: its campaign was cancelled."
-        audit.record(actor, "schedule.night_cancelled", "night_schedule", night.schedule_id,
+        night.status, night.detail = NightStatus.skipped, f"Skipped by {actor.label}: its campaign was cancelled."
+        audit.record(actor, "schedule.night_skipped", "night_schedule", night.schedule_id,
                      {"date": night.local_day.isoformat(), "campaign_id": night.campaign_id})
         db.session.commit()
         return night
