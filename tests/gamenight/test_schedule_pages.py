@@ -163,3 +163,11 @@ def test_another_workspaces_schedule_is_a_404(client, factories, promoter, db):
     assert client.get(f"/api/v1/schedules/{schedule.id}", headers=headers).status_code == 404
     assert client.post(f"/api/v1/scheduled-nights/{schedule.nights[0].id}/skip", headers=headers).status_code == 404
     assert client.get("/api/v1/schedules", headers=headers).get_json() == {"schedules": []}
+
+
+@pytest.mark.parametrize("url", ["/api/v1/schedules", "/api/v1/campaigns/preview"])
+def test_a_null_lead_is_the_default_lead_not_a_500(api, url):
+    answer = api.post(url, {"weekdays": ["fri"], "lead_minutes": None} if "schedules" in url else
+                      {"date": "tomorrow", "lead_minutes": None})
+    assert answer.status_code in (200, 201), answer.get_data(as_text=True)
+    assert answer.get_json()["lead_minutes"] == 15

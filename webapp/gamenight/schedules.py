@@ -87,8 +87,10 @@ class ScheduleCommand(Command):
     weekdays: Annotated[list[int], BeforeValidator(_weekdays), Field(min_length=1, examples=[["fri", "sat"]])]
     start_time: Annotated[time | None, BeforeValidator(campaign_plans._start_time),
                           Field(examples=["21:00"])] = None
-    lead_minutes: Annotated[int | None, BeforeValidator(campaign_plans._lead),
-                            Field(ge=night_settings.LEAD_MINUTES_MIN, le=night_settings.LEAD_MINUTES_MAX)] = None
+    # The range on the number alone: on `int | None` pydantic would compare a null with it (a 500).
+    lead_minutes: Annotated[Annotated[int, Field(ge=night_settings.LEAD_MINUTES_MIN,
+                                                 le=night_settings.LEAD_MINUTES_MAX)] | None,
+                            BeforeValidator(campaign_plans._lead)] = None
     statuses: Annotated[list[Status], BeforeValidator(campaign_plans._statuses), Field(min_length=1)] = \
         Field(None, validate_default=True)
     min_ready: whole(1, MIN_READY_MAX) | None = None
