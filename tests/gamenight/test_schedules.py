@@ -288,3 +288,49 @@ def test_a_campaign_created_after_its_own_reminder_is_refused_when_the_schedule_
     with pytest.raises(Invalid):
         weekly(promoter, at("2027-05-03T08:00"), hours_ahead=1, lead_minutes=90)
     assert count(db, NightSchedule) == 0
+
+
+# -- the reconciler and Redis ---------------------------------------------------------------------
+
+
+def _due_night(db, promoter, redis) -> ScheduledNight:
+    """A night due now whose run is on the queue (a schedule made an hour before its creation time)."""
+    from webapp.extensions import utcnow
+
+    schedule = weekly(promoter, utcnow() - timedelta(hours=1), weekdays=list(schedules.WEEKDAYS))
+    night = min(schedule.nights, key=lambda n: n.create_at)
+    night.create_at = utcnow() - timedelta(minutes=1)
+    db.session.commit()
+    return night
+
+
+def test_a_due_night_whose_run_redis_lost_is_enqueued_once_by_the_reconciler(db, promoter, redis):
+    night = _due_night(db, promoter, redis)
+    redis.flushdb()
+    first = schedules.reconcile()
+    assert first["scheduled_nights_due"] >= 1 and first["scheduled_nights_enqueued"] == first["scheduled_nights_due"]
+    assert schedules.reconcile()["scheduled_nights_enqueued"] == 0  # it is on the queue now
+    db.session.refresh(night)
+    from rq.job import Job
+
+    assert Job.fetch(night.rq_job_id, connection=redis).args == (night.id,)  # an id, nothing else
+
+
+def test_a_run_whose_worker_died_long_ago_is_enqueued_again_a_fresh_one_is_not(db, promoter, redis):
+    from rq.job import Job
+    from rq.job import JobStatus as RQStatus
+
+    from webapp.extensions import utcnow
+
+    night = _due_night(db, promoter, redis)
+    redis.flushdb()
+    schedules.reconcile()
+    db.session.refresh(night)
+    job = Job.fetch(night.rq_job_id, connection=redis)
+    job.set_status(RQStatus.STARTED)
+    job.started_at = utcnow() - timedelta(seconds=30)
+    job.save()
+    assert schedules.reconcile()["scheduled_nights_enqueued"] == 0  # running, recently: leave it
+    job.started_at = utcnow() - schedules.STALE_RUN - timedelta(seconds=1)
+    job.save()
+    assert schedules.reconcile()["scheduled_nights_enqueued"] == 1  # SIGKILLed: run it again

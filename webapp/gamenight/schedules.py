@@ -17,7 +17,11 @@ from collections.abc import Sequence
 from datetime import date, datetime, time, timedelta
 from typing import Annotated, Any
 
+import redis
 from pydantic import BeforeValidator, ConfigDict, Field
+from rq.exceptions import NoSuchJobError
+from rq.job import Job
+from rq.job import JobStatus as RQStatus
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -49,6 +53,7 @@ HORIZON_DAYS = 14  # nights exist (visible, skippable) this many local days ahea
 RECHECK = timedelta(minutes=15)  # below the minimum: look again this often until the reminder time
 RETRY_THROTTLED = timedelta(minutes=1)
 EARLY = timedelta(seconds=30)  # a run this much before its time is put back on the schedule
+STALE_RUN = timedelta(minutes=2)  # a run started this long ago and not finished lost its worker
 MAX_SCHEDULES = 10  # per promoter and workspace
 MIN_READY_MAX = 1000
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -313,6 +318,7 @@ def run_night(night_id: int, now: datetime | None = None) -> str:
     _follow_the_zone(night, schedule)
     due = night.next_run_at or night.create_at
     if now < due - EARLY:  # never before its time, whoever enqueued it
+        night.runs += 1  # the next run gets an id of its own, not the one this run still holds
         _schedule(night, due)
         return "early"
     night.runs += 1
@@ -395,6 +401,18 @@ def skip(actor: Actor, night_id: int) -> ScheduledNight:
 # -- the reconciler ----------------------------------------------------------------------------------
 
 
+def _run_alive(connection: redis.Redis, rq_id: str, now: datetime) -> bool:
+    """Whether Redis holds the night's run waiting, or running for less than STALE_RUN: a run takes a second,
+    so one started long ago lost its worker (RQ itself notices only at its maintenance pass)."""
+    try:
+        job = Job.fetch(rq_id, connection=connection)
+    except NoSuchJobError:
+        return False
+    if job.get_status() is RQStatus.STARTED:
+        return job.started_at is not None and job.started_at > now - STALE_RUN
+    return outbox.job_is_alive(connection, rq_id)
+
+
 @outbox.reconciler
 def reconcile(now: datetime | None = None) -> dict[str, int]:
     """Add each active schedule's nights of the next two weeks, and enqueue a due pending night whose run Redis
@@ -415,7 +433,7 @@ def reconcile(now: datetime | None = None) -> dict[str, int]:
         func.coalesce(ScheduledNight.next_run_at, ScheduledNight.create_at) <= now)
         .order_by(ScheduledNight.create_at).limit(500)).all()
     connection = courier.connection
-    lost = [night for night in due if not outbox.job_is_alive(connection, night.rq_job_id or "")]
+    lost = [night for night in due if not _run_alive(connection, night.rq_job_id or "", now)]
     enqueued = sum(_schedule(night) for night in lost)
     return {"scheduled_nights_added": added, "scheduled_nights_due": len(due), "scheduled_nights_enqueued": enqueued}
 
