@@ -18,7 +18,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Annotated, Any
 
 import redis
-from pydantic import BeforeValidator, ConfigDict, Field
+from pydantic import BeforeValidator, ConfigDict, Field, WithJsonSchema
 from rq.exceptions import NoSuchJobError
 from rq.job import Job
 from rq.job import JobStatus as RQStatus
@@ -30,7 +30,7 @@ from webapp.accounts.models import User
 from webapp.accounts.services import Actor
 from webapp.audit import services as audit
 from webapp.commands import Command, bad_request, form_values, invalid, parse, whole
-from webapp.errors import Conflict, DomainError, Invalid, NotFound, TooManyRequests
+from webapp.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, TooManyRequests
 from webapp.extensions import courier, db, utcnow
 from webapp.gamenight import campaign_plans, campaigns, night_settings
 from webapp.gamenight.campaign_plans import PROMOTE_NIGHT, CampaignChoices, start_instant
@@ -65,6 +65,11 @@ _NAMES = {name: i for i, short in enumerate(WEEKDAYS)
           for name in (short, ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")[i])}
 
 
+WEEKDAYS_SCHEMA = {"type": "array", "minItems": 1, "examples": [["fri", "sat"]],
+                   "items": {"anyOf": [{"type": "string", "enum": list(_NAMES)},
+                                       {"type": "integer", "minimum": 0, "maximum": 6}]}}
+
+
 def _weekday(value: Any) -> int:
     if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 6:
         return value
@@ -89,7 +94,7 @@ class ScheduleCommand(Command):
 
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
-    weekdays: Annotated[list[int], BeforeValidator(_weekdays), Field(min_length=1, examples=[["fri", "sat"]])]
+    weekdays: Annotated[list[int], BeforeValidator(_weekdays), WithJsonSchema(WEEKDAYS_SCHEMA)]
     start_time: Annotated[time | None, BeforeValidator(campaign_plans._start_time),
                           Field(examples=["21:00"])] = None
     # The range on the number alone: on `int | None` pydantic would compare a null with it (a 500).
@@ -116,7 +121,8 @@ class ScheduleCommand(Command):
 def create(actor: Actor, command: ScheduleCommand, *, now: datetime | None = None) -> NightSchedule:
     """A weekly schedule of `actor`'s, and its nights of the next two weeks (each on RQ at its `create_at`)."""
     actor.require(*PROMOTE_NIGHT)
-    assert actor.user_id is not None
+    if actor.user_id is None:
+        raise Forbidden("A weekly game night is a member's: its campaigns are promoted as them.")
     game = night_settings.settings(actor.workspace_id)
     clock = command.start_time or night_settings.parse_clock(game.game_start)
     lead = command.lead_minutes or game.lead_minutes
