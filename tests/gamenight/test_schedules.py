@@ -321,6 +321,7 @@ def test_a_run_whose_worker_died_long_ago_is_enqueued_again_a_fresh_one_is_not(d
     from rq.job import JobStatus as RQStatus
 
     from webapp.extensions import utcnow
+    from webapp.notify import delivery
 
     night = _due_night(db, promoter, redis)
     redis.flushdb()
@@ -331,6 +332,6 @@ def test_a_run_whose_worker_died_long_ago_is_enqueued_again_a_fresh_one_is_not(d
     job.started_at = utcnow() - timedelta(seconds=30)
     job.save()
     assert schedules.reconcile()["scheduled_nights_enqueued"] == 0  # running, recently: leave it
-    job.started_at = utcnow() - schedules.STALE_RUN - timedelta(seconds=1)
+    job.started_at = utcnow() - delivery.lease() - timedelta(seconds=1)
     job.save()
     assert schedules.reconcile()["scheduled_nights_enqueued"] == 1  # SIGKILLed: run it again

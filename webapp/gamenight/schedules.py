@@ -44,6 +44,7 @@ from webapp.gamenight.models import (
     ScheduledNight,
     Status,
 )
+from webapp.notify import delivery
 from webapp.notify.models import Preference
 from webapp.outbox import services as outbox
 
@@ -53,7 +54,6 @@ HORIZON_DAYS = 14  # nights exist (visible, skippable) this many local days ahea
 RECHECK = timedelta(minutes=15)  # below the minimum: look again this often until the reminder time
 RETRY_THROTTLED = timedelta(minutes=1)
 EARLY = timedelta(seconds=30)  # a run this much before its time is put back on the schedule
-STALE_RUN = timedelta(minutes=2)  # a run started this long ago and not finished lost its worker
 MAX_SCHEDULES = 10  # per promoter and workspace
 MIN_READY_MAX = 1000
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -408,14 +408,15 @@ def skip(actor: Actor, night_id: int) -> ScheduledNight:
 
 
 def _run_alive(connection: redis.Redis, rq_id: str, now: datetime) -> bool:
-    """Whether Redis holds the night's run waiting, or running for less than STALE_RUN: a run takes a second,
-    so one started long ago lost its worker (RQ itself notices only at its maintenance pass)."""
+    """Whether Redis holds the night's run waiting, or running for less than the delivery lease (as a campaign
+    job's silent worker is judged): a run takes a second, so one started longer ago lost its worker, which RQ
+    itself would notice only at its maintenance pass."""
     try:
         job = Job.fetch(rq_id, connection=connection)
     except NoSuchJobError:
         return False
     if job.get_status() is RQStatus.STARTED:
-        return job.started_at is not None and job.started_at > now - STALE_RUN
+        return job.started_at is not None and job.started_at > now - delivery.lease()
     return outbox.job_is_alive(connection, rq_id)
 
 
