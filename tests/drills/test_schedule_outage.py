@@ -1,7 +1,8 @@
 """Drill: a weekly game night's creation time comes while no worker runs and Redis lost its queue. Real workers
 and the reconciler started afterwards catch the night up — its campaign is created exactly once, even with
-extra runs of the same night racing on two workers and a second machine started after the first; a night whose
-whole window passed meanwhile is recorded `missed` and promoted never."""
+runs of the same night left over from before a crash racing on the next machine, and when the worker is
+SIGKILLed inside the campaign's INSERT; a night whose whole window passed meanwhile is recorded `missed` and
+promoted never."""
 
 from __future__ import annotations
 
@@ -9,10 +10,11 @@ from datetime import timedelta
 
 from rq import Queue
 from rq.job import Job
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from tests.drills.fanout import fresh, machine, needs_proc
 from tests.drills.report import drill
+from tests.races import require_postgres
 from tests.workers import wait_for
 from webapp.audit.models import AuditEvent
 from webapp.extensions import utcnow
@@ -77,6 +79,36 @@ def test_a_creation_due_while_the_worker_was_down_is_caught_up_once_never_twice(
     assert campaign is not None and len(campaign.recipients) == 2 and campaign.promoter_id == promoter.user_id
     assert audited(db, "schedule.night_created") == 1 and audited(db, "campaign.created") == 1
     drill("schedule creation caught up after an outage", lost=1 - min(made, 1), duplicated=max(made - 1, 0))
+
+
+def test_a_worker_sigkilled_while_creating_a_night_is_caught_up_once(
+        db, redis, settings, promoter, factories, workers):
+    """PostgreSQL: a table lock holds the worker inside the campaign's INSERT, where it is SIGKILLed; the
+    reconciler finds the run dead (started longer ago than the lease) and the next run creates it once."""
+    require_postgres(db)
+    night = tonight(db, promoter, factories, start_in=timedelta(minutes=45), hours_ahead=1)
+    blocker = db.engine.connect()
+    blocker.execute(text("LOCK TABLE campaigns IN SHARE ROW EXCLUSIVE MODE"))  # reads pass, an INSERT waits
+    try:
+        workers.start()
+        wait_for(lambda: waiting_inserts(db) == 1, lambda: "the worker is not inside the INSERT\n" + workers.output())
+        workers.kill_all()  # mid-creation: the run started (runs=1), its transaction never commits
+    finally:
+        blocker.rollback()
+        blocker.close()
+    assert status_of(db, night.id) is NightStatus.pending and campaigns_of(db, night) == 0
+    machine(workers)
+    wait_for(lambda: status_of(db, night.id) is NightStatus.created,
+             lambda: f"not created: {status_of(db, night.id)}\n" + workers.output())
+    made = campaigns_of(db, night)
+    assert audited(db, "schedule.night_created") == 1 and audited(db, "campaign.created") == 1
+    drill("schedule creation sigkilled mid-insert", lost=1 - min(made, 1), duplicated=max(made - 1, 0))
+
+
+def waiting_inserts(db) -> int:
+    fresh(db)
+    return db.session.scalar(text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                                  "AND query ILIKE 'INSERT INTO campaigns %'"))
 
 
 def _schedule(db, night: ScheduledNight):
