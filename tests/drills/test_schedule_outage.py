@@ -24,13 +24,15 @@ from webapp.gamenight.models import Campaign, NightStatus, ScheduledNight
 pytestmark = needs_proc
 
 
-def tonight(db, promoter, factories, *, start_in: timedelta, hours_ahead: int) -> ScheduledNight:
+def tonight(db, promoter, factories, *, start_in: timedelta, hours_ahead: int,
+            set_up_ago: timedelta = timedelta(0)) -> ScheduledNight:
     """A daily schedule whose next night starts `start_in` from now (to the minute) and whose campaign is
-    created `hours_ahead` before it, with two members ready that night; that night."""
+    created `hours_ahead` before it, set up `set_up_ago`, with two members ready that night; that night."""
     ws = night_settings.workspace(promoter.workspace_id)
     local = (utcnow() + start_in).astimezone(ws.zone)
     schedule = schedules.create(promoter, schedules.ScheduleCommand(
-        weekdays=list(schedules.WEEKDAYS), start_time=local.strftime("%H:%M"), hours_ahead=hours_ahead))
+        weekdays=list(schedules.WEEKDAYS), start_time=local.strftime("%H:%M"), hours_ahead=hours_ahead),
+        now=utcnow() - set_up_ago)
     night = next(n for n in schedule.nights if n.local_day == local.date())
     for i in range(2):
         factories.player(promoter.workspace_id, f"m{i}@example.com", day=night.local_day)
@@ -119,12 +121,10 @@ def _schedule(db, night: ScheduledNight):
 
 def test_a_night_whose_whole_window_passed_while_the_worker_was_down_is_missed_not_promoted_late(
         db, redis, settings, promoter, factories, workers):
-    night = tonight(db, promoter, factories, start_in=timedelta(minutes=45), hours_ahead=1)
-    # Time passes with nothing running: the night now starts in 10 minutes, so its window (from its creation
-    # time until the reminder 15 minutes before the start) ended while no worker ran; Redis kept nothing.
-    night.start_at = utcnow() + timedelta(minutes=10)
-    night.create_at = night.start_at - timedelta(hours=1)
-    db.session.commit()
+    # Set up an hour ago, when its window (from its creation time, 1 h before the start, until the reminder
+    # 15 minutes before it) was still to come; it ended while no worker ran, and Redis kept nothing.
+    night = tonight(db, promoter, factories, start_in=timedelta(minutes=10), hours_ahead=1,
+                    set_up_ago=timedelta(hours=1))
     redis.flushdb()
     assert schedules.window_end(night, _schedule(db, night)) <= utcnow()
     machine(workers)

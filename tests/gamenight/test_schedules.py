@@ -335,3 +335,24 @@ def test_a_run_whose_worker_died_long_ago_is_enqueued_again_a_fresh_one_is_not(d
     job.started_at = utcnow() - delivery.lease() - timedelta(seconds=1)
     job.save()
     assert schedules.reconcile()["scheduled_nights_enqueued"] == 1  # SIGKILLed: run it again
+
+
+def test_a_scheduled_nights_reminder_keeps_quiet_hours_and_reaches_the_others(db, promoter, factories, sink):
+    from tests.gamenight.steps import ledger
+    from webapp.gamenight import campaign_runs
+    from webapp.notify.models import DeliveryStatus
+
+    now = at("2027-05-03T08:00")
+    day = date(2027, 5, 7)
+    ws = promoter.workspace_id
+    sleeper = factories.player(ws, "sleeper@example.com", day=day, target=sink.target("sleeper"),
+                               quiet_hours="20:00-23:00")
+    awake = factories.player(ws, "awake@example.com", day=day, target=sink.target("awake"))
+    night = nights(weekly(promoter, now, weekdays=["fri"]))[day]
+    schedules.run_night(night.id, now=night.create_at)
+    reminder = next(j for j in db.session.get(Campaign, db.session.get(ScheduledNight, night.id).campaign_id).jobs
+                    if j.kind is JobKind.reminder)
+    campaign_runs.run_job(reminder.id, now=reminder.run_at)  # 20:45 Ljubljana: the sleeper's quiet hours
+    assert ledger(db, user_id=sleeper)[0].status is DeliveryStatus.skipped_quiet_hours
+    assert ledger(db, user_id=awake)[0].status is DeliveryStatus.sent
+    assert sink.received("sleeper") == [] and len(sink.received("awake")) == 1
