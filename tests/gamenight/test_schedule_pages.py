@@ -43,6 +43,9 @@ def test_a_promoter_sets_a_weekly_night_and_sees_each_night_of_the_next_two_week
                                            "start_time": "21:30", "lead_minutes": "15", "hours_ahead": "24",
                                            "min_ready": ""})
     schedule = db.session.scalar(select(NightSchedule))
+    listed = auth.get("/schedules").get_data(as_text=True)
+    assert f'href="/schedules/{schedule.id}">Mon, Tue, Wed, Thu, Fri, Sat, Sun</a>' in listed
+    assert schedule.nights[0].local_day.isoformat() in listed.split('class="next-night"', 1)[1][:200]
     assert answer.status_code == 303 and answer.headers["Location"].endswith(f"/schedules/{schedule.id}")
     assert schedule.start_time == "21:30" and schedule.min_ready is None and schedule.hours_ahead == 24
     shown = auth.get(f"/schedules/{schedule.id}").get_data(as_text=True)
