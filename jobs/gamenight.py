@@ -10,3 +10,10 @@ def run_campaign_job(job_id: int, share: int = 0) -> str:
         from webapp.gamenight import campaign_runs
 
         return campaign_runs.run_job(job_id, share)
+
+
+def create_scheduled_night(night_id: int) -> str:
+    with app_context():
+        from webapp.gamenight import schedules
+
+        return schedules.run_night(night_id)

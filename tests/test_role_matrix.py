@@ -40,6 +40,7 @@ RULES: dict[str, object] = {
     "gamenight_members.campaign_list": Role.viewer,
     "gamenight_members.campaign": Role.viewer, "gamenight_members.profile": Role.viewer,
     "gamenight_members.export_my_data": Role.viewer,
+    "schedules.schedule_list": Role.viewer, "schedules.schedule": Role.viewer,
     "planning.today": Role.viewer, "planning.shared": Role.viewer,
     "audit.index": Role.viewer, "audit.export": Role.viewer,
     "accounts.tokens": Role.viewer, "accounts.account": Role.viewer,
@@ -50,6 +51,7 @@ RULES: dict[str, object] = {
     "processes.promote_dialog": Role.promoter, "worlds.promote_dialog": Role.promoter,
     "worlds.unpromote_dialog": Role.promoter,  # return to sandbox, as promoting (forcing it needs admin)
     "gamenight_members.campaign_preview": Role.promoter, "gamenight_members.cancel_campaign_dialog": Role.promoter,
+    "schedules.delete_schedule_dialog": Role.promoter, "schedules.skip_night_dialog": Role.promoter,
     # -- admins
     "accounts.keys": Role.admin, "webhooks.index": Role.admin, "accounts.members": Role.admin,
     "outbox.jobs": Role.admin, "gamenight_members.settings": Role.admin, "world_admin.settings": Role.admin,
@@ -120,6 +122,9 @@ def acme(db, factories, redis):
     promotion.promote(admin, live_project.id, live_room.id, "north")
     local = (utcnow() + timedelta(hours=2)).astimezone(ZoneInfo("Europe/Ljubljana"))
     campaign, _ = campaigns.create(admin, CampaignChoices(day=local.date().isoformat(), start_time=local.strftime("%H:%M")))
+    from webapp.gamenight import schedules
+
+    schedule = schedules.create(admin, schedules.ScheduleCommand(weekdays=list(schedules.WEEKDAYS)))
     today = night_settings.local_today(night_settings.workspace(admin.workspace_id)).isoformat()
     from webapp.gamenight import calendar_feed
 
@@ -129,7 +134,8 @@ def acme(db, factories, redis):
               "campaign_id": campaign.id, "day": today, "token": "not-a-signed-link", "job_id": job.id,
               "instance_number": 0, "queue_name": "default", "registry_name": "queued", "per_page": 8,
               "order": "asc", "page": 1, "effect_id": 1, "token_id": 1, "endpoint_id": 1, "user_id": admin.user_id,
-              "exit_id": live_exit.id, "feed_token": feed_token}
+              "exit_id": live_exit.id, "feed_token": feed_token, "schedule_id": schedule.id,
+              "night_id": schedule.nights[-1].id}
     # Where an argument's name means something else on some routes: (rule prefix, argument) → value.
     special = {("/w/", "slug"): "acme", ("/builds/", "room_id"): project.rooms[0].id,
                ("/builds/<int:project_id>/unpromote", "project_id"): live_project.id,

@@ -45,8 +45,11 @@ def known(factories):
     factories.production(admin, process)
     draft = factories.version(admin, process, activate=False)
     room = factories.live_room(admin)
+    from webapp.gamenight import schedules
+
+    weekly = schedules.create(admin, schedules.ScheduleCommand(weekdays=list(schedules.WEEKDAYS)))
     return {"slug": process.slug, "version_id": draft.id, "project_id": factories.build_project(admin).id,
-            "room_id": room.id}
+            "room_id": room.id, "schedule_id": weekly.id, "night_id": weekly.nights[-1].id}
 
 
 def token_for(operation, tokens) -> str | None:

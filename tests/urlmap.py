@@ -58,6 +58,11 @@ def one_of_everything(db: Any, factories: Any, workspace: str = "Acme") -> dict[
     local = (utcnow() + timedelta(hours=2)).astimezone(ZoneInfo("Europe/Ljubljana"))
     campaign, _ = campaigns.create(admin, CampaignChoices(day=local.date().isoformat(), start_time=local.strftime("%H:%M")))
     ids["campaign_id"] = [campaign.id, MISSING]
+    from webapp.gamenight import schedules
+
+    schedule = schedules.create(admin, schedules.ScheduleCommand(weekdays=list(schedules.WEEKDAYS)))
+    ids["schedule_id"] = [schedule.id, MISSING]
+    ids["night_id"] = [schedule.nights[-1].id, MISSING]
     ids["token"] = ["not-a-signed-link", "eyJjIjo1LCJhIjoieEB5LnoifQ.x.y"]
     from webapp.gamenight import calendar_feed
 

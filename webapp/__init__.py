@@ -94,6 +94,7 @@ def _register_blueprints(app: Flask) -> None:
     from webapp.gamenight.discord_views import bp as discord_bp
     from webapp.gamenight.discord_views import members as discord_members_bp
     from webapp.gamenight.planning_views import bp as planning_bp
+    from webapp.gamenight.schedule_views import bp as schedules_bp
     from webapp.gamenight.views import bp as gamenight_bp
     from webapp.gamenight.views import members as gamenight_members_bp
     from webapp.ops import init_ops
@@ -104,7 +105,7 @@ def _register_blueprints(app: Flask) -> None:
     from webapp.worlds.views import bp as worlds_bp
 
     for bp in (accounts_bp, processes_bp, worlds_bp, world_admin_bp, gamenight_bp, gamenight_members_bp, planning_bp,
-               discord_bp, discord_members_bp, audit_bp, outbox_bp, webhooks_bp, api_bp):
+               schedules_bp, discord_bp, discord_members_bp, audit_bp, outbox_bp, webhooks_bp, api_bp):
         app.register_blueprint(bp)
     csrf.exempt(api_bp)  # bearer tokens, not cookies: nothing for a forged request to ride on
     init_ops(app)

@@ -9,6 +9,7 @@ from flask import Response, current_app, jsonify
 from webapp.apiblueprint import bp
 from webapp.audit import api as _audit_api  # noqa: F401  (routes register on bp)
 from webapp.gamenight import api as _gamenight_api  # noqa: F401
+from webapp.gamenight import schedule_api as _gamenight_schedule_api  # noqa: F401
 from webapp.openapi import Reply, build, documented
 from webapp.processes import api as _processes_api  # noqa: F401
 from webapp.worlds import api as _worlds_api  # noqa: F401

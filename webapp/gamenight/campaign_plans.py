@@ -141,8 +141,10 @@ class CampaignChoices(Command):
 
     day: DayChoice = Field("today", alias="date")
     start_time: Annotated[time | None, BeforeValidator(_start_time), Field(examples=["21:00"])] = None
-    lead_minutes: Annotated[int | None, BeforeValidator(_lead),
-                            Field(ge=night_settings.LEAD_MINUTES_MIN, le=night_settings.LEAD_MINUTES_MAX)] = None
+    # The range on the number alone: on `int | None` pydantic compares a null with it (a 500 for `null`).
+    lead_minutes: Annotated[Annotated[int, Field(ge=night_settings.LEAD_MINUTES_MIN,
+                                                 le=night_settings.LEAD_MINUTES_MAX)] | None,
+                            BeforeValidator(_lead)] = None
     statuses: Annotated[list[Status], BeforeValidator(_statuses), Field(min_length=1)] = \
         Field(None, validate_default=True)
     dry_run: Flag = False

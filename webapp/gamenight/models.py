@@ -353,3 +353,76 @@ class PlanningThread(db.Model):
     effect_id: Mapped[int | None] = mapped_column(ForeignKey("outbox_effects.id", ondelete="SET NULL"))
     teams_effect_id: Mapped[int | None] = mapped_column(ForeignKey("outbox_effects.id", ondelete="SET NULL"))
     created_at: Mapped[CreatedAt]
+
+
+# A schedule creates each night's campaign this many hours before its start (1 hour to a week; 24 by default).
+HOURS_AHEAD_MIN, HOURS_AHEAD_MAX, HOURS_AHEAD_DEFAULT = 1, 168, 24
+
+
+class NightSchedule(db.Model):
+    """A promoter's weekly game night: on the chosen weekdays, at a local start time, its campaign is created
+    `hours_ahead` hours before the start through the same service as a hand-made one."""
+
+    __tablename__ = "night_schedules"
+    __table_args__ = (
+        CheckConstraint(f"hours_ahead >= {HOURS_AHEAD_MIN} AND hours_ahead <= {HOURS_AHEAD_MAX}",
+                        name="ck_night_schedules_hours_ahead"),
+        CheckConstraint("min_ready IS NULL OR min_ready >= 1", name="ck_night_schedules_min_ready"),
+    )
+
+    id: Mapped[IntPk]
+    workspace_id: Mapped[WorkspaceId]
+    promoter_id: Mapped[UserId]  # the campaigns are theirs; the schedule goes with them
+    weekdays: Mapped[list[int]] = mapped_column(JSON)  # 0 = Monday … 6 = Sunday, ascending
+    start_time: Mapped[str] = mapped_column(String(5))  # local HH:MM
+    lead_minutes: Mapped[int]
+    statuses: Mapped[list[str]] = mapped_column(JSON)
+    min_ready: Mapped[int | None]  # fewer members available or looking: that night is not promoted
+    hours_ahead: Mapped[int] = mapped_column(default=HOURS_AHEAD_DEFAULT)
+    paused: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[CreatedAt]
+
+    promoter: Mapped[User] = relationship()
+    nights: Mapped[list[ScheduledNight]] = relationship(order_by="ScheduledNight.local_day",
+                                                        cascade="all, delete-orphan", passive_deletes=True)
+
+
+class NightStatus(enum.StrEnum):
+    pending = "pending"  # its campaign is created at `create_at` (or it waits there for enough players)
+    created = "created"  # the campaign exists (`campaign_id`)
+    skipped = "skipped"  # the promoter skipped it, or the schedule was paused at its time
+    too_few = "too_few"  # fewer than `min_ready` were available by the reminder time
+    missed = "missed"  # no worker ran between `create_at` and the reminder time: not created late
+    refused = "refused"  # a guard of campaigns.create said no (the promoter's day is taken, the role is gone…)
+
+    @property
+    def label(self) -> str:
+        return self.value.replace("_", " ")
+
+
+class ScheduledNight(db.Model):
+    """One night of a schedule. At most one per schedule and local date: a creation caught up after an outage
+    can happen once, never twice."""
+
+    __tablename__ = "scheduled_nights"
+    __table_args__ = (
+        UniqueConstraint("schedule_id", "local_day", name="uq_scheduled_nights_schedule_day"),
+        Index("ix_scheduled_nights_status_create_at", "status", "create_at"),
+    )
+
+    id: Mapped[IntPk]
+    schedule_id: Mapped[int] = mapped_column(ForeignKey("night_schedules.id", ondelete="CASCADE"))
+    workspace_id: Mapped[WorkspaceId]
+    local_day: Mapped[date] = mapped_column(Date)
+    start_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    create_at: Mapped[datetime] = mapped_column(UTCDateTime)  # start − hours_ahead
+    status: Mapped[NightStatus] = mapped_column(Enum(NightStatus, native_enum=False, length=16),
+                                                default=NightStatus.pending)
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id", ondelete="SET NULL"))
+    detail: Mapped[str] = mapped_column(String(300), default="")
+    runs: Mapped[int] = mapped_column(default=0)
+    next_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # a re-check's time (None: `create_at`)
+    rq_job_id: Mapped[str | None] = mapped_column(String(64))
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    campaign: Mapped[Campaign | None] = relationship()

@@ -1,6 +1,7 @@
 """What game nights hold about a member, for "Download my data" and "Delete my account" (webapp/accounts/privacy.py):
 their player profile, availability, link codes, calendar feeds, planning rooms, suggestions and votes, campaigns
-promoted and received, and what a delivery of a campaign job was about. Registered by create_app."""
+promoted and received, weekly schedules set, and what a delivery of a campaign job was about. Registered by
+create_app."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from webapp.gamenight.models import (
     CampaignJob,
     CampaignRecipient,
     LinkCode,
+    NightSchedule,
     PlanningMember,
     PlanningRoom,
     PlanningTeam,
@@ -80,6 +82,13 @@ def export(uid: int, wid: int) -> dict[str, Any]:
             for c in db.session.scalars(select(Campaign).where(Campaign.workspace_id == wid,
                                                                Campaign.promoter_id == uid)
                                         .order_by(Campaign.local_day, Campaign.id))],
+        "weekly_schedules": [
+            {"schedule_id": s.id, "weekdays": list(s.weekdays), "start_time": s.start_time,
+             "lead_minutes": s.lead_minutes, "statuses": list(s.statuses), "min_ready": s.min_ready,
+             "hours_ahead": s.hours_ahead, "paused": s.paused, "created_at": iso(s.created_at)}
+            for s in db.session.scalars(select(NightSchedule).where(NightSchedule.workspace_id == wid,
+                                                                    NightSchedule.promoter_id == uid)
+                                        .order_by(NightSchedule.id))],
         "campaigns_received": [  # their own recipient row only
             {"campaign_id": campaign_id, "day": iso(day), "status_when_promoted": status.value}
             for campaign_id, day, status in db.session.execute(
@@ -101,7 +110,7 @@ def campaign_jobs(job_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
 HOOK = PrivacyHook(
     "gamenight",
     removed=(SuggestionVote.user_id, PlanningMember.user_id, CampaignRecipient.user_id, Availability.user_id,
-             LinkCode.user_id, CalendarFeed.user_id, PlayerProfile.user_id),
+             LinkCode.user_id, CalendarFeed.user_id, PlayerProfile.user_id, NightSchedule.promoter_id),
     kept=(Campaign.promoter_id, TeamSuggestion.created_by_id, PlanningRoom.created_by_id),
     export=export,
     delivery_sources={"campaign_job": campaign_jobs},
