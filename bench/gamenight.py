@@ -29,7 +29,8 @@ opt-ins and statuses); the campaign is created through `campaigns.create`.
    buttons) and anonymously (counts): median of 20 each; baseline GET /health.
 
 3. Planning room. Today's room in that workspace with 200 players, 50 team names and 597 votes: the page
-   (a chip per player in the draft), a vote and an auto-draft by htmx (each answers with the room):
+   (a chip per player in the draft), a vote and an auto-draft by htmx (answered with the room's shared part
+   and with the draft):
    median of 20 each; context: the ratio to GET /health.
 """
 
@@ -374,7 +375,7 @@ def availability(results: Results, app: Any) -> None:
 def planning_room(results: Results, app: Any, workspace_id: int, ids: list[int], member: Any, health: float) -> None:
     """Today's room with ROOM_PLAYERS players, SUGGESTIONS team names and a vote from every player on three of
     them; the signed-in member (in the room) loads it (the draft draws a chip per player), votes (htmx: the
-    room comes back) and auto-drafts (htmx, nothing saved)."""
+    shared part comes back) and auto-drafts (htmx, nothing saved: the draft comes back)."""
     import re
 
     from sqlalchemy import insert, select

@@ -41,7 +41,7 @@ RULES: dict[str, object] = {
     "gamenight_members.campaign": Role.viewer, "gamenight_members.profile": Role.viewer,
     "gamenight_members.export_my_data": Role.viewer,
     "schedules.schedule_list": Role.viewer, "schedules.schedule": Role.viewer,
-    "planning.today": Role.viewer,
+    "planning.today": Role.viewer, "planning.shared": Role.viewer,
     "audit.index": Role.viewer, "audit.export": Role.viewer,
     "accounts.tokens": Role.viewer, "accounts.account": Role.viewer,
     "worlds.edit_room": Role.editor,  # the form is for those who may save it

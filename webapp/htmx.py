@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import Response, flash, make_response, redirect, render_template, request
-from jinja2_fragments.flask import render_block
+from jinja2_fragments.flask import render_block, render_blocks
 
 
 def is_htmx() -> bool:
@@ -19,6 +19,14 @@ def render_page(template: str, block: str, status: int = 200, **context: Any) ->
     """The full page, or only its `block` for htmx; never two copies of the markup."""
     body = render_block(template, block, **context) if is_htmx() else render_template(template, **context)
     return make_response(body, status)
+
+
+def render_with_oob(template: str, block: str, *oob_blocks: str, status: int = 200, **context: Any) -> Response:
+    """For htmx: `block`, and `oob_blocks` beside it, swapped out of band (they render with `oob` set, and mark
+    themselves `hx-swap-oob`); the full page otherwise."""
+    if not is_htmx():
+        return make_response(render_template(template, **context), status)
+    return make_response(render_blocks(template, [block, *oob_blocks], oob=True, **context), status)
 
 
 def render(template: str, block: str | None = None, status: int = 200, **context: Any) -> Response:

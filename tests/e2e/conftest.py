@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -114,9 +115,9 @@ document.addEventListener("securitypolicyviolation", function (e) {
 """
 
 
-@pytest.fixture
-def page(browser: Any, live_server: str) -> Iterator[Any]:
-    """A fresh browser context per test (own cookies), base URL = the live server, 1280×900.
+@contextmanager
+def open_page(browser: Any, live_server: str) -> Iterator[Any]:
+    """A fresh browser context (own cookies), base URL = the live server, 1280×900, and its page.
 
     `page.problems` collects what went wrong in the page; tests assert it is empty at the end.
     """
@@ -137,3 +138,17 @@ def page(browser: Any, live_server: str) -> Iterator[Any]:
         yield pg
     finally:
         context.close()
+
+
+@pytest.fixture
+def page(browser: Any, live_server: str) -> Iterator[Any]:
+    """A page in a fresh browser context per test (see `open_page`)."""
+    with open_page(browser, live_server) as pg:
+        yield pg
+
+
+@pytest.fixture
+def other_page(browser: Any, live_server: str) -> Iterator[Any]:
+    """A second page in a context of its own, open at the same time as `page`: another member's browser."""
+    with open_page(browser, live_server) as pg:
+        yield pg

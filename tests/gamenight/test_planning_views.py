@@ -43,7 +43,7 @@ def test_a_member_opens_joins_suggests_votes_drafts_and_saves_from_the_page(ws, 
     assert auth.post("/planning/today/create", data={"day": today}).status_code == 303
     room = _db.session.scalars(select(PlanningRoom)).one()
     page = auth.post("/planning/today/suggestions", htmx=True, data={"day": today, "name": "Owls"})
-    assert page.status_code == 200 and 'id="planning-room"' in page.get_data(as_text=True)
+    assert page.status_code == 200 and 'id="planning-shared"' in page.get_data(as_text=True)
     assert "<html" not in page.get_data(as_text=True)  # the room block alone
     owls = _db.session.scalars(select(TeamSuggestion)).one()
     auth.post(f"/planning/today/suggestions/{owls.id}/vote", htmx=True, data={"day": today})

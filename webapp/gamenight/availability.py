@@ -16,7 +16,7 @@ from datetime import date, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.exc import IntegrityError
 
 from webapp.accounts.models import User, Workspace
@@ -215,9 +215,14 @@ def _days(workspace_id: int, wanted: Sequence[date], viewer_id: int | None, *, n
 
 def ready(workspace_id: int, day: date) -> int:
     """How many members are available or looking on a local date."""
-    return db.session.scalar(select(func.count()).select_from(Availability).where(
+    return db.session.scalar(ready_count(workspace_id, day))
+
+
+def ready_count(workspace_id: Any, day: Any) -> Select[tuple[int]]:
+    """The query `ready` runs, to be part of a larger one (values or bound parameters)."""
+    return select(func.count()).select_from(Availability).where(
         Availability.workspace_id == workspace_id, Availability.day == day,
-        Availability.status.in_([Status.available, Status.looking])))
+        Availability.status.in_([Status.available, Status.looking]))
 
 
 @dataclass

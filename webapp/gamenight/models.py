@@ -236,6 +236,9 @@ class PlanningRoom(db.Model):
     post_status: Mapped[PostStatus] = mapped_column(Enum(PostStatus, native_enum=False, length=16),
                                                     default=PostStatus.off)
     post_error: Mapped[str] = mapped_column(String(300), default="")
+    # One more with every change of what the room shows to all (`planning_rooms.changed`), in the change's own
+    # transaction: the live page's poll compares it (its ETag) and is answered 304 while it stands.
+    version: Mapped[int] = mapped_column(default=1, server_default="1")
 
     discord_thread: Mapped[PlanningThread | None] = relationship(cascade="all, delete-orphan", uselist=False)
     members: Mapped[list[PlanningMember]] = relationship(order_by="PlanningMember.joined_at, PlanningMember.user_id",

@@ -32,6 +32,7 @@ def post_room(effect: OutboxEffect) -> dict[str, Any]:
     sealed = night_settings.settings(room.workspace_id).planning_post_target_sealed
     if not sealed:
         room.post_status, room.post_error = PostStatus.off, ""
+        room.version = PlanningRoom.version + 1
         db.session.commit()
         return {"skipped": "no announcement channel"}
     ws = night_settings.workspace(room.workspace_id)
@@ -50,6 +51,7 @@ def post_room(effect: OutboxEffect) -> dict[str, Any]:
     else:  # the outbox counted this attempt when it claimed the effect
         last = effect.attempts >= effect.max_attempts
         room.post_status, room.post_error = PostStatus.failed if last else PostStatus.retrying, answer[:300]
+    room.version = PlanningRoom.version + 1  # the room shows the announcement (`planning_rooms.changed`)
     db.session.commit()
     outbox.raise_unless_sent(outcome, "the announcement channel", answer)
     return {"sent": True}

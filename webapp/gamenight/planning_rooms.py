@@ -3,19 +3,21 @@
 The room belongs to a workspace-local date and is read-only once that date has passed: every change names
 the day it was made for (the page's hidden field, the API's optional `date`) and a stale one gets 409
 `room_closed`. Members act from the dashboard or with a personal token; bots act for the chat identity
-they see. Every change is audited. Here: who acts (`Member`), what a day's planning shows (`PlanningDay`),
+they see. Every change is audited and counted on the room (`version`), which is how the live page knows in one
+query that nothing changed (`Stamp`). Here: who acts (`Member`), what a day's planning shows (`PlanningDay`),
 opening, joining and leaving; team names and votes are `team_names`, the draft and saved teams `teams`.
 """
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
 from pydantic import ConfigDict, Field
-from sqlalchemy import case, delete, func, select
+from sqlalchemy import Date, Select, bindparam, case, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from webapp.accounts.models import User, Workspace
@@ -27,9 +29,11 @@ from webapp.extensions import db
 from webapp.gamenight import availability, discord_threads, night_settings, players
 from webapp.gamenight.availability import DayChoice, RelativeDay
 from webapp.gamenight.models import (
+    GamenightSettings,
     PlanningMember,
     PlanningRoom,
     PlanningTeam,
+    PlanningThread,
     PlayerProfile,
     PostStatus,
     SuggestionVote,
@@ -179,6 +183,55 @@ def view(ws: Workspace, viewer_id: int | None, day: date | None = None, now: dat
     return found
 
 
+@dataclass(frozen=True)
+class Stamp:
+    """What the live page's poll compares, read in one query: `tag` (the ETag of the room's shared part as
+    `viewer_id` sees it) and whether the viewer is in an open room (the page then shows their draft)."""
+
+    tag: str
+    drafting: bool
+
+
+def _stamp_query() -> Select[Any]:
+    in_room = (PlanningRoom.workspace_id == bindparam("workspace_id"), PlanningRoom.day == bindparam("day", type_=Date))
+    room_id = select(PlanningRoom.id).where(*in_room).scalar_subquery()
+    viewer = bindparam("viewer_id")
+    thread_shows = (PlanningThread.status, PlanningThread.error, PlanningThread.guild_id, PlanningThread.teams_status,
+                    PlanningThread.teams_error)  # what the room shows of its Discord thread, which the bot's runs write
+    return select(
+        room_id,
+        select(PlanningRoom.version).where(*in_room).scalar_subquery(),
+        availability.ready_count(bindparam("workspace_id"), bindparam("day", type_=Date)).scalar_subquery(),
+        select(GamenightSettings.planning_threshold).where(GamenightSettings.workspace_id == bindparam("workspace_id"))
+        .scalar_subquery(),
+        players.linked_clause(bindparam("workspace_id"), viewer),
+        select(PlanningMember.user_id).where(PlanningMember.room_id == room_id, PlanningMember.user_id == viewer)
+        .exists(),
+        *(select(column).where(PlanningThread.room_id == room_id).scalar_subquery() for column in thread_shows),
+    )
+
+
+_STAMP = _stamp_query()  # built once: the poll runs it every 2 s per open page
+
+
+def stamp(ws: Workspace, viewer_id: int, day: date | None = None, now: datetime | None = None) -> Stamp:
+    """The room's version with everything else its shared part shows that changes outside the room: how many
+    are ready that day, the threshold, whether the viewer is linked, the state of its Discord thread. Read it before the room itself, so a change
+    in between makes the next poll answer in full again rather than never."""
+    today = night_settings.local_today(ws, now)
+    day = day or today
+    row = db.session.execute(_STAMP, {"workspace_id": ws.id, "day": day, "viewer_id": viewer_id}).one()
+    parts = (ws.id, day.isoformat(), day == today, viewer_id, *row)
+    tag = hashlib.blake2b(repr(parts).encode(), digest_size=12).hexdigest()
+    return Stamp(tag, drafting=day == today and row[0] is not None and bool(row[5]))
+
+
+def changed(room_id: int) -> None:
+    """Count a change of what the room shows to all, in the change's own transaction (`Stamp`)."""
+    db.session.execute(update(PlanningRoom).where(PlanningRoom.id == room_id)
+                       .values(version=PlanningRoom.version + 1))
+
+
 def _suggestions(room_id: int, viewer_id: int | None) -> list[Suggestion]:
     votes = func.count(SuggestionVote.user_id)
     mine = func.max(case((SuggestionVote.user_id == (viewer_id or 0), 1), else_=0))
@@ -226,6 +279,8 @@ def joined_room(who: Member, day: Day, *, lock: bool = False) -> PlanningRoom:
 
 
 def audit_change(who: Member, action: str, room: PlanningRoom, details: dict[str, Any] | None = None) -> None:
+    """Audit a change of the room and count it (`changed`): every change of a room passes here."""
+    changed(room.id)
     details = {"day": room.day.isoformat(), **(details or {})}
     if who.actor is None:
         details["user_id"] = who.user_id

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from pydantic import BeforeValidator, ConfigDict, Field
-from sqlalchemy import bindparam, delete, select
+from sqlalchemy import Exists, bindparam, delete, select
 from sqlalchemy.exc import IntegrityError
 
 from webapp.accounts.models import User
@@ -159,12 +159,15 @@ def put_profile(actor: Actor, player: PlayerCommand) -> PlayerProfile:
     return found
 
 
-_LINKED = select(
-    select(Contact.id).join(PlayerProfile, (PlayerProfile.workspace_id == Contact.workspace_id)
-                            & (PlayerProfile.user_id == Contact.user_id))
-    .where(Contact.workspace_id == bindparam("workspace_id"), Contact.user_id == bindparam("user_id"),
-           Contact.confirmed_at.is_not(None))
-    .exists())
+def linked_clause(workspace_id: Any, user_id: Any) -> Exists:
+    """Whether a member is linked (a player profile and a confirmed contact), as part of a larger query."""
+    return (select(Contact.id).join(PlayerProfile, (PlayerProfile.workspace_id == Contact.workspace_id)
+                                    & (PlayerProfile.user_id == Contact.user_id))
+            .where(Contact.workspace_id == workspace_id, Contact.user_id == user_id, Contact.confirmed_at.is_not(None))
+            .exists())
+
+
+_LINKED = select(linked_clause(bindparam("workspace_id"), bindparam("user_id")))
 
 
 def is_linked(workspace_id: int, user_id: int | None) -> bool:

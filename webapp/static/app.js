@@ -53,6 +53,51 @@
     if (document.activeElement) { document.activeElement.blur(); }
     form.dispatchEvent(new Event("redraft"));
   });
+  // A part that polls itself (the planning room's shared part) sends the tag it was drawn with and is answered
+  // 304 (nothing swapped: see responseHandling in base.html) while it stands; a hidden tab does not poll, and
+  // polls at once when shown again. It also says whether the page shows a draft, which the server checks.
+  document.addEventListener("htmx:configRequest", function (e) {
+    var etag = e.detail.elt.dataset && e.detail.elt.dataset.pollEtag;
+    if (etag === undefined || e.detail.verb !== "get") { return; }
+    if (document.hidden) { e.preventDefault(); return; }
+    e.detail.headers["If-None-Match"] = etag;
+    e.detail.parameters.draft = document.getElementById("draft-form") ? "1" : "0";
+  });
+  // The planning draft's team names that are still as drawn follow the leading suggestions the room's shared part
+  // shows (after each of its swaps); a name the member types is theirs from then on.
+  document.addEventListener("input", function (e) {
+    if (e.target.matches && e.target.matches("#draft-form input[data-default-name]")) {
+      e.target.removeAttribute("data-default-name");
+    }
+  });
+  function followLeadingNames() {
+    var list = document.querySelector("#planning-shared [data-leading-names]");
+    if (!list) { return; }
+    var leading = JSON.parse(list.dataset.leadingNames);
+    document.querySelectorAll("#draft-form input[data-default-name]").forEach(function (input) {
+      var index = Number(input.name.replace("team_name_", ""));
+      if (leading[index]) { input.value = leading[index]; }
+    });
+  }
+  document.addEventListener("htmx:afterSettle", followLeadingNames);
+  document.addEventListener("htmx:oobAfterSwap", followLeadingNames);
+  // A poll sent elsewhere (signed out meanwhile: the login page) takes the whole tab there, not its part.
+  document.addEventListener("htmx:beforeSwap", function (e) {
+    var xhr = e.detail.xhr;
+    if (!(e.detail.elt.dataset && e.detail.elt.dataset.pollEtag !== undefined) || !xhr.responseURL) { return; }
+    var asked = new URL(e.detail.pathInfo.requestPath, window.location.href).pathname;
+    if (new URL(xhr.responseURL).pathname !== asked) {
+      e.detail.shouldSwap = false;
+      window.location.assign(xhr.responseURL);
+    }
+  });
+  // A form that stays on the page after it was sent (its answer swaps elsewhere) is emptied once it succeeded.
+  document.addEventListener("htmx:afterRequest", function (e) {
+    var form = e.detail.elt;
+    if (e.detail.xhr && e.detail.xhr.status < 300 && form.matches && form.matches("form[data-reset-on-success]")) {
+      form.reset();
+    }
+  });
   document.addEventListener("DOMContentLoaded", function () {
     document.querySelectorAll("#toasts .toast").forEach(expire);
   });
