@@ -53,7 +53,7 @@ def warning_link(sink) -> str:
 
 def test_short_of_players_at_the_reminder_the_promoter_is_told_once_and_calling_it_off_tells_everyone_once(
         db, client, auth, night, sink):
-    users, campaign, bot = night
+    _users, campaign, bot = night
     cant(client, bot, "a")
     assert run(db, campaign, JobKind.reminder) == "done"
     job(campaign, JobKind.reminder).status = JobStatus.running  # RQ delivers the job again
@@ -95,14 +95,14 @@ def test_short_of_players_at_the_reminder_the_promoter_is_told_once_and_calling_
 
 
 def test_with_enough_players_still_coming_the_promoter_hears_nothing(db, client, night, sink):
-    users, campaign, bot = night
+    _users, campaign, _bot = night
     run(db, campaign, JobKind.reminder)
     assert sink.received("promoter") == []
     assert all(len(sink.received(who)) == 1 for who in "abc")
 
 
 def test_a_campaign_without_a_quorum_never_warns(db, client, night, sink, promoter):
-    users, campaign, bot = night
+    _users, campaign, bot = night
     campaigns.cancel(promoter, campaign.id)
     quiet, _ = campaigns.create(promoter, CampaignChoices(**soon(25)))
     for who in "abc":
@@ -113,7 +113,7 @@ def test_a_campaign_without_a_quorum_never_warns(db, client, night, sink, promot
 
 def test_a_bad_or_foreign_call_off_link_is_404_and_a_quiet_cancel_cannot_be_called_off(db, client, auth, night,
                                                                                         sink, promoter):
-    users, campaign, bot = night
+    _users, campaign, bot = night
     assert client.get("/gamenight/call-off/forged").status_code == 404
     assert auth.post("/gamenight/call-off/forged").status_code == 404
     cant(client, bot, "a")
