@@ -205,3 +205,17 @@ def test_a_withdrawn_retry_is_never_sent_again(db, client, night, sink):
     assert sink.received("a") == []
     assert {r.key.split(":")[2]: r.status for r in ledger(db, user_id=a)} == {
         "reminder": DeliveryStatus.withdrawn, "start": DeliveryStatus.withdrawn, "ready_check": DeliveryStatus.withdrawn}
+
+
+def test_in_from_a_maybe_makes_them_expected_at_the_ready_check_and_late_after_it_moves_nothing(
+        db, client, night, sink, factories, promoter):
+    campaigns.cancel(promoter, night.campaign.id)
+    maybe = factories.player(night.ws, "m@example.com", "maybe", target=sink.target("m"), name="M", external_id="d-m")
+    campaign, _ = campaigns.create(promoter, CampaignChoices(statuses=["available", "maybe"], **soon(25)))
+    assert say(client, night, "m", "in").status_code == 200
+    assert db.session.scalar(select(Availability.status).where(Availability.user_id == maybe)) is Status.available
+    assert run(db, campaign, JobKind.ready_check) == "done"
+    assert [p["title"] for p in sink.received("m")] == ["Are you coming?"]  # expected now, and not in voice
+    late = say(client, night, "m", "late 10").get_json()["answers"][0]
+    assert late["nudge_at"] is None and late["changed"] is True  # the ready-check is over: nothing moves
+    assert len(sink.received("m")) == 1

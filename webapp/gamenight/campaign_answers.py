@@ -6,7 +6,7 @@ the page the reminder links to.
 retry, restart or reconciler sends them. The answer row changes to "can't" once (a conditional update), so the
 withdrawal, its audit event and its ledger rows happen once, however often and however concurrently it is sent.
 "late N" (1 to 120 minutes) moves that member's ready-check nudge N minutes later and shows in the summary;
-"in" takes a "late" back.
+"in" takes a "late" back. Both make the member available that night (looking stays looking): they said they come.
 """
 
 from __future__ import annotations
@@ -177,7 +177,7 @@ def answer(campaign: Campaign, user_id: int, command: AnswerCommand, *, source: 
     if not _store(campaign.id, user_id, word, minutes, source, now):  # a concurrent "can't" won
         db.session.rollback()
         return answer(campaign, user_id, command, source=source, now=now)
-    withdrawn = _withdraw(campaign, user_id, now) if word is Answer.cant else 0
+    withdrawn = _withdraw(campaign, user_id, now) if word is Answer.cant else _coming(campaign, user_id)
     nudge_at = _move_nudge(campaign, minutes) if word is Answer.late else None
     audit.record(None, "campaign.answered", "campaign", campaign.id,
                  {"user_id": user_id, "answer": word.value, "late_minutes": minutes, "withdrawn": withdrawn},
@@ -202,16 +202,28 @@ def _store(campaign_id: int, user_id: int, word: Answer, minutes: int | None, so
         CampaignAnswer.answer != Answer.cant).values(**values)).rowcount)
 
 
-def _withdraw(campaign: Campaign, user_id: int, now: datetime) -> int:
-    """That night not available, and the member's pings not yet claimed withdrawn in the ledger."""
+def _set_day(campaign: Campaign, user_id: int, status: Status, *, keep: tuple[Status, ...] = ()) -> None:
+    """The member's availability on the campaign's day becomes `status` (unless it is one of `keep`)."""
     row = db.session.scalar(select(Availability).where(Availability.workspace_id == campaign.workspace_id,
                                                        Availability.user_id == user_id,
                                                        Availability.day == campaign.local_day))
     if row is None:
         db.session.add(Availability(workspace_id=campaign.workspace_id, user_id=user_id, day=campaign.local_day,
-                                    status=Status.not_available))
-    else:
-        row.status = Status.not_available
+                                    status=status))
+    elif row.status not in keep:
+        row.status = status
+
+
+def _coming(campaign: Campaign, user_id: int) -> int:
+    """"in" or "late": the member is coming, so that night they are available (looking stays looking) — the
+    ready-check expects them and nudges them when they are not in voice. Nothing is withdrawn."""
+    _set_day(campaign, user_id, Status.available, keep=(Status.available, Status.looking))
+    return 0
+
+
+def _withdraw(campaign: Campaign, user_id: int, now: datetime) -> int:
+    """That night not available, and the member's pings not yet claimed withdrawn in the ledger."""
+    _set_day(campaign, user_id, Status.not_available)
     jobs = [j for j in campaign.jobs if j.kind in WITHDRAWN_KINDS]
     return delivery.withdraw(campaign.workspace_id, SOURCE,
                              [(f"campaign:{campaign.id}:{j.kind.value}:{user_id}", j.id) for j in jobs], user_id, now)
@@ -234,10 +246,11 @@ def _move_nudge(campaign: Campaign, minutes: int | None) -> datetime | None:
     check = _ready_check(campaign)
     if check is None or minutes is None:
         return None
+    if check.status not in (JobStatus.scheduled, JobStatus.running):  # the ready-check is over: nothing to move
+        return None
     at = check.run_at + timedelta(minutes=minutes)
-    if check.status in (JobStatus.scheduled, JobStatus.running):
-        check.deadline_at = max(check.deadline_at, at + DEADLINES[JobKind.ready_check])
-        waiting_for_late = check.status is JobStatus.scheduled and check.started_at is not None
-        if waiting_for_late and (check.next_run_at or check.run_at) > at:
-            campaign_runs.schedule_after_commit(check, at)
+    check.deadline_at = max(check.deadline_at, at + DEADLINES[JobKind.ready_check])
+    waiting_for_late = check.status is JobStatus.scheduled and check.started_at is not None
+    if waiting_for_late and (check.next_run_at or check.run_at) > at:
+        campaign_runs.schedule_after_commit(check, at)
     return at
