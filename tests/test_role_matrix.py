@@ -49,6 +49,7 @@ RULES: dict[str, object] = {
     "processes.promote_dialog": Role.promoter, "worlds.promote_dialog": Role.promoter,
     "worlds.unpromote_dialog": Role.promoter,  # return to sandbox, as promoting (forcing it needs admin)
     "gamenight_members.campaign_preview": Role.promoter, "gamenight_members.cancel_campaign_dialog": Role.promoter,
+    "gamenight_members.call_off_campaign_dialog": Role.promoter,
     # -- admins
     "accounts.keys": Role.admin, "webhooks.index": Role.admin, "accounts.members": Role.admin,
     "outbox.jobs": Role.admin, "gamenight_members.settings": Role.admin, "world_admin.settings": Role.admin,

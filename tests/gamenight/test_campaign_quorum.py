@@ -152,3 +152,26 @@ def test_the_promote_dialog_carries_min_players_to_the_campaign(db, auth, factor
     key = re.search(r'name="idempotency_key" value="([^"]+)"', dialog).group(1)
     auth.post("/campaigns", data={**query, "idempotency_key": key})
     assert db.session.scalar(select(Campaign.min_players)) == 2
+
+
+def test_the_campaign_page_calls_it_off_through_the_shared_dialog(db, auth, night, sink, factories):
+    _users, campaign, _bot = night
+    factories.user("viewer", "Acme", email="viewer@example.com")
+    auth.login("viewer@example.com")
+    assert auth.get(f"/campaigns/{campaign.id}/call-off", htmx=True).status_code == 403
+    assert auth.post(f"/campaigns/{campaign.id}/call-off", htmx=True).status_code == 403
+    auth.logout()
+    auth.login("promoter@example.com")
+    page = auth.get(f"/campaigns/{campaign.id}").get_data(as_text=True)
+    assert "Call it off" in page
+    dialog = auth.get(f"/campaigns/{campaign.id}/call-off", htmx=True).get_data(as_text=True)
+    assert "Call it off and tell everyone" in dialog and "3 recipients get one message" in dialog
+    assert db.session.get(Campaign, campaign.id).called_off_at is None  # the dialog changes nothing
+    done = auth.post(f"/campaigns/{campaign.id}/call-off", htmx=True)
+    assert done.status_code in (200, 204) and done.headers.get("HX-Redirect") == f"/campaigns/{campaign.id}"
+    db.session.expire_all()
+    told = job(db.session.get(Campaign, campaign.id), JobKind.called_off)
+    campaign_runs.run_job(told.id)
+    assert all([p["title"] for p in sink.received(who)] == ["Game night called off"] for who in "abc")
+    over = auth.get(f"/campaigns/{campaign.id}/call-off", htmx=True)
+    assert over.status_code == 409

@@ -342,6 +342,25 @@ def cancel_campaign(campaign_id: int) -> Any:
     return redirect_after_post(url_for(".campaign", campaign_id=found.id))
 
 
+@members.get("/campaigns/<int:campaign_id>/call-off")
+def call_off_campaign_dialog(campaign_id: int) -> Response:
+    """The confirm dialog of calling the night off: cancelled, and every recipient told once."""
+    found = _cancelling(campaign_id, campaigns.cancellable)
+    if isinstance(found, Response):
+        return found
+    return _cancel_dialog(campaign_id, campaign=found, call_off=True,
+                          recipients=campaign_report.recipient_counts([found.id])[found.id])
+
+
+@members.post("/campaigns/<int:campaign_id>/call-off")
+def call_off_campaign(campaign_id: int) -> Any:
+    found = _cancelling(campaign_id, lambda actor, cid: campaigns.call_off(actor, cid)[0])
+    if isinstance(found, Response):
+        return found
+    flash("Called off: every recipient gets one message saying so.", "success")
+    return redirect_after_post(url_for(".campaign", campaign_id=found.id))
+
+
 # -- answering a reminder, calling a night off (signed links from the messages) ------------------
 
 
