@@ -219,3 +219,14 @@ def test_in_from_a_maybe_makes_them_expected_at_the_ready_check_and_late_after_i
     late = say(client, night, "m", "late 10").get_json()["answers"][0]
     assert late["nudge_at"] is None and late["changed"] is True  # the ready-check is over: nothing moves
     assert len(sink.received("m")) == 1
+
+
+def test_a_ready_check_run_a_little_early_nudges_everyone_due_and_keeps_the_late_one_for_later(db, client, night,
+                                                                                               sink):
+    say(client, night, "a", "late 1")
+    check = job(night.campaign, JobKind.ready_check)
+    early = check.run_at - timedelta(seconds=20)  # RQ may start a run up to `campaign_runs.EARLY` before its time
+    assert campaign_runs.run_job(check.id, now=early) == "late"
+    assert len(sink.received("b")) == len(sink.received("c")) == 1 and sink.received("a") == []
+    assert campaign_runs.run_job(check.id, now=check.run_at + timedelta(seconds=59)) == "done"  # RQ's second early
+    assert len(sink.received("a")) == 1

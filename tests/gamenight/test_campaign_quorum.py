@@ -79,6 +79,8 @@ def test_short_of_players_at_the_reminder_the_promoter_is_told_once_and_calling_
 
     told = job(found, JobKind.called_off)
     assert campaign_runs.run_job(told.id) == "done"
+    assert db.session.scalar(select(AuditEvent.details).where(AuditEvent.action == "campaign.called_off_done")) == {
+        "counts": {"sent": 2}}
     db.session.expire_all()
     told = job(db.session.get(Campaign, campaign.id), JobKind.called_off)
     told.status = JobStatus.running  # and once more, as after a crash
@@ -91,6 +93,7 @@ def test_short_of_players_at_the_reminder_the_promoter_is_told_once_and_calling_
     assert len(sink.received("promoter")) == 1
     assert db.session.scalar(select(func.count()).select_from(AuditEvent)
                              .where(AuditEvent.action == "campaign.called_off")) == 1
+    assert db.session.get(Campaign, campaign.id).status is CampaignStatus.cancelled  # no roll-up over it
     assert {r.status for r in ledger(db, source_id=told.id)} == {DeliveryStatus.sent}
 
 

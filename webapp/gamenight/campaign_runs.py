@@ -40,6 +40,7 @@ from webapp.outbox import services as outbox
 log = logging.getLogger(__name__)
 JOB_FUNCTION = "jobs.gamenight.run_campaign_job"
 EARLY = timedelta(seconds=30)  # a run this much before its time is put back on the schedule
+LATE_EARLY = timedelta(seconds=2)  # a late member's nudge goes with a run this much before its time (RQ's seconds)
 FANOUT_SHARED = 200  # from this many recipients on, a reminder or start call is shared between runs
 def _next_run(job: CampaignJob, at: datetime | None) -> str:
     """The row remembers the RQ job id of its next run and its time, so the reconciler knows what to look for."""
@@ -202,8 +203,9 @@ def _ready_check(campaign: Campaign, job: CampaignJob, now: datetime) -> None:
     seen = presence.present_members(ws.id, now, since=campaign.start_at)  # who joined since the start call
     late = _answered(campaign.id, Answer.late)
     everyone_missing = sorted(expected - seen.in_voice)
-    # Who said "late N" is nudged N minutes after the ready-check: a later run of this job (see `_finish`).
-    missing = [u for u in everyone_missing if job.run_at + timedelta(minutes=late.get(u) or 0) <= now]
+    # Who said "late N" is nudged N minutes after the ready-check: a later run of this job (see `_finish`), which RQ
+    # starts at that time (give or take its whole seconds). Everyone else is due with the job, whenever it runs.
+    missing = [u for u in everyone_missing if u not in late or _late_due(job, late[u]) <= now + LATE_EARLY]
     title, body = campaign_copy.nudge(campaign_copy.local_clock(campaign.start_at, ws.zone), now - campaign.start_at)
     messages = [delivery.Message(f"campaign:{campaign.id}:ready_check:{user_id}", user_id, title, body)
                 for user_id in missing]
@@ -267,7 +269,7 @@ def _finish(campaign: Campaign, job: CampaignJob) -> str:
         return db.session.get(CampaignJob, job.id).status.value
     db.session.refresh(job)
     job.counts = outcome_counts(campaign).get(job.kind.value, {})
-    if cancelled or job.kind is JobKind.called_off:  # a cancelled campaign keeps its status
+    if cancelled:
         db.session.commit()
         return end.value
     audit.record(None, f"campaign.{job.kind.value}_done", "campaign", campaign.id, {"counts": job.counts},
@@ -286,8 +288,12 @@ def _late_nudges(job: CampaignJob, now: datetime) -> list[datetime]:
     late = _answered(job.campaign_id, Answer.late)
     told = set(db.session.scalars(select(Delivery.user_id).where(
         Delivery.source_type == SOURCE, Delivery.source_id == job.id, Delivery.user_id.in_(list(late) or [0]))))
-    return sorted(at for user_id, n in late.items()
-                  if user_id not in told and (at := job.run_at + timedelta(minutes=n or 0)) > now)
+    return sorted(at for user_id, n in late.items() if user_id not in told and (at := _late_due(job, n)) > now + LATE_EARLY)
+
+
+def _late_due(job: CampaignJob, minutes: int | None) -> datetime:
+    """When a late member's ready-check nudge is due: their minutes after the ready-check's time."""
+    return job.run_at + timedelta(minutes=minutes or 0)
 
 
 def _roll_up(campaign: Campaign) -> None:

@@ -14,6 +14,7 @@ from webapp.extensions import db
 from webapp.gamenight.models import (
     Availability,
     Campaign,
+    CampaignAnswer,
     CampaignJob,
     CampaignRecipient,
     LinkCode,
@@ -80,6 +81,11 @@ def export(uid: int, wid: int) -> dict[str, Any]:
                 .join(CampaignRecipient, CampaignRecipient.campaign_id == Campaign.id)
                 .where(Campaign.workspace_id == wid, CampaignRecipient.user_id == uid)
                 .order_by(Campaign.local_day, Campaign.id))],
+        "campaign_answers": [  # what they answered a reminder
+            {"campaign_id": a.campaign_id, "answer": a.answer.value, "late_minutes": a.late_minutes,
+             "source": a.source, "answered_at": iso(a.answered_at)}
+            for a in db.session.scalars(select(CampaignAnswer).join(Campaign).where(
+                Campaign.workspace_id == wid, CampaignAnswer.user_id == uid).order_by(CampaignAnswer.answered_at))],
     }
 
 
@@ -93,7 +99,8 @@ def campaign_jobs(job_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
 
 HOOK = PrivacyHook(
     "gamenight",
-    removed=(SuggestionVote.user_id, PlanningMember.user_id, CampaignRecipient.user_id, Availability.user_id,
+    removed=(SuggestionVote.user_id, PlanningMember.user_id, CampaignRecipient.user_id, CampaignAnswer.user_id,
+             Availability.user_id,
              LinkCode.user_id, PlayerProfile.user_id),
     kept=(Campaign.promoter_id, TeamSuggestion.created_by_id, PlanningRoom.created_by_id),
     export=export,
