@@ -1,5 +1,5 @@
-"""gamenight: the start call of a 5,000-recipient game night through two real workers, and the
-availability page of a workspace with 1,000 members.
+"""gamenight: the start call of a 5,000-recipient game night through two real workers (once as is, once with
+10% answering "can't" before T0), and the availability page of a workspace with 1,000 members.
 
 Members are bulk-inserted with SQLAlchemy core (users with one shared password hash, memberships, player
 profiles, confirmed contacts with sealed `json://` targets on a local HTTP sink (`tests/sink.py`),
@@ -32,6 +32,14 @@ opt-ins and statuses); the campaign is created through `campaigns.create`.
    (a chip per player in the draft), a vote and an auto-draft by htmx (answered with the room's shared part
    and with the draft):
    median of 20 each; context: the ratio to GET /health.
+
+4. Fan-out with "can't". Another fresh database and the same start call of 5,000 members, of whom every tenth
+   (500) answers "can't" after the campaign is created and before T0 (`campaign_answers.answer`, what the bot
+   API and the reminder's page call): the same lines with the prefix `fanout_cant_` against a plain loop posting
+   the 4,500 messages that should go out (`fanout_cant_loop_per_s`), and
+
+   fanout_cant_withdrawn_pinged   posts that reached a member who answered "can't" (target 0)
+   fanout_cant_answer_ms          median time of one "can't" answer
 """
 
 from __future__ import annotations
@@ -189,12 +197,23 @@ def plain_loop(messages: list[tuple[str, str, str]], sink: Any) -> tuple[float, 
     return elapsed, arrived
 
 
-def fanout(results: Results, app: Any, db_url: str, r_url: str, sink: Any) -> None:
+def fanout(results: Results, app: Any, db_url: str, r_url: str, sink: Any, *, cant_every: int = 0,
+           prefix: str = "fanout") -> None:
+    """The start call's fan-out; with `cant_every`, every n-th member answers "can't" (the service the bot API
+    and the answer page call) after the campaign is created and before T0: they must never be pinged, and the
+    baseline posts only to the others (the same number of messages as the fan-out sends)."""
     from rq.job import Job
     from sqlalchemy import func, select, update
 
     from webapp.extensions import courier, db, utcnow
-    from webapp.gamenight import campaign_copy, campaign_report, campaign_runs, campaigns, night_settings
+    from webapp.gamenight import (
+        campaign_answers,
+        campaign_copy,
+        campaign_report,
+        campaign_runs,
+        campaigns,
+        night_settings,
+    )
     from webapp.gamenight.campaign_plans import CampaignChoices
     from webapp.gamenight.models import CampaignJob, JobKind, JobStatus, Status
     from webapp.notify.models import Delivery
@@ -223,11 +242,21 @@ def fanout(results: Results, app: Any, db_url: str, r_url: str, sink: Any) -> No
         for rq_id in rq_ids:
             Job.fetch(rq_id, connection=connection).delete()
         courier.queue().empty()
+        out: set[int] = set()
+        answer_ms: list[float] = []
+        if cant_every:  # between T-15 and T0: every n-th member answers "can't"
+            cant = campaign_answers.AnswerCommand(answer="can't")
+            for u in members[::cant_every]:
+                t = time.perf_counter()
+                campaign_answers.answer(campaigns.get(promoter, campaign_id), u, cant, source="bench")
+                answer_ms.append((time.perf_counter() - t) * 1000)
+                out.add(u)
         db.session.remove()
+    expected = RECIPIENTS - len(out)
 
     # The baseline's messages: the same URLs (with the ledger's key header), title and body.
     messages = [(sink.target(f"m{u}") + f"?+{KEY_HEADER}={quote(f'campaign:{campaign_id}:start:{u}', safe='')}",
-                 title, body) for u in members]
+                 title, body) for u in members if u not in out]
 
     logs = [tmpdir() / f"gamenight-worker-{i}.log" for i in range(WORKERS)]
     procs = start_workers(db_url, r_url, logs)
@@ -249,13 +278,13 @@ def fanout(results: Results, app: Any, db_url: str, r_url: str, sink: Any) -> No
                                        result_ttl=600, failure_ttl=86400)
             db.session.remove()
         t0_wall = start_at.timestamp()
-        while sink.count() < RECIPIENTS and time.time() < t0_wall + FANOUT_TIMEOUT:
+        while sink.count() < expected and time.time() < t0_wall + FANOUT_TIMEOUT:
             if any(p.poll() is not None for p in procs):
                 break
             time.sleep(0.05)
         arrivals = sink.arrival_times()
         done_s = None
-        if len(arrivals) >= RECIPIENTS:
+        if len(arrivals) >= expected:
             with app.app_context():  # the runs settle: each waits for the other's last claims, walks the rest
                 settle_by = time.time() + SETTLE_TIMEOUT
                 while done_s is None and time.time() < settle_by:
@@ -277,7 +306,8 @@ def fanout(results: Results, app: Any, db_url: str, r_url: str, sink: Any) -> No
         runs, started = db.session.execute(select(CampaignJob.runs, CampaignJob.started_at)
                                            .where(CampaignJob.id == start_id)).one()
         db.session.remove()
-    per_member = Counter(len(sink.received(f"m{u}")) for u in members)
+    per_member = Counter(len(sink.received(f"m{u}")) for u in members if u not in out)
+    withdrawn_pinged = sum(len(sink.received(f"m{u}")) for u in out)
     duplicates = sum(n for count, n in per_member.items() if count > 1)
     missing = per_member.get(0, 0)
     second_s, second_arrived = plain_loop(messages[len(messages) // 2:], sink)
@@ -289,30 +319,34 @@ def fanout(results: Results, app: Any, db_url: str, r_url: str, sink: Any) -> No
     loop_rate = loop_arrived / loop_s if loop_s else 0.0
     first = min(arrivals) - t0_wall if arrivals else float("inf")
     last = max(arrivals) - t0_wall if arrivals else float("inf")
-    complete = len(arrivals) >= RECIPIENTS
+    complete = len(arrivals) >= expected
     all_s = last if complete else float("inf")
     rate = len(arrivals) / last if arrivals and last > 0 else 0.0  # partial: the rate until the timeout
-    results.check("fanout_first_s", first, "<=", 2, fmt="{:.2f}")
-    results.check("fanout_all_s", all_s, "<=", 30, fmt="{:.1f}")
+    results.check(f"{prefix}_first_s", first, "<=", 2, fmt="{:.2f}")
+    results.check(f"{prefix}_all_s", all_s, "<=", 30, fmt="{:.1f}")
     if not complete:
-        print(f"# gamenight: {len(arrivals)} of {RECIPIENTS} posts arrived within {FANOUT_TIMEOUT:.0f} s of T0; the "
+        print(f"# gamenight: {len(arrivals)} of {expected} posts arrived within {FANOUT_TIMEOUT:.0f} s of T0; the "
               "workers were stopped mid-run (a `sending` row in the ledger below is a claim a killed horse held)",
               flush=True)
-    results.info("fanout_per_s", rate, f"context: {RECIPIENTS} deliveries / fanout_all_s, {WORKERS} workers"
-                 if complete else f"context: {len(arrivals)} of {RECIPIENTS} in {last:.0f} s, {WORKERS} workers",
+    results.info(f"{prefix}_per_s", rate, f"context: {expected} deliveries / {prefix}_all_s, {WORKERS} workers"
+                 if complete else f"context: {len(arrivals)} of {expected} in {last:.0f} s, {WORKERS} workers",
                  fmt="{:.0f}")
-    results.info("apprise_loop_per_s", loop_rate,
+    results.info("apprise_loop_per_s" if prefix == "fanout" else f"{prefix}_loop_per_s", loop_rate,
                  f"baseline: {loop_arrived} sequential Apprise posts to the same sink, half before and "
                  "half after the fan-out", fmt="{:.0f}")
-    results.check("fanout_vs_loop", rate / loop_rate if loop_rate else 0.0, ">=", 0.5)
-    results.info("fanout_exactly_once", f"{duplicates} duplicated, {missing} missing; ledger "
+    results.check(f"{prefix}_vs_loop", rate / loop_rate if loop_rate else 0.0, ">=", 0.5)
+    if cant_every:
+        results.check(f"{prefix}_withdrawn_pinged", withdrawn_pinged, "<=", 0, fmt="{:.0f}")
+        results.info(f"{prefix}_answer_ms", median(answer_ms),
+                     f"context: median of {len(out)} \"can't\" answers (withdrawing 3 ledger keys each)", fmt="{:.1f}")
+    results.info(f"{prefix}_exactly_once", f"{duplicates} duplicated, {missing} missing; ledger "
                  + ", ".join(f"{k}={v}" for k, v in sorted(ledger.items())),
                  f"context: posts per member at the sink once the workers stopped, runs={runs}")
-    results.info("fanout_job_started_s", started.timestamp() - t0_wall if started else "not started",
+    results.info(f"{prefix}_job_started_s", started.timestamp() - t0_wall if started else "not started",
                  "context: T0 → the first run began; the RQ scheduler polls every second", fmt="{:.2f}")
-    results.info("fanout_job_done_s", done_s if done_s is not None else "not done",
+    results.info(f"{prefix}_job_done_s", done_s if done_s is not None else "not done",
                  "context: T0 → the start job's row is done", fmt="{:.1f}")
-    results.info("fanout_worker_errors", f"{locked} 'database is locked', {tracebacks} tracebacks",
+    results.info(f"{prefix}_worker_errors", f"{locked} 'database is locked', {tracebacks} tracebacks",
                  "context: in the workers' logs", fmt="{}")
     if locked or tracebacks:
         print("# gamenight worker log (tail):\n" + "\n".join("#   " + line
@@ -440,6 +474,10 @@ def run(results: Results) -> None:
         with Sink() as sink:
             fanout(results, app, db_url, r_url, sink)
         availability(results, app)
+        if os.environ.get("BENCH_FANOUT_CANT", "1") != "0":
+            cant_app, cant_db, cant_redis = new_app("gamenight-cant")
+            with Sink() as sink:
+                fanout(results, cant_app, cant_db, cant_redis, sink, cant_every=10, prefix="fanout_cant")
 
 
 if __name__ == "__main__":

@@ -2,10 +2,14 @@
 
 Members link their chat account with the one-time code from their profile page (`link K7QF2M9X`) and
 then set, change or clear their availability (`today available`, `tomorrow maybe`, `2030-01-31 clear`,
-or just `maybe` for today). The bot talks to the desk over HTTP only, with the workspace's bot token:
+or just `maybe` for today), and answer a game night's reminder with `in`, `late 15` or `can't` (passed on as
+they are: the desk reads the words). The bot talks to the desk over HTTP only, with the workspace's bot token:
 
-    POST /api/v1/link/confirm   {"code", "channel", "external_id", "target"?}
-    POST /api/v1/availability   {"channel", "external_id", "date", "status"}   (status null clears)
+    POST /api/v1/link/confirm       {"code", "channel", "external_id", "target"?}
+    POST /api/v1/availability       {"channel", "external_id", "date", "status"}   (status null clears)
+    POST /api/v1/campaigns/answers  {"channel", "external_id", "answer"}   ("in", "late 15", "can't")
+
+Without a game night to answer, `in` and `can't` set today's status (available, not available) as before.
 
 Every adapter needs DESK_URL (e.g. https://desk.example.com) and DESK_BOT_TOKEN (`pdb_…`, rotated by an
 admin on Game settings). DESK_TARGET_TEMPLATE (optional) is the Apprise URL sent when a member links,
@@ -18,8 +22,8 @@ with `{external_id}` filled in, e.g. `tgram://<bot token>/{external_id}`.
                                            # mode: GET /v1/receive/<number>, POST /v2/send
     python examples/desk_bot.py discord    # DISCORD_PUBLIC_KEY (hex); DISCORD_HOST (127.0.0.1), DISCORD_PORT
                                            # (8787): the "Interactions Endpoint URL" (behind HTTPS) for the
-                                           # slash commands /avail and /link
-    python examples/desk_bot.py discord-register   # DISCORD_APP_ID, DISCORD_BOT_TOKEN: registers /avail, /link
+                                           # slash commands /avail, /link and /answer
+    python examples/desk_bot.py discord-register   # DISCORD_APP_ID, DISCORD_BOT_TOKEN: registers /avail, /link, /answer
     python examples/desk_bot.py console    # CONSOLE_CHANNEL (signal), CONSOLE_EXTERNAL_ID: type commands on stdin
 
 Dependencies: the standard library, `requests`, and `cryptography` for Discord's signatures.
@@ -55,6 +59,9 @@ STATUS_WORDS = {  # what members type → the API's status
 }
 CLEAR_WORDS = ("clear", "none", "reset")
 DAY_RE = re.compile(r"\d{4}-\d{1,2}-\d{1,2}")  # loosely: the API says what is wrong with a bad date
+# A reminder's answer, passed on as typed (the desk reads the words and says what is wrong with them).
+ANSWER_RE = re.compile(r"in|late(\s*\+?\s*\d+\s*(m|min|mins|minutes?)?)?|can'?t|cannot|can not", re.IGNORECASE)
+ANSWER_FALLBACK = {"in": "available", "cant": "not_available"}  # with no game night to answer: today's status
 TIMEOUT = 10.0
 
 
@@ -63,14 +70,15 @@ TIMEOUT = 10.0
 
 @dataclass(frozen=True)
 class Command:
-    """What a member asked for: `link` (with `code`), `set` (`day`, `status`; None clears) or `help`
-    (with the `problem`, when the text was not understood)."""
+    """What a member asked for: `link` (with `code`), `set` (`day`, `status`; None clears), `answer` (the
+    reminder's answer, as typed) or `help` (with the `problem`, when the text was not understood)."""
 
     action: str
     code: str = ""
     day: str = "today"
     status: str | None = None
     problem: str = ""
+    answer: str = ""
 
 
 def _day(word: str) -> str | None:
@@ -98,6 +106,11 @@ def parse(text: str) -> Command:
     if words[0] == "link":
         code = "".join(words[1:])
         return Command("link", code=code) if code else Command("help", problem="Send the code after link.")
+    if words[0] == "answer":  # Discord's `/answer reply:late 15`
+        words = words[1:]
+    said = " ".join(words).replace("\u2019", "'").rstrip(".!")
+    if ANSWER_RE.fullmatch(said):
+        return Command("answer", answer=said)
     day = _day(words[0])
     if day:
         words = words[1:]
@@ -142,6 +155,10 @@ class DeskClient:
         return self._post("/availability", {"channel": channel, "external_id": external_id, "date": day,
                                             "status": status})
 
+    def answer(self, channel: str, external_id: str, words: str) -> dict[str, Any]:
+        """A reminder's answer ("in", "late 15", "can't") → `{"answers": [{"campaign_id", "answer", ...}]}`."""
+        return self._post("/campaigns/answers", {"channel": channel, "external_id": external_id, "answer": words})
+
     def close(self) -> None:
         self.session.close()
 
@@ -179,7 +196,8 @@ class Plain:
 
     link_howto = "link CODE"
     examples = (("today available", "your status for today"), ("tomorrow maybe", "for tomorrow"),
-                ("YYYY-MM-DD clear", "clear a date"), ("link CODE", "link this account"))
+                ("YYYY-MM-DD clear", "clear a date"), ("link CODE", "link this account"),
+                ("late 15", "answer tonight's reminder: in, late N or can't"))
 
     def text(self, value: str) -> str:
         return value
@@ -196,7 +214,8 @@ class TelegramHTML(Plain):
 
     link_howto = "/link CODE"
     examples = (("/today available", "your status for today"), ("/tomorrow maybe", "for tomorrow"),
-                ("YYYY-MM-DD clear", "clear a date"), ("/link CODE", "link this account"))
+                ("YYYY-MM-DD clear", "clear a date"), ("/link CODE", "link this account"),
+                ("late 15", "answer tonight's reminder: in, late N or can't"))
 
     def text(self, value: str) -> str:
         return html.escape(value, quote=False)
@@ -214,7 +233,8 @@ class DiscordMarkdown(Plain):
     link_howto = "/link code:CODE"
     examples = (("/avail status:available", "your status for today"),
                 ("/avail day:tomorrow status:maybe", "for tomorrow"),
-                ("/avail day:YYYY-MM-DD status:clear", "clear a date"), ("/link code:CODE", "link this account"))
+                ("/avail day:YYYY-MM-DD status:clear", "clear a date"), ("/link code:CODE", "link this account"),
+                ("/answer reply:late 15", "answer tonight's reminder: in, late N or can't"))
     SPECIALS = re.compile(r"([\\*_~`|\[\]<>])|^([#>-])", re.MULTILINE)
 
     def text(self, value: str) -> str:
@@ -254,6 +274,8 @@ def handle(client: DeskClient, channel: str, external_id: str, text: str, *, tar
                         f"with {style.code(style.examples[0][0])}.")
             return (f"Linked: this {channel} account is now {style.bold(answer.get('player') or 'yours')}'s. "
                     f"Set your status with {style.code(style.examples[0][0])}.")
+        if command.action == "answer":
+            return _answer(client, channel, external_id, command, style)
         if command.action == "set":
             answer = client.set_availability(channel, external_id, command.day, command.status)
             when = _day_label(command, answer["date"])
@@ -268,6 +290,26 @@ def handle(client: DeskClient, channel: str, external_id: str, text: str, *, tar
             return f"{style.text(exc.message)}\nSend it here as {style.code(style.link_howto)}."
         return style.text(exc.message)
     return help_reply(style, command.problem)
+
+
+def _answer(client: DeskClient, channel: str, external_id: str, command: Command, style: Plain) -> str:
+    """Pass the answer on; with no game night to answer, "in" and "can't" set today's status instead."""
+    word = command.answer.lower().replace("'", "").split()[0]
+    try:
+        answers = client.answer(channel, external_id, command.answer)["answers"]
+    except DeskError as exc:
+        if exc.code != "no_campaign" or word not in ANSWER_FALLBACK:
+            raise
+        answer = client.set_availability(channel, external_id, "today", ANSWER_FALLBACK[word])
+        return f"You are {style.bold(answer['status'].replace('_', ' '))} for today ({answer['date']})."
+    first = answers[0]
+    if not first["changed"]:
+        return "You had answered that already."
+    if first["answer"] == "cant":
+        return "Thanks for telling us: you get no more messages for tonight's game."
+    if first["answer"] == "late":
+        return f"Got it: you'll be {style.bold(str(first['late_minutes']))} minutes late; we nudge you then."
+    return f"Great, you're {style.bold('in')}. See you there!"
 
 
 def _target(template: str, external_id: str) -> str | None:
@@ -368,6 +410,8 @@ DISCORD_COMMANDS = [
         {"type": STRING, "name": "day", "description": "today (default), tomorrow or YYYY-MM-DD"}]},
     {"name": "link", "description": "Link this Discord account to Promotion Desk", "options": [
         {"type": STRING, "name": "code", "description": "The code from your profile page", "required": True}]},
+    {"name": "answer", "description": "Answer tonight's game-night reminder", "options": [
+        {"type": STRING, "name": "reply", "description": "in, late 15 or can't", "required": True}]},
 ]
 
 
@@ -378,6 +422,8 @@ def discord_command_text(data: dict[str, Any]) -> str:
         return f"link {options.get('code', '')}"
     if data.get("name") == "avail":
         return f"{options.get('day') or 'today'} {options.get('status', '')}"
+    if data.get("name") == "answer":
+        return f"answer {options.get('reply', '')}"
     return "help"
 
 
@@ -453,7 +499,7 @@ def serve_discord(client: DeskClient, public_key_hex: str, host: str, port: int)
 
 
 def register_discord_commands(app_id: str, bot_token: str) -> None:
-    """Create (or overwrite) the global slash commands /avail and /link."""
+    """Create (or overwrite) the global slash commands /avail, /link and /answer."""
     requests.put(f"https://discord.com/api/v10/applications/{app_id}/commands", json=DISCORD_COMMANDS,
                  headers={"Authorization": f"Bot {bot_token}"}, timeout=TIMEOUT).raise_for_status()
 

@@ -185,3 +185,32 @@ def test_six_members_opening_the_planning_room_at_once_get_one_room_and_are_all_
                              for i, name in enumerate(names)], bot)
     assert Counter(status for status, _ in results) == Counter({200: 11, 201: 1})
     assert db.session.scalar(select(func.count()).select_from(TeamSuggestion)) == 1
+
+
+def test_cant_and_in_from_one_member_at_once_withdraw_once_and_never_500(pg_app, db, factories):
+    from tests.gamenight.steps import soon
+    from webapp.audit.models import AuditEvent
+    from webapp.gamenight import campaigns, night_settings
+    from webapp.gamenight.campaign_plans import CampaignChoices
+    from webapp.gamenight.models import CampaignAnswer
+    from webapp.notify.models import Delivery, DeliveryStatus
+
+    promoter = factories.user("promoter", "Acme", email="racer@example.com")
+    admin = factories.user("admin", "Acme", email="boss@example.com")
+    member = factories.player(promoter.workspace_id, "p@example.com", external_id="d-racer")
+    campaign, _ = campaigns.create(promoter, CampaignChoices(**soon()))
+    bot = night_settings.rotate_bot_token(admin)
+    calls = [("/api/v1/campaigns/answers", {"channel": "discord", "external_id": "d-racer", "answer": words})
+             for words in ["can't"] * 6 + ["in"] * 2]
+    results = race(pg_app, calls, bot)
+    assert all(status in (200, 409) for status, _ in results), results
+    cants = [answer["answers"][0] for (status, answer), (_, body) in zip(results, calls, strict=True)
+             if body["answer"] == "can't"]
+    assert [a["withdrawn"] for a in cants if a["changed"]] == [3]  # one "can't" withdrew, the others no-ops
+    assert all(answer["error"] == "already_withdrawn" for status, answer in results if status == 409)
+    db.session.expire_all()
+    assert db.session.get(CampaignAnswer, (campaign.id, member)).answer.value == "cant"
+    assert db.session.scalar(select(func.count()).select_from(Delivery).where(
+        Delivery.user_id == member, Delivery.status == DeliveryStatus.withdrawn)) == 3
+    events = db.session.scalars(select(AuditEvent.details).where(AuditEvent.action == "campaign.answered")).all()
+    assert [e["answer"] for e in events].count("cant") == 1

@@ -24,9 +24,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from sqlalchemy import select
 
+from tests.gamenight.steps import soon
 from webapp.accounts.models import Workspace
-from webapp.gamenight import night_settings, players
-from webapp.gamenight.models import Availability
+from webapp.gamenight import campaigns, night_settings, players
+from webapp.gamenight.campaign_plans import CampaignChoices
+from webapp.gamenight.models import Availability, CampaignAnswer
 from webapp.notify.models import Contact
 
 BOT_PATH = Path(__file__).resolve().parents[1] / "examples" / "desk_bot.py"
@@ -79,6 +81,14 @@ def test_parse_a_bare_status_or_alias_means_today(text, status):
 @pytest.mark.parametrize("text", ["!link K7QF2M9X", "/link@MyDeskBot K7QF2M9X", "link K7QF 2M9X"])
 def test_parse_link_takes_the_code(text):
     assert bot.parse(text) == bot.Command("link", code="K7QF2M9X")
+
+
+@pytest.mark.parametrize(("text", "said"), [("in", "in"), ("!in", "in"), ("late 15", "late 15"),
+                                            ("/late 20", "late 20"), ("Late +15 min", "late +15 min"),
+                                            ("can't", "can't"), ("can\u2019t", "can't"), ("cant.", "cant"),
+                                            ("answer late 5", "late 5"), ("late", "late")])
+def test_parse_passes_a_reminders_answer_on_as_typed(text, said):
+    assert bot.parse(text) == bot.Command("answer", answer=said)
 
 
 @pytest.mark.parametrize(("text", "problem"), [
@@ -372,7 +382,9 @@ class DiscordChat:
 
     def say(self, identity: str, text: str) -> str:
         word, *rest = text.split()
-        if word == "link":
+        if word in ("in", "late", "can't", "cant"):
+            data = {"name": "answer", "type": 1, "options": [{"name": "reply", "type": 3, "value": text}]}
+        elif word == "link":
             data = {"name": "link", "type": 1, "options": [{"name": "code", "type": 3, "value": " ".join(rest)}]}
         else:
             data = {"name": "avail", "type": 1, "options": [{"name": "day", "type": 3, "value": word},
@@ -474,3 +486,24 @@ def test_the_console_adapter_prints_one_plain_reply_per_line(desk, factories):
     bot.console_loop(desk.client, "signal", "cene-uuid", ["maybe\n", "\n", "tomorrow no\n"], printed.append)
     assert printed == [f"You are maybe for today ({desk.today}).",
                        f"You are not available for tomorrow ({desk.today + timedelta(days=1)})."]
+
+
+def test_a_member_answers_the_reminder_in_late_and_cant_through_the_bot(chat, desk, factories):
+    me = chat.identity(7)
+    jana = factories.player(desk.workspace_id, "jana@example.com", channel=chat.channel, external_id=me)
+    assert "available" in chat.say(me, "in")  # no game night yet: today's status, as before
+    promoter = factories.user("promoter", "Acme", email="promoter@example.com")
+    campaign, _ = campaigns.create(promoter, CampaignChoices(**soon()))
+
+    def answer() -> tuple[str, int | None]:
+        desk.db.session.rollback()
+        row = desk.db.session.get(CampaignAnswer, (campaign.id, jana))
+        return row.answer.value, row.late_minutes
+
+    assert "in" in chat.say(me, "in") and answer() == ("in", None)
+    assert "15" in chat.say(me, "late 15") and answer() == ("late", 15)
+    assert "the minutes" in chat.say(me, "late")  # the desk's own words
+    assert "no more messages" in chat.say(me, "can't") and answer() == ("cant", None)
+    assert "answered that already" in chat.say(me, "can't")
+    assert "cannot come" in chat.say(me, "in")  # the desk's 409, as its message
+    assert desk.availability(jana) == {desk.today: "not_available"}

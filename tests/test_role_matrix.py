@@ -52,6 +52,7 @@ RULES: dict[str, object] = {
     "worlds.unpromote_dialog": Role.promoter,  # return to sandbox, as promoting (forcing it needs admin)
     "gamenight_members.campaign_preview": Role.promoter, "gamenight_members.cancel_campaign_dialog": Role.promoter,
     "schedules.delete_schedule_dialog": Role.promoter, "schedules.skip_night_dialog": Role.promoter,
+    "gamenight_members.call_off_campaign_dialog": Role.promoter,
     # -- admins
     "accounts.keys": Role.admin, "webhooks.index": Role.admin, "accounts.members": Role.admin,
     "outbox.jobs": Role.admin, "gamenight_members.settings": Role.admin, "world_admin.settings": Role.admin,
@@ -66,6 +67,9 @@ RULES: dict[str, object] = {
     "discord_members.link": {"anonymous": 302, "*": 404},
     "discord_members.confirm": {"anonymous": 302, "*": 400},  # nothing to confirm without Discord's answer
     "gamenight.email_confirm_page": {"*": 404},  # the token in the URL is not a signed link
+    # A reminder's answer link and a quorum warning's call-off link: the signed token is the key, whoever opens it
+    # (a real one answers 200 to anyone: tests/gamenight/test_campaign_answers.py, test_campaign_quorum.py).
+    "gamenight.answer_page": {"*": 404}, "gamenight.call_off_page": {"*": 404},
 }
 # By rule where one endpoint has several: rq-dashboard's other addresses of its overview redirect to `/rq/`,
 # and its requeue-all answers POST only.

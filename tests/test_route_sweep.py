@@ -34,7 +34,7 @@ BAD_QUERY = {"page": "-1", "per_page": "0", "old": "x", "new": "", "from": "abc"
              "q": "%_\\", "area": "x", "highlight": "-5", "x": "1e99", "y": "", "span": "100000",
              "connection_room_id": "abc", "direction": "sideways", "connection_direction": "??", "month": "2026-99",
              "day": "someday", "status": "sleepy", "statuses": "sleepy", "date": "2026-02-30", "start_time": "xx",
-             "lead_minutes": "-5", "dry_run": "on"}
+             "lead_minutes": "-5", "dry_run": "on", "min_players": "0", "answer": "late 500"}
 BAD_FORM = {"name": "x" * 5000, "config": "[1,", "input_schema": '{"type": 5}', "output_schema": "null",
             "environment": "moon", "url": "ftp://nowhere", "workspace_id": "abc", "change_notes": "é" * 10_000,
             "preview_token": "garbage", "based_on": "-3", "email": "not-an-email", "password": "",
@@ -45,7 +45,7 @@ BAD_FORM = {"name": "x" * 5000, "config": "[1,", "input_schema": '{"type": 5}', 
             "start_time": "25:61", "date": "2026-13-01", "idempotency_key": "k" * 500, "dry_run": "maybe",
             "summary_target": "javascript:alert(1)", "team_count": "x", "seed": "1e9", "move": "abc",
             "op": "explode", "planning_threshold": "-1", "post_target": "javascript:", "team_name_0": "x" * 100,
-            "player_1": "²", "clear_post_target": "on"}
+            "player_1": "²", "clear_post_target": "on", "min_players": "-2", "answer": "maybe", "late_minutes": "x"}
 BAD_JSON_BODIES = [b"", b"[]", b'"text"', b"{", b'{"config": "not an object"}',
                    b'{"config": {}, "input_schema": "x", "output_schema": []}', b'{"name": 5, "slug": ["a"]}',
                    b'{"change_notes": 5, "preview_token": ["x"]}', b'{"name": ""}', b"\xff\xfe",

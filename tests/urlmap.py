@@ -15,7 +15,7 @@ from webapp.outbox.models import EffectStatus, OutboxEffect
 from webapp.webhooks import services as webhooks
 
 MISSING = 999_999_999  # an id nobody has
-BOT_URLS = ("/api/v1/link/confirm", "/api/v1/availability", "/api/v1/presence")
+BOT_URLS = ("/api/v1/link/confirm", "/api/v1/availability", "/api/v1/presence", "/api/v1/campaigns/answers")
 
 
 def one_of_everything(db: Any, factories: Any, workspace: str = "Acme") -> dict[str, Any]:

@@ -22,8 +22,10 @@ from webapp.extensions import db as _db
 from webapp.extensions import utcnow
 from webapp.gamenight import night_settings, players
 from webapp.gamenight.models import (
+    Answer,
     Availability,
     Campaign,
+    CampaignAnswer,
     CampaignJob,
     CampaignRecipient,
     JobKind,
@@ -110,7 +112,10 @@ def acme(factories, auth):
     job = CampaignJob(campaign_id=received.id, kind=JobKind.reminder, run_at=start - timedelta(minutes=15),
                       deadline_at=start)
     _db.session.add_all([job, CampaignRecipient(campaign_id=received.id, user_id=jana, status=Status.available),
-                         CampaignRecipient(campaign_id=received.id, user_id=miha, status=Status.available)])
+                         CampaignRecipient(campaign_id=received.id, user_id=miha, status=Status.available),
+                         CampaignAnswer(campaign_id=received.id, user_id=jana, answer=Answer.late, late_minutes=15,
+                                        source="web"),
+                         CampaignAnswer(campaign_id=received.id, user_id=miha, answer=Answer.coming, source="web")])
     _db.session.flush()
     for uid in (jana, miha):
         _db.session.add(Delivery(workspace_id=ws.id, key=f"campaign:{received.id}:reminder:{uid}",
@@ -156,7 +161,7 @@ def delete_account(auth, email: str, typed: str | None = None):
 def snapshot() -> dict[str, int]:
     """Row counts of every table a deletion touches."""
     models = (User, Membership, PlayerProfile, Contact, Preference, Availability, LinkCode, PlanningMember,
-              SuggestionVote, TeamSuggestion, CampaignRecipient, Campaign, Delivery, ApiToken, AuditEvent,
+              SuggestionVote, TeamSuggestion, CampaignRecipient, CampaignAnswer, Campaign, Delivery, ApiToken, AuditEvent,
               LoginFailure)
     return {m.__tablename__: count(m) for m in models}
 
@@ -188,6 +193,8 @@ def test_the_export_is_a_json_attachment_with_the_members_own_data(auth, acme):
     assert [c["campaign_id"] for c in acme_data["campaigns_promoted"]] == [acme.promoted.id]
     assert acme_data["campaigns_received"] == [{"campaign_id": acme.received.id, "day": acme.received.local_day.isoformat(),
                                                 "status_when_promoted": "available"}]
+    [answer] = acme_data["campaign_answers"]  # hers, not Miha's
+    assert (answer["campaign_id"], answer["answer"], answer["late_minutes"]) == (acme.received.id, "late", 15)
     [delivery] = acme_data["deliveries"]
     assert (delivery["kind"], delivery["status"], delivery["channel"], delivery["attempts"]) == \
         ("reminder", "sent", "discord", 1)

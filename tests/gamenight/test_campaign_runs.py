@@ -3,6 +3,7 @@ dry runs, cancels, deadlines, crashes, the reconciler) and the ready-check with 
 
 from __future__ import annotations
 
+import re
 import time as clock
 from datetime import timedelta
 
@@ -112,7 +113,7 @@ def test_retries_exhausted_on_one_channel_make_the_campaign_partial_with_the_rig
 def test_a_dry_run_computes_and_logs_but_sends_nothing(db, promoter, factories, sink):
     factories.player(promoter.workspace_id, "dry@example.com", target=sink.target("dry"))
     campaign, _ = campaigns.create(promoter, CampaignChoices(dry_run=True, **soon()))
-    for kind in JobKind:
+    for kind in (JobKind.reminder, JobKind.start, JobKind.ready_check):
         run(db, campaign, kind)
     assert sink.count() == 0
     assert {d.status for d in ledger(db)} == {DeliveryStatus.dry_run, DeliveryStatus.skipped}  # summary: no channel
@@ -282,7 +283,10 @@ def test_each_message_says_its_piece_once_and_the_nudge_says_how_long_ago_the_ga
     for kind in (JobKind.reminder, JobKind.start, JobKind.ready_check):
         run(db, campaign, kind)  # each at its own time: the ready-check 5 minutes after the start call
     reminder, start_call, nudge = ((p["title"], p["message"]) for p in sink.received("ana"))
-    assert reminder == ("Game night soon", f"We start at {start} (Europe/Ljubljana), in 15 minutes. See you there!")
+    assert reminder[0] == "Game night soon"
+    when, answer = reminder[1].splitlines()  # when it starts; where to answer (the member's own signed link)
+    assert when == f"We start at {start} (Europe/Ljubljana), in 15 minutes. See you there!"
+    assert re.fullmatch(r"Answer in, late 15 or can't \(here or to the bot\): http://\S+/gamenight/answer/\S+", answer)
     assert start_call == ("Game night is starting", f"It is {start}: join the voice channel, we are starting.")
     assert nudge == ("Are you coming?",
                      f"The game started 5 minutes ago ({start}) and we are gathering in voice. Join us when you can.")

@@ -9,13 +9,14 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from flask import Response, jsonify, request
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 
 from webapp.accounts.context import api_actor, bearer_token
 from webapp.apiblueprint import bp
 from webapp.commands import Command, from_json, from_query
 from webapp.gamenight import (
     availability,
+    campaign_answers,
     campaign_plans,
     campaigns,
     night_settings,
@@ -25,7 +26,7 @@ from webapp.gamenight import (
     team_names,
     teams,
 )
-from webapp.gamenight.models import Status
+from webapp.gamenight.models import Answer, Status
 from webapp.openapi import Auth, documented
 
 
@@ -112,6 +113,7 @@ class CampaignPlanOut(BaseModel):
     recipient_count: int
     channels: dict[str, int]
     jobs: list[dict[str, str]]
+    min_players: int | None
     existing_campaign: ExistingCampaignOut | None
 
 
@@ -120,6 +122,16 @@ class CampaignJobOut(BaseModel):
     run_at: datetime
     status: str
     counts: dict[str, int]
+
+
+class AnswerCountsOut(BaseModel):
+    """How many recipients answered the reminder in, late and can't."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    in_: int = Field(alias="in")
+    late: int
+    cant: int
 
 
 class CampaignOut(BaseModel):
@@ -132,6 +144,40 @@ class CampaignOut(BaseModel):
     statuses: list[str]
     jobs: list[CampaignJobOut]
     channels: dict[str, int]
+    min_players: int | None
+    called_off_at: datetime | None
+    answers: AnswerCountsOut
+
+
+class AnswerOut(BaseModel):
+    campaign_id: int
+    answer: Answer
+    late_minutes: int | None
+    changed: bool  # False: the same answer again, nothing done
+    withdrawn: int  # the member's messages this answer withdrew (only the first "can't")
+    nudge_at: datetime | None  # a late member's ready-check nudge
+
+
+class AnswersOut(BaseModel):
+    answers: list[AnswerOut]
+
+
+@bp.post("/campaigns/answers")
+@documented("Pass on a member's answer to a reminder: in, late N or can't", body=campaign_answers.BotAnswerCommand,
+            auth="bot", responses={200: AnswersOut,
+                                   404: "nobody linked this identity (`not_linked`), or the member has no running "
+                                        "game night (`no_campaign`)",
+                                   409: "the night is over or cancelled (`campaign_closed`), or \"in\"/\"late\" after "
+                                        "\"can't\" (`already_withdrawn`)"})
+def answer_campaign() -> Response:
+    """`{"channel", "external_id", "answer": "in"|"late 15"|"can't", "campaign_id"?}` → 200 `{"answers": [...]}`,
+    one per campaign answered (without `campaign_id`: each running campaign of the member's next night)."""
+    workspace_id = night_settings.bot_workspace(bearer_token())
+    command = from_json(campaign_answers.BotAnswerCommand)
+    user_id = players.member_for_identity(workspace_id, command)
+    found = campaign_answers.campaigns_for(workspace_id, user_id, command.campaign_id)
+    done = [campaign_answers.answer(c, user_id, command, source=command.channel.value) for c in found]
+    return jsonify({"answers": [a.as_json() for a in done]})
 
 
 _CAMPAIGN_REFUSALS = {403: "the token's role is below promoter", 429: "too many previews and creates in a minute",
@@ -153,7 +199,7 @@ def preview_campaign() -> Response:
                        "(`already_promoted`; `details`: its `campaign_id` and `status`, and the message says whether "
                        "it can still be cancelled)", **_CAMPAIGN_REFUSALS})
 def create_campaign() -> tuple[Response, int]:
-    """`{"date"?, "start_time"?, "lead_minutes"?, "statuses": [...], "dry_run"?}` with an optional
+    """`{"date"?, "start_time"?, "lead_minutes"?, "statuses": [...], "dry_run"?, "min_players"?}` with an optional
     `Idempotency-Key` header → 201 the campaign (200 when the key was seen before)."""
     campaign, created = campaigns.create(api_actor(), from_json(campaign_plans.CampaignChoices),
                                          idempotency_key=request.headers.get("Idempotency-Key"))

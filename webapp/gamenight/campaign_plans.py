@@ -17,12 +17,21 @@ from sqlalchemy import select
 
 from webapp.accounts.models import Role
 from webapp.accounts.services import Actor
-from webapp.commands import Command, Flag, bad_request, form_values, invalid, parse
+from webapp.commands import Command, Flag, bad_request, form_values, invalid, parse, whole
 from webapp.errors import Conflict, Invalid, TooManyRequests
 from webapp.extensions import courier, db, utcnow
 from webapp.gamenight import availability, night_settings
 from webapp.gamenight.availability import DayChoice
-from webapp.gamenight.models import READY_CHECK_DELAY_DEFAULT, Availability, Campaign, CampaignStatus, JobKind, Status
+from webapp.gamenight.models import (
+    MIN_PLAYERS_MAX,
+    MIN_PLAYERS_MIN,
+    READY_CHECK_DELAY_DEFAULT,
+    Availability,
+    Campaign,
+    CampaignStatus,
+    JobKind,
+    Status,
+)
 from webapp.notify import delivery
 from webapp.notify.models import Preference
 
@@ -30,7 +39,7 @@ PROMOTE_NIGHT = (Role.promoter, "promote game nights")
 PROMOTABLE = (Status.available, Status.maybe, Status.looking)
 # How long after its time each job may still send (after it, nothing of the job is sent or retried).
 DEADLINES = {JobKind.reminder: timedelta(minutes=30), JobKind.start: timedelta(minutes=60),
-             JobKind.ready_check: timedelta(minutes=60)}
+             JobKind.ready_check: timedelta(minutes=60), JobKind.called_off: timedelta(minutes=60)}
 RATE_LIMIT = 20  # previews and creates per promoter per minute
 STATUSES_RULE = "is one or more of available, maybe, looking"
 
@@ -68,6 +77,7 @@ class Plan:
     now: datetime
     ready_check_delay: int = READY_CHECK_DELAY_DEFAULT  # minutes after the start call
     existing: Existing | None = None  # the promoter already has a campaign that day
+    min_players: int | None = None  # the quorum checked at the reminder
 
     @property
     def clash(self) -> str | None:
@@ -86,6 +96,7 @@ class Plan:
                 "lead_minutes": self.lead_minutes, "statuses": [s.value for s in self.statuses],
                 "recipient_count": len(self.recipients), "channels": dict(self.channels),
                 "jobs": [{"type": kind.value, "run_at": at.isoformat()} for kind, at in self.runs],
+                "min_players": self.min_players,
                 "existing_campaign": None if self.existing is None else
                 {"id": self.existing.id, "status": self.existing.status.value}}
 
@@ -148,6 +159,8 @@ class CampaignChoices(Command):
     statuses: Annotated[list[Status], BeforeValidator(_statuses), Field(min_length=1)] = \
         Field(None, validate_default=True)
     dry_run: Flag = False
+    # At the reminder, fewer than this many players still coming and the promoter is told (left out: no quorum).
+    min_players: whole(MIN_PLAYERS_MIN, MIN_PLAYERS_MAX) | None = None  # type: ignore[valid-type]
 
     @classmethod
     def of_form(cls, values: Any) -> CampaignChoices:
@@ -181,7 +194,8 @@ def plan(actor: Actor, choices: CampaignChoices | None = None, *, now: datetime 
     channels = Counter(p.targets[0][0] if p.targets else "none" for p in people.values())
     return Plan(local_day=local_day, start_at=start_at, lead_minutes=lead, statuses=list(choices.statuses),
                 recipients=recipients, channels=channels, zone=ws.time_zone, now=now,
-                ready_check_delay=game.ready_check_delay, existing=existing_campaign(actor, local_day))
+                ready_check_delay=game.ready_check_delay, existing=existing_campaign(actor, local_day),
+                min_players=choices.min_players)
 
 
 def existing_campaign(actor: Actor, day: date) -> Existing | None:

@@ -1,5 +1,5 @@
-"""What a campaign did: its deliveries counted per job and outcome, per channel, its recipients, and the
-send log of the campaign page — all read from the delivery ledger (counted in SQL: the page polls them)."""
+"""What a campaign did: its deliveries counted per job and outcome, per channel, its recipients, their answers,
+and the send log of the campaign page — all read from the delivery ledger (counted in SQL: the page polls them)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from webapp.extensions import db
 from webapp.gamenight import players
-from webapp.gamenight.models import Campaign, CampaignJob, CampaignRecipient
+from webapp.gamenight.models import Answer, Campaign, CampaignAnswer, CampaignJob, CampaignRecipient
 from webapp.notify.models import Delivery, DeliveryStatus, SendLog
 
 SOURCE = "campaign_job"  # the ledger's source type of campaign deliveries
@@ -71,3 +71,28 @@ def send_log(campaign: Campaign, limit: int = 200) -> list[LogLine]:
     names = players.player_names(campaign.workspace_id, users)
     return [LogLine(at=r.created_at, kind=r.kind.value, member=names.get(r.user_id, "summary channel"),
                     attempt=r.attempt, status=r.status, channel=r.channel, error=r.error) for r in rows]
+
+
+@dataclass(frozen=True)
+class AnswerLine:
+    member: str
+    answer: Answer
+    late_minutes: int | None
+    answered_at: datetime
+
+
+def answers(campaign: Campaign) -> list[AnswerLine]:
+    """The recipients' answers to the reminder by player name, newest first."""
+    rows = db.session.scalars(select(CampaignAnswer).where(CampaignAnswer.campaign_id == campaign.id)
+                              .order_by(CampaignAnswer.answered_at.desc(), CampaignAnswer.user_id)).all()
+    names = players.player_names(campaign.workspace_id, [r.user_id for r in rows])
+    return [AnswerLine(member=names.get(r.user_id, "member"), answer=r.answer, late_minutes=r.late_minutes,
+                       answered_at=r.answered_at) for r in rows]
+
+
+def answer_counts(campaign_id: int) -> dict[str, int]:
+    """How many recipients answered in, late and can't (keys `in`, `late`, `cant`)."""
+    found = dict(db.session.execute(select(CampaignAnswer.answer, func.count())
+                                    .where(CampaignAnswer.campaign_id == campaign_id)
+                                    .group_by(CampaignAnswer.answer)).all())
+    return {a.value: found.get(a, 0) for a in Answer}

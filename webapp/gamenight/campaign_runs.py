@@ -19,11 +19,13 @@ from sqlalchemy import func, select, update
 
 from webapp.audit import services as audit
 from webapp.extensions import courier, db, utcnow
-from webapp.gamenight import campaign_copy, night_settings, players, presence
+from webapp.gamenight import campaign_copy, campaign_links, night_settings, players, presence
 from webapp.gamenight.campaign_report import SOURCE, outcome_counts
 from webapp.gamenight.models import (
+    Answer,
     Availability,
     Campaign,
+    CampaignAnswer,
     CampaignJob,
     CampaignRecipient,
     CampaignStatus,
@@ -38,6 +40,7 @@ from webapp.outbox import services as outbox
 log = logging.getLogger(__name__)
 JOB_FUNCTION = "jobs.gamenight.run_campaign_job"
 EARLY = timedelta(seconds=30)  # a run this much before its time is put back on the schedule
+LATE_EARLY = timedelta(seconds=2)  # a late member's nudge goes with a run this much before its time (RQ's seconds)
 FANOUT_SHARED = 200  # from this many recipients on, a reminder or start call is shared between runs
 def _next_run(job: CampaignJob, at: datetime | None) -> str:
     """The row remembers the RQ job id of its next run and its time, so the reconciler knows what to look for."""
@@ -73,8 +76,9 @@ def _called_off(campaign_id: int) -> bool:
 
 def _beat(job: CampaignJob) -> Any:
     """A heartbeat for `delivery.deliver`: at most once a second it marks the job alive and looks whether the
-    campaign was cancelled meanwhile — then the run stops claiming (a cancel stops a fan-out under way)."""
-    job_id, campaign_id = job.id, job.campaign_id
+    campaign was cancelled meanwhile — then the run stops claiming (a cancel stops a fan-out under way). The
+    called-off messages are what a cancel sends: they go on."""
+    job_id, campaign_id, stops = job.id, job.campaign_id, job.kind is not JobKind.called_off
     last: list[datetime] = []
     called_off: list[bool] = []
 
@@ -82,7 +86,7 @@ def _beat(job: CampaignJob) -> Any:
         if not called_off and (not last or now - last[0] > timedelta(seconds=1)):
             last[:] = [now]
             db.session.execute(update(CampaignJob).where(CampaignJob.id == job_id).values(heartbeat_at=now))
-            if _called_off(campaign_id):
+            if stops and _called_off(campaign_id):
                 called_off.append(True)
         return not called_off
 
@@ -99,7 +103,7 @@ def run_job(job_id: int, share: int = 0, now: datetime | None = None) -> str:
     assert campaign is not None
     if job.status in (JobStatus.done, JobStatus.cancelled):
         return job.status.value
-    if campaign.status is CampaignStatus.cancelled:  # nothing more is sent; what a crash or a retry left settles
+    if _stopped(campaign, job):  # nothing more is sent; what a crash or a retry left settles
         return _finish(campaign, job)
     now = now or utcnow()
     if now < job.run_at - EARLY:  # never before its time, whoever enqueued it
@@ -121,18 +125,71 @@ def run_job(job_id: int, share: int = 0, now: datetime | None = None) -> str:
         _ready_check(campaign, job, now)
     else:
         _announce(campaign, job, now, rotate=share * len(campaign.recipients) // max(settings.FANOUT_RUNS, 1))
+        if job.kind is JobKind.reminder and share == 0:
+            _quorum(campaign, job, now)
     return _finish(campaign, job)
 
 
+def _stopped(campaign: Campaign, job: CampaignJob) -> bool:
+    """Cancelled: the campaign's jobs send nothing more — but for the called-off messages the cancel made."""
+    return campaign.status is CampaignStatus.cancelled and job.kind is not JobKind.called_off
+
+
+def _copy(campaign: Campaign, job: CampaignJob, start: str, zone: str, now: datetime) -> Any:
+    """(title, body) of `job`'s message to a recipient: the reminder carries each one's own answer link."""
+    if job.kind is JobKind.reminder:
+        return lambda user_id: campaign_copy.reminder(start, zone, campaign.start_at - now,
+                                                      campaign_links.answer_url(campaign.id, user_id))
+    words = campaign_copy.called_off(start) if job.kind is JobKind.called_off else campaign_copy.start_call(start)
+    return lambda _user_id: words
+
+
 def _announce(campaign: Campaign, job: CampaignJob, now: datetime, rotate: int = 0) -> None:
+    """The reminder, the start call or the called-off message to every recipient (the ledger skips whoever has the
+    key already: sent, or withdrawn by their "can't"). Whoever answered "can't" is not told it is called off."""
     ws = night_settings.workspace(campaign.workspace_id)
-    start = campaign_copy.local_clock(campaign.start_at, ws.zone)
-    title, body = (campaign_copy.reminder(start, ws.time_zone, campaign.start_at - now)
-                   if job.kind is JobKind.reminder else campaign_copy.start_call(start))
-    messages = [delivery.Message(f"campaign:{campaign.id}:{job.kind.value}:{r.user_id}", r.user_id, title, body)
-                for r in campaign.recipients]
+    copy = _copy(campaign, job, campaign_copy.local_clock(campaign.start_at, ws.zone), ws.time_zone, now)
+    out = _answered(campaign.id, Answer.cant) if job.kind is JobKind.called_off else {}
+    messages = [delivery.Message(f"campaign:{campaign.id}:{job.kind.value}:{r.user_id}", r.user_id, *copy(r.user_id))
+                for r in campaign.recipients if r.user_id not in out]
     delivery.deliver(ws.id, SOURCE, job.id, messages, local_time=now.astimezone(ws.zone).time(),
                      dry_run=campaign.dry_run, deadline=job.deadline_at, rotate=rotate, heartbeat=_beat(job))
+
+
+def _answered(campaign_id: int, answer: Answer) -> dict[int, int | None]:
+    """Recipients who answered `answer`, with their late minutes."""
+    return dict(db.session.execute(select(CampaignAnswer.user_id, CampaignAnswer.late_minutes).where(
+        CampaignAnswer.campaign_id == campaign_id, CampaignAnswer.answer == answer)).all())
+
+
+def still_coming(campaign: Campaign) -> int:
+    """Recipients still coming: not answered "can't", and not set not available that day since."""
+    return db.session.scalar(
+        select(func.count()).select_from(CampaignRecipient)
+        .join(Availability, (Availability.user_id == CampaignRecipient.user_id)
+              & (Availability.workspace_id == campaign.workspace_id) & (Availability.day == campaign.local_day))
+        .outerjoin(CampaignAnswer, (CampaignAnswer.campaign_id == CampaignRecipient.campaign_id)
+                   & (CampaignAnswer.user_id == CampaignRecipient.user_id))
+        .where(CampaignRecipient.campaign_id == campaign.id, Availability.status != Status.not_available,
+               (CampaignAnswer.answer.is_(None)) | (CampaignAnswer.answer != Answer.cant))) or 0
+
+
+def _quorum(campaign: Campaign, job: CampaignJob, now: datetime) -> None:
+    """At the reminder: fewer players still coming than the campaign's minimum, and its promoter is told once,
+    through their own contacts (opted in or not: it is their night), with the one-tap "Call it off" link."""
+    if campaign.min_players is None or campaign.promoter_id is None or _called_off(campaign.id):
+        return
+    coming = still_coming(campaign)
+    if coming >= campaign.min_players:
+        return
+    ws = night_settings.workspace(campaign.workspace_id)
+    title, body = campaign_copy.quorum(campaign_copy.local_clock(campaign.start_at, ws.zone), coming,
+                                       campaign.min_players, campaign_links.call_off_url(campaign.id,
+                                                                                         campaign.promoter_id))
+    message = delivery.Message(f"campaign:{campaign.id}:quorum:{campaign.promoter_id}", campaign.promoter_id,
+                               title, body)
+    delivery.deliver(ws.id, SOURCE, job.id, [message], local_time=now.astimezone(ws.zone).time(),
+                     dry_run=campaign.dry_run, deadline=job.deadline_at, require_opt_in=False)
 
 
 def _ready_check(campaign: Campaign, job: CampaignJob, now: datetime) -> None:
@@ -144,7 +201,11 @@ def _ready_check(campaign: Campaign, job: CampaignJob, now: datetime) -> None:
         Availability.workspace_id == ws.id, Availability.day == campaign.local_day,
         Availability.status.in_([Status.available, Status.looking]))))
     seen = presence.present_members(ws.id, now, since=campaign.start_at)  # who joined since the start call
-    missing = sorted(expected - seen.in_voice)
+    late = _answered(campaign.id, Answer.late)
+    everyone_missing = sorted(expected - seen.in_voice)
+    # Who said "late N" is nudged N minutes after the ready-check: a later run of this job (see `_finish`), which RQ
+    # starts at that time (give or take its whole seconds). Everyone else is due with the job, whenever it runs.
+    missing = [u for u in everyone_missing if u not in late or _late_due(job, late[u]) <= now + LATE_EARLY]
     title, body = campaign_copy.nudge(campaign_copy.local_clock(campaign.start_at, ws.zone), now - campaign.start_at)
     messages = [delivery.Message(f"campaign:{campaign.id}:ready_check:{user_id}", user_id, title, body)
                 for user_id in missing]
@@ -156,9 +217,12 @@ def _ready_check(campaign: Campaign, job: CampaignJob, now: datetime) -> None:
     if _called_off(campaign.id):  # cancelled while the nudges went out: no summary either
         return
     in_game_only = sorted(seen.in_game - seen.in_voice) if seen.has_game_server else []
-    title, body = campaign_copy.summary(expected=len(expected), joined=len(expected) - len(missing),
-                                        since=now - campaign.start_at, missing=_names(ws.id, missing), nudged=nudged,
-                                        in_game_only=_names(ws.id, in_game_only))
+    names = players.player_names(ws.id, [*late, *_answered(campaign.id, Answer.cant)])
+    title, body = campaign_copy.summary(
+        expected=len(expected), joined=len(expected) - len(everyone_missing), since=now - campaign.start_at,
+        missing=_names(ws.id, everyone_missing), nudged=nudged, in_game_only=_names(ws.id, in_game_only),
+        late=sorted((names.get(u, "member"), n or 0) for u, n in late.items()),
+        cant=sorted(names.get(u, "member") for u in _answered(campaign.id, Answer.cant)))
     game = night_settings.settings(ws.id)
     delivery.deliver_to(ws.id, SOURCE, job.id, delivery.Message(f"campaign:{campaign.id}:ready_check:summary", None,
                                                                 title, body),
@@ -178,11 +242,17 @@ def _finish(campaign: Campaign, job: CampaignJob) -> str:
         schedule(job, min(held) + delivery.lease() + timedelta(seconds=1))
         return "waiting"
     db.session.refresh(campaign)
-    cancelled = campaign.status is CampaignStatus.cancelled
+    cancelled = _stopped(campaign, job)
     attempts = delivery.waiting(SOURCE, job.id)
     if attempts and not cancelled and now + delivery.backoff(max(attempts)) <= job.deadline_at:
         schedule(job, now + delivery.backoff(max(attempts)))
         return "retrying"
+    later = [] if cancelled else _late_nudges(job, now)
+    if later and later[0] <= job.deadline_at:  # the ready-check waits for its late ones, `scheduled` meanwhile
+        db.session.execute(update(CampaignJob).where(CampaignJob.id == job.id, CampaignJob.status == JobStatus.running)
+                           .values(status=JobStatus.scheduled))
+        schedule(job, later[0])
+        return "late"
     # Retries the deadline (or the cancel) leaves no room for become failed, crashed claims unknown.
     delivery.settle_source(SOURCE, job.id, now, reason="the campaign was cancelled before another attempt"
                            if cancelled else None)
@@ -208,6 +278,22 @@ def _finish(campaign: Campaign, job: CampaignJob) -> str:
     _roll_up(campaign)
     db.session.commit()
     return "done"
+
+
+def _late_nudges(job: CampaignJob, now: datetime) -> list[datetime]:
+    """When the ready-check's late ones are due, soonest first: members who answered "late N", not nudged yet
+    (no ledger row), whose N minutes after the ready-check are still ahead."""
+    if job.kind is not JobKind.ready_check:
+        return []
+    late = _answered(job.campaign_id, Answer.late)
+    told = set(db.session.scalars(select(Delivery.user_id).where(
+        Delivery.source_type == SOURCE, Delivery.source_id == job.id, Delivery.user_id.in_(list(late) or [0]))))
+    return sorted(at for user_id, n in late.items() if user_id not in told and (at := _late_due(job, n)) > now + LATE_EARLY)
+
+
+def _late_due(job: CampaignJob, minutes: int | None) -> datetime:
+    """When a late member's ready-check nudge is due: their minutes after the ready-check's time."""
+    return job.run_at + timedelta(minutes=minutes or 0)
 
 
 def _roll_up(campaign: Campaign) -> None:

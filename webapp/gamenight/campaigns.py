@@ -7,6 +7,7 @@ What it would be is `campaign_plans`, how its jobs run is `campaign_runs`, what 
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -18,10 +19,13 @@ from rq.job import Job
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
+from webapp.accounts import services as accounts
+from webapp.accounts.models import User
 from webapp.accounts.services import Actor
 from webapp.audit import services as audit
 from webapp.errors import Conflict, NotFound
 from webapp.extensions import courier, db, utcnow
+from webapp.gamenight import campaign_links
 from webapp.gamenight.campaign_plans import (
     DEADLINES,
     PROMOTE_NIGHT,
@@ -31,9 +35,9 @@ from webapp.gamenight.campaign_plans import (
     plan,
     rate_limit,
 )
-from webapp.gamenight.campaign_report import channel_counts, outcome_counts, recipient_counts
+from webapp.gamenight.campaign_report import answer_counts, channel_counts, outcome_counts, recipient_counts
 from webapp.gamenight.campaign_runs import schedule, schedule_after_commit
-from webapp.gamenight.models import Campaign, CampaignJob, CampaignRecipient, CampaignStatus, JobStatus
+from webapp.gamenight.models import Campaign, CampaignJob, CampaignRecipient, CampaignStatus, JobKind, JobStatus
 
 log = logging.getLogger(__name__)
 def create(actor: Actor, choices: CampaignChoices | None = None, *, idempotency_key: str | None = None,
@@ -56,7 +60,8 @@ def create(actor: Actor, choices: CampaignChoices | None = None, *, idempotency_
     dry_run = choices.dry_run
     campaign = Campaign(workspace_id=actor.workspace_id, promoter_id=actor.user_id, local_day=p.local_day,
                         start_at=p.start_at, lead_minutes=p.lead_minutes, statuses=[s.value for s in p.statuses],
-                        dry_run=dry_run, status=CampaignStatus.scheduled, idempotency_key=key)
+                        dry_run=dry_run, status=CampaignStatus.scheduled, idempotency_key=key,
+                        min_players=choices.min_players)
     campaign.recipients = [CampaignRecipient(user_id=u, status=s) for u, s in p.recipients]
     campaign.jobs = [CampaignJob(kind=kind, run_at=at, deadline_at=at + DEADLINES[kind]) for kind, at in p.runs]
     db.session.add(campaign)
@@ -72,7 +77,7 @@ def create(actor: Actor, choices: CampaignChoices | None = None, *, idempotency_
         schedule_after_commit(job, job.run_at)
     audit.record(actor, "campaign.created", "campaign", campaign.id,
                  {"date": p.local_day.isoformat(), "start_at": p.start_at.isoformat(), "recipients": len(p.recipients),
-                  "statuses": campaign.statuses, "dry_run": dry_run})
+                  "statuses": campaign.statuses, "dry_run": dry_run, "min_players": campaign.min_players})
     db.session.commit()
     return campaign, True
 
@@ -105,16 +110,75 @@ def cancel(actor: Actor, campaign_id: int) -> Campaign:
     running gets one more run at once, which sends nothing: it ends the job (`cancelled`) once no run holds a
     message, what waited for a retry becomes `failed`, and a claim a crash left becomes `unknown`."""
     campaign = cancellable(actor, campaign_id)
+    cancelled = _stop_jobs(campaign)
+    audit.record(actor, "campaign.cancelled", "campaign", campaign.id, {"jobs_cancelled": cancelled})
+    db.session.commit()
+    _after_stop(campaign)
+    return campaign
+
+
+def _stop_jobs(campaign: Campaign) -> int:
+    """The campaign cancelled and its pending jobs with it (rows first); how many jobs were pending."""
     cancelled = db.session.execute(
         update(CampaignJob).where(CampaignJob.campaign_id == campaign.id, CampaignJob.status == JobStatus.scheduled)
         .values(status=JobStatus.cancelled, finished_at=utcnow())).rowcount
     campaign.status, campaign.cancelled_at = CampaignStatus.cancelled, utcnow()
-    audit.record(actor, "campaign.cancelled", "campaign", campaign.id, {"jobs_cancelled": cancelled})
-    db.session.commit()
+    return cancelled
+
+
+def _after_stop(campaign: Campaign) -> None:
     _drop_from_queue(campaign)
-    for job in [j for j in campaign.jobs if j.status is JobStatus.running]:
+    for job in [j for j in campaign.jobs if j.status is JobStatus.running and j.kind is not JobKind.called_off]:
         schedule(job)  # also supersedes a retry scheduled for later
-    return campaign
+
+
+# -- calling a night off (the quorum warning's link) ---------------------------------------------
+
+
+def call_off_for_link(token: str) -> tuple[Actor, Campaign]:
+    """The promoter and campaign of a "Call it off" link: 404 for a bad link or one whose campaign changed hands,
+    403 when the promoter's role is no longer enough."""
+    campaign_id, promoter_id = campaign_links.read_call_off_token(token)
+    campaign = db.session.get(Campaign, campaign_id)
+    promoter = db.session.get(User, promoter_id)
+    if campaign is None or promoter is None or campaign.promoter_id != promoter_id:
+        raise NotFound("This call-off link is not valid any more.", code="link_invalid")
+    actor = accounts.actor_for_user(promoter, campaign.workspace_id)
+    actor.require(*PROMOTE_NIGHT)
+    return dataclasses.replace(actor, label=f"{actor.label} (call-off link)"), campaign
+
+
+def call_off(actor: Actor, campaign_id: int, now: datetime | None = None) -> tuple[Campaign, bool]:
+    """Call the night off: the campaign is cancelled (the start call and the ready-check do not run) and a
+    `called_off` job tells every recipient once — but whoever answered "can't". (campaign, called off now);
+    calling it off again changes nothing; 409 when it is over or was cancelled quietly."""
+    actor.require(*PROMOTE_NIGHT)
+    campaign = db.session.scalar(select(Campaign).where(Campaign.id == campaign_id,
+                                                        Campaign.workspace_id == actor.workspace_id)
+                                 .with_for_update())
+    if campaign is None:
+        raise NotFound("No such campaign in this workspace.")
+    if campaign.called_off_at is not None:
+        return campaign, False
+    if not is_active(campaign):
+        raise Conflict(f"The campaign is {campaign.status.value}; only a scheduled or sending one can be called off.",
+                       code="not_active")
+    now = now or utcnow()
+    cancelled = _stop_jobs(campaign)
+    campaign.called_off_at = now
+    told = CampaignJob(kind=JobKind.called_off, run_at=now, deadline_at=now + DEADLINES[JobKind.called_off])
+    campaign.jobs.append(told)
+    try:
+        db.session.flush()
+    except IntegrityError:  # a concurrent call-off made the job: that one stands
+        db.session.rollback()
+        return get(actor, campaign_id), False
+    schedule_after_commit(told, now)
+    audit.record(actor, "campaign.called_off", "campaign", campaign.id,
+                 {"jobs_cancelled": cancelled, "recipients": len(campaign.recipients)})
+    db.session.commit()
+    _after_stop(campaign)
+    return campaign, True
 
 
 def _drop_from_queue(campaign: Campaign) -> None:
@@ -140,8 +204,12 @@ def poll_seconds(campaign: Campaign, now: datetime | None = None) -> int | None:
     if not is_active(campaign):
         return None
     now = now or utcnow()
-    busy = any(job.status is JobStatus.running
-               or (job.status is JobStatus.scheduled and job.run_at - now <= POLL_SOON) for job in campaign.jobs)
+    # A ready-check waiting for its late ones is `scheduled` for its next run (`next_run_at`); between the
+    # reminder and the ready-check the answers come in, so the page stays live then too.
+    answering = any(job.kind is JobKind.reminder and job.status is JobStatus.done for job in campaign.jobs)
+    busy = answering or any(job.status is JobStatus.running
+                            or (job.status is JobStatus.scheduled
+                                and (job.next_run_at or job.run_at) - now <= POLL_SOON) for job in campaign.jobs)
     return POLL_FAST if busy else POLL_SLOW
 
 
@@ -152,4 +220,6 @@ def as_json(campaign: Campaign) -> dict[str, Any]:
             "recipient_count": recipient_counts([campaign.id])[campaign.id], "statuses": campaign.statuses,
             "jobs": [{"type": j.kind.value, "run_at": j.run_at.isoformat(), "status": j.status.value,
                       "counts": counts.get(j.kind.value, {})} for j in campaign.jobs],
-            "channels": channel_counts(campaign)}
+            "channels": channel_counts(campaign), "min_players": campaign.min_players,
+            "called_off_at": campaign.called_off_at.isoformat() if campaign.called_off_at else None,
+            "answers": answer_counts(campaign.id)}

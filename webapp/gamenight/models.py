@@ -13,6 +13,10 @@ from webapp.extensions import CreatedAt, IntPk, UpdatedAt, UserId, UTCDateTime, 
 
 # The ready-check runs this many minutes after the start call (a workspace setting).
 READY_CHECK_DELAY_MIN, READY_CHECK_DELAY_MAX, READY_CHECK_DELAY_DEFAULT = 0, 30, 5
+# "late N": N minutes, 1 to 2 hours (later than that is a different night).
+LATE_MINUTES_MIN, LATE_MINUTES_MAX = 1, 120
+# A campaign's optional quorum: at least this many players still coming at the reminder.
+MIN_PLAYERS_MIN, MIN_PLAYERS_MAX = 1, 500
 
 
 class Status(enum.StrEnum):
@@ -121,6 +125,7 @@ class JobKind(enum.StrEnum):
     reminder = "reminder"
     start = "start"
     ready_check = "ready_check"
+    called_off = "called_off"  # made when the promoter calls the night off: one message to each recipient
 
 
 class JobStatus(enum.StrEnum):
@@ -139,6 +144,8 @@ class Campaign(db.Model):
         Index("uq_campaigns_promoter_day", "workspace_id", "promoter_id", "local_day", unique=True,
               sqlite_where=text("status <> 'cancelled'"), postgresql_where=text("status <> 'cancelled'")),
         UniqueConstraint("workspace_id", "idempotency_key", name="uq_campaigns_idempotency_key"),
+        CheckConstraint(f"min_players IS NULL OR (min_players >= {MIN_PLAYERS_MIN} AND min_players <= "
+                        f"{MIN_PLAYERS_MAX})", name="ck_campaigns_min_players"),
     )
 
     id: Mapped[IntPk]
@@ -154,6 +161,9 @@ class Campaign(db.Model):
     idempotency_key: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[CreatedAt]
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The quorum: fewer players than this still coming at the reminder, and the promoter is told (None: no quorum).
+    min_players: Mapped[int | None] = mapped_column()
+    called_off_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # cancelled with a message to everyone
 
     promoter: Mapped[User | None] = relationship()
     jobs: Mapped[list[CampaignJob]] = relationship(order_by="CampaignJob.run_at, CampaignJob.id",
@@ -169,6 +179,39 @@ class CampaignRecipient(db.Model):
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"), primary_key=True)
     user_id: Mapped[UserId] = mapped_column(primary_key=True)
     status: Mapped[Status] = mapped_column(Enum(Status, native_enum=False, length=16))
+
+
+class Answer(enum.StrEnum):
+    """A recipient's answer to a reminder: coming, coming late, or not coming."""
+
+    coming = "in"
+    late = "late"
+    cant = "cant"
+
+    @property
+    def label(self) -> str:
+        return {"in": "in", "late": "late", "cant": "can't"}[self.value]
+
+
+class CampaignAnswer(db.Model):
+    """A recipient's answer to a campaign (one row per recipient, changed in place). "can't" is final: it
+    withdrew the member's remaining pings in the ledger, which nothing gives back."""
+
+    __tablename__ = "campaign_answers"
+    __table_args__ = (
+        CheckConstraint(f"(answer = 'late' AND late_minutes >= {LATE_MINUTES_MIN} AND late_minutes <= "
+                        f"{LATE_MINUTES_MAX}) OR (answer <> 'late' AND late_minutes IS NULL)",
+                        name="ck_campaign_answers_late_minutes"),
+        CheckConstraint("(answer = 'cant') = (withdrawn_at IS NOT NULL)", name="ck_campaign_answers_withdrawn"),
+    )
+
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[UserId] = mapped_column(primary_key=True)
+    answer: Mapped[Answer] = mapped_column(Enum(Answer, native_enum=False, length=8))
+    late_minutes: Mapped[int | None] = mapped_column()
+    source: Mapped[str] = mapped_column(String(16))  # web | telegram | signal | discord
+    answered_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # when "can't" withdrew the pings
 
 
 class CampaignJob(db.Model):

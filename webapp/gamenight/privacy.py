@@ -16,6 +16,7 @@ from webapp.gamenight.models import (
     Availability,
     CalendarFeed,
     Campaign,
+    CampaignAnswer,
     CampaignJob,
     CampaignRecipient,
     LinkCode,
@@ -96,6 +97,11 @@ def export(uid: int, wid: int) -> dict[str, Any]:
                 .join(CampaignRecipient, CampaignRecipient.campaign_id == Campaign.id)
                 .where(Campaign.workspace_id == wid, CampaignRecipient.user_id == uid)
                 .order_by(Campaign.local_day, Campaign.id))],
+        "campaign_answers": [  # what they answered a reminder
+            {"campaign_id": a.campaign_id, "answer": a.answer.value, "late_minutes": a.late_minutes,
+             "source": a.source, "answered_at": iso(a.answered_at)}
+            for a in db.session.scalars(select(CampaignAnswer).join(Campaign).where(
+                Campaign.workspace_id == wid, CampaignAnswer.user_id == uid).order_by(CampaignAnswer.answered_at))],
     }
 
 
@@ -109,8 +115,9 @@ def campaign_jobs(job_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
 
 HOOK = PrivacyHook(
     "gamenight",
-    removed=(SuggestionVote.user_id, PlanningMember.user_id, CampaignRecipient.user_id, Availability.user_id,
-             LinkCode.user_id, CalendarFeed.user_id, PlayerProfile.user_id, NightSchedule.promoter_id),
+    removed=(SuggestionVote.user_id, PlanningMember.user_id, CampaignRecipient.user_id, CampaignAnswer.user_id,
+             Availability.user_id, LinkCode.user_id, CalendarFeed.user_id, PlayerProfile.user_id,
+             NightSchedule.promoter_id),
     kept=(Campaign.promoter_id, TeamSuggestion.created_by_id, PlanningRoom.created_by_id),
     export=export,
     delivery_sources={"campaign_job": campaign_jobs},

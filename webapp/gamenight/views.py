@@ -23,8 +23,11 @@ from webapp.extensions import login_manager
 from webapp.gamenight import availability as statuses
 from webapp.gamenight import calendar_feed as feeds
 from webapp.gamenight import (
+    campaign_answers,
+    campaign_copy,
     campaign_plans,
     campaign_report,
+    campaign_runs,
     campaigns,
     night_settings,
     planning_rooms,
@@ -350,7 +353,8 @@ def campaign(campaign_id: int) -> Response:
     return render_page("gamenight/campaign.html", "timeline", ws=ws, actor=actor, campaign=found,
                        recipients=campaign_report.recipient_counts([found.id])[found.id],
                        active=campaigns.is_active(found), poll=campaigns.poll_seconds(found),
-                       counts=campaign_report.outcome_counts(found),
+                       counts=campaign_report.outcome_counts(found), answers=campaign_report.answers(found),
+                       answer_counts=campaign_report.answer_counts(found.id),
                        channels=campaign_report.channel_counts(found), log=campaign_report.send_log(found))
 
 
@@ -385,3 +389,77 @@ def cancel_campaign(campaign_id: int) -> Any:
         return found
     flash("Campaign cancelled: its pending jobs will not run.", "success")
     return redirect_after_post(url_for(".campaign", campaign_id=found.id))
+
+
+@members.get("/campaigns/<int:campaign_id>/call-off")
+def call_off_campaign_dialog(campaign_id: int) -> Response:
+    """The confirm dialog of calling the night off: cancelled, and every recipient told once."""
+    found = _cancelling(campaign_id, campaigns.cancellable)
+    if isinstance(found, Response):
+        return found
+    return _cancel_dialog(campaign_id, campaign=found, call_off=True,
+                          recipients=campaign_report.recipient_counts([found.id])[found.id])
+
+
+@members.post("/campaigns/<int:campaign_id>/call-off")
+def call_off_campaign(campaign_id: int) -> Any:
+    found = _cancelling(campaign_id, lambda actor, cid: campaigns.call_off(actor, cid)[0])
+    if isinstance(found, Response):
+        return found
+    flash("Called off: every recipient gets one message saying so.", "success")
+    return redirect_after_post(url_for(".campaign", campaign_id=found.id))
+
+
+# -- answering a reminder, calling a night off (signed links from the messages) ------------------
+
+
+def _answer_page(token: str, status: int = 200, **context: Any) -> Response:
+    campaign, user_id = campaign_answers.campaign_for_link(token)
+    ws = night_settings.workspace(campaign.workspace_id)
+    context.setdefault("message", None)
+    return no_store(render("gamenight/answer.html", status=status, token=token, campaign=campaign, ws=ws,
+                           start=campaign_copy.local_clock(campaign.start_at, ws.zone),
+                           mine=campaign_answers.current(campaign.id, user_id),
+                           asked=request.args.get("answer", "")[:20], **context))
+
+
+@bp.get("/gamenight/answer/<token>")
+def answer_page(token: str) -> Response:
+    """The reminder's link: the recipient's buttons (a page, not an answering GET: chat apps open links)."""
+    return _answer_page(token)
+
+
+@bp.post("/gamenight/answer/<token>")
+def answer(token: str) -> Response:
+    campaign, user_id = campaign_answers.campaign_for_link(token)
+    try:
+        done = campaign_answers.answer(campaign, user_id, from_form(campaign_answers.AnswerCommand), source="web")
+    except DomainError as exc:
+        return _answer_page(token, exc.status, message=exc.message)
+    return _answer_page(token, answered=done)
+
+
+def _call_off_page(token: str, status: int = 200, **context: Any) -> Response:
+    _, campaign = campaigns.call_off_for_link(token)
+    ws = night_settings.workspace(campaign.workspace_id)
+    context.setdefault("message", None)
+    return no_store(render("gamenight/call_off.html", status=status, token=token, campaign=campaign, ws=ws,
+                           start=campaign_copy.local_clock(campaign.start_at, ws.zone),
+                           recipients=campaign_report.recipient_counts([campaign.id])[campaign.id],
+                           coming=campaign_runs.still_coming(campaign), **context))
+
+
+@bp.get("/gamenight/call-off/<token>")
+def call_off_page(token: str) -> Response:
+    """The quorum warning's link: one button that calls the night off (the tap is the POST)."""
+    return _call_off_page(token)
+
+
+@bp.post("/gamenight/call-off/<token>")
+def call_off(token: str) -> Response:
+    actor, campaign = campaigns.call_off_for_link(token)
+    try:
+        _, now = campaigns.call_off(actor, campaign.id)
+    except DomainError as exc:
+        return _call_off_page(token, exc.status, message=exc.message)
+    return _call_off_page(token, called_off_now=now)

@@ -272,6 +272,32 @@ def deliver_to(workspace_id: int, source_type: str, source_id: int, message: Mes
     return _deliver_one(claim, message, targets, dry_run=dry_run)
 
 
+def withdraw(workspace_id: int, source_type: str, pending: Sequence[tuple[str, int]], user_id: int,
+             now: datetime) -> int:
+    """The member called off their own messages (`(key, source id)` each): a key nobody claimed yet is taken
+    as `withdrawn`, one waiting for a retry becomes `withdrawn`; one claimed or settled stays as it is (it went
+    out, or may have). The unique key makes this once per message, and a run that comes later finds it settled.
+    How many were withdrawn; the caller commits."""
+    dialect = db.session.get_bind().dialect.name
+    upsert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(Delivery)
+    withdrawn = 0
+    for key, source_id in pending:
+        row = db.session.execute(upsert.values(
+            workspace_id=workspace_id, key=key, source_type=source_type, source_id=source_id, user_id=user_id,
+            status=DeliveryStatus.withdrawn, attempts=0, claimed_at=now, finished_at=now)
+            .on_conflict_do_nothing(index_elements=["key"]).returning(Delivery.id, Delivery.attempts)).first()
+        if row is None:
+            row = db.session.execute(
+                update(Delivery).where(Delivery.key == key, Delivery.status == DeliveryStatus.retrying)
+                .values(status=DeliveryStatus.withdrawn, finished_at=now)
+                .returning(Delivery.id, Delivery.attempts)).first()
+        if row is not None:
+            _log(Claim(*row), max(row.attempts, 1), DeliveryStatus.withdrawn.value, None,
+                 "the member answered they cannot come")
+            withdrawn += 1
+    return withdrawn
+
+
 def in_flight(source_type: str, source_id: int, now: datetime) -> list[datetime]:
     """Claim times of this source's `sending` rows still within the lease (another run is on them)."""
     return list(db.session.scalars(select(Delivery.claimed_at).where(

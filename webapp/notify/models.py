@@ -72,6 +72,7 @@ class DeliveryStatus(enum.StrEnum):
     skipped_quiet_hours = "skipped_quiet_hours"
     unknown = "unknown"
     dry_run = "dry_run"
+    withdrawn = "withdrawn"  # the member answered "can't" before it was claimed: never sent
 
 
 class Delivery(db.Model):
