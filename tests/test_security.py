@@ -216,3 +216,18 @@ def test_health_calls_while_the_database_hangs_share_one_probe_thread(client, mo
 def test_static_assets_and_favicon_are_served(client):
     for path in ("/static/app.js", "/static/app.css", "/static/vendor/htmx.min.js", "/static/favicon.ico"):
         assert client.get(path).status_code == 200
+
+
+@pytest.mark.parametrize(("path", "shown"), [
+    ("/calendar/pdcal_SECRET.ics", "/calendar/[redacted].ics"),
+    ("/gamenight/answer/SECRET?answer=late+20", "/gamenight/answer/[redacted]?answer=late+20"),
+    ("/gamenight/call-off/SECRET", "/gamenight/call-off/[redacted]"),
+    ("/contacts/email/confirm/SECRET", "/contacts/email/confirm/[redacted]"),
+])
+def test_tokens_in_link_paths_never_reach_the_request_log_or_the_error_log(app, caplog, path, shown):
+    import logging
+
+    caplog.set_level(logging.INFO)
+    logging.getLogger("werkzeug").info('127.0.0.1 - - [x] "%s" %s %s', f"GET {path} HTTP/1.1", "200", "-")
+    app.logger.error("unhandled error on %s %s", "POST", path)
+    assert "SECRET" not in caplog.text and caplog.text.count(shown) == 2

@@ -44,8 +44,10 @@ def sign(secret: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
 
 
-# Secrets that ride in a URL's path, because a client cannot send a header: a calendar app fetches the feed.
-SECRET_PATHS = re.compile(r"(/calendar/)[^/\s?#\"]+(\.ics)")
+# Secrets that ride in a URL's path, because the client cannot send a header: a calendar app fetches the feed,
+# a member taps a link in a chat or a mail (an answer to a reminder, a call-off, an e-mail confirmation).
+SECRET_PATHS = re.compile(r"(/calendar/|/gamenight/answer/|/gamenight/call-off/|/contacts/email/confirm/)"
+                          r"[^/\s?#\"]+?(\.ics)?(?=[/\s?#\"]|$)")
 
 
 def redact_paths(text: str) -> str:
