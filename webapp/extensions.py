@@ -13,6 +13,7 @@ from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
 from rq import Queue
 from sqlalchemy import DateTime, ForeignKey, MetaData, TypeDecorator
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import DeclarativeBase, mapped_column
 
 NAMING_CONVENTION = {
@@ -62,6 +63,12 @@ class Base(DeclarativeBase):
 
 
 db = SQLAlchemy(model_class=Base)
+
+
+def insert_or_skip(model: Any) -> Any:
+    """`INSERT … ON CONFLICT` for the session's database (PostgreSQL or SQLite): the same statement, two dialects."""
+    dialect = db.session.get_bind().dialect.name
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
 migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()

@@ -230,3 +230,26 @@ def test_a_ready_check_run_a_little_early_nudges_everyone_due_and_keeps_the_late
     assert len(sink.received("b")) == len(sink.received("c")) == 1 and sink.received("a") == []
     assert campaign_runs.run_job(check.id, now=check.run_at + timedelta(seconds=59)) == "done"  # RQ's second early
     assert len(sink.received("a")) == 1
+
+
+def test_an_answer_link_stops_working_once_its_member_left_the_workspace(db, client, night, sink):
+    from webapp.accounts.models import Membership
+
+    run(db, night.campaign, JobKind.reminder)
+    token = re.search(r"/gamenight/answer/(\S+)", sink.received("b")[0]["message"]).group(1)
+    assert client.get(f"/gamenight/answer/{token}").status_code == 200
+    db.session.execute(Membership.__table__.delete().where(Membership.user_id == night.users["b"]))
+    db.session.commit()
+    gone = client.get(f"/gamenight/answer/{token}")
+    assert gone.status_code == 404 and "not valid any more" in gone.get_data(as_text=True)
+
+
+def test_an_answer_without_a_campaign_goes_to_each_nights_campaign_that_takes_it(db, client, night, factories):
+    other = factories.user("promoter", "Acme", email="second@example.com")
+    second, _ = campaigns.create(other, CampaignChoices(**soon()))
+    assert say(client, night, "b", "can't", campaign_id=night.campaign.id).status_code == 200
+    both = say(client, night, "b", "in")  # the first campaign refuses "in" after "can't"; the second takes it
+    assert both.status_code == 200 and [a["campaign_id"] for a in both.get_json()["answers"]] == [second.id]
+    assert db.session.get(CampaignAnswer, (night.campaign.id, night.users["b"])).answer.value == "cant"
+    refused = say(client, night, "b", "in", campaign_id=night.campaign.id)
+    assert refused.status_code == 409 and refused.get_json()["error"] == "already_withdrawn"

@@ -178,3 +178,24 @@ def test_the_campaign_page_calls_it_off_through_the_shared_dialog(db, auth, nigh
     assert all([p["title"] for p in sink.received(who)] == ["Game night called off"] for who in "abc")
     over = auth.get(f"/campaigns/{campaign.id}/call-off", htmx=True)
     assert over.status_code == 409
+
+
+def test_a_failed_quorum_warning_is_the_promoters_message_not_a_reminder_that_failed(db, client, auth, night, sink):
+    from webapp.gamenight import campaign_report
+
+    _users, campaign, bot = night
+    cant(client, bot, "a")
+    sink.answers["promoter"] = 500  # the warning's outcome is unknown (never sent again); the reminders went out
+    assert run(db, campaign, JobKind.reminder) == "done"
+    db.session.expire_all()
+    found = db.session.get(Campaign, campaign.id)
+    assert campaign_report.outcome_counts(found)[JobKind.reminder.value] == {"sent": 2, "withdrawn": 1}
+    for kind in (JobKind.start, JobKind.ready_check):
+        job(found, kind).status = JobStatus.cancelled  # the night ends here: the roll-up counts the reminders only
+    db.session.commit()
+    campaign_runs._roll_up(found)
+    assert found.status is CampaignStatus.sent
+    assert {line.kind for line in campaign_report.send_log(found)} >= {"Quorum warning", "Reminder"}
+    auth.login("promoter@example.com")
+    page = auth.get(f"/campaigns/{campaign.id}")
+    assert page.status_code == 200 and "<td>Quorum warning</td>" in page.get_data(as_text=True)

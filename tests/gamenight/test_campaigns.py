@@ -123,4 +123,15 @@ def test_the_campaign_page_polls_fast_only_while_a_step_is_near_or_running(db, p
     reminder.status = JobStatus.running
     assert campaigns.poll_seconds(campaign, reminder.run_at - timedelta(hours=5)) == campaigns.POLL_FAST
     campaigns.cancel(promoter, campaign.id)
+    assert campaigns.poll_seconds(campaign) == campaigns.POLL_FAST  # until the running reminder ends
+    reminder.status = JobStatus.done
     assert campaigns.poll_seconds(campaign) is None
+
+
+def test_a_called_off_campaign_page_polls_until_the_called_off_messages_are_out(db, promoter):
+    campaign, _ = campaigns.create(promoter, CampaignChoices(**soon(60)))
+    called_off, _ = campaigns.call_off(promoter, campaign.id)
+    told = next(j for j in called_off.jobs if j.kind is JobKind.called_off)
+    assert called_off.status is CampaignStatus.cancelled and campaigns.poll_seconds(called_off) == campaigns.POLL_FAST
+    told.status = JobStatus.done
+    assert campaigns.poll_seconds(called_off) is None

@@ -114,6 +114,19 @@ def test_the_saved_teams_are_posted_in_the_thread_once_per_save(bot_ws, discord,
     assert len(posts) == 2 and posts[0]["nonce"] != posts[1]["nonce"]
 
 
+def test_of_two_saves_effects_only_the_latest_posts_so_they_never_post_side_by_side(bot_ws, discord, worker):
+    room, members = _open(bot_ws)
+    worker()
+    a, b = members[:2]
+    planning_teams.save_teams(a, [TeamIn(name="Owls", players=[a.user_id]), TeamIn(name="Bats", players=[b.user_id])])
+    planning_teams.save_teams(a, [TeamIn(name="Moths", players=[a.user_id, b.user_id]), TeamIn(name="Bats")])
+    first, second = _effects(discord_threads.TEAMS_EFFECT)
+    assert outbox.run_effect(first.id) == "done" and discord.channel_messages(_thread(room.id).thread_id) == []
+    assert outbox.run_effect(second.id) == "done"
+    [post] = discord.channel_messages(_thread(room.id).thread_id)
+    assert "**Moths**" in post["content"]
+
+
 def test_teams_saved_while_the_thread_waits_are_posted_once_it_is_made(bot_ws, discord, worker):
     discord.rate_limit("start_thread", retry_after=30)
     room, members = _open(bot_ws)

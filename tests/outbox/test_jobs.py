@@ -260,6 +260,22 @@ def test_reconcile_does_not_enqueue_an_effect_redis_still_holds(app, db, live):
                                   "scheduled_nights_added": 0, "scheduled_nights_due": 0, "scheduled_nights_enqueued": 0}
 
 
+def test_one_flows_reconciler_failing_does_not_keep_the_others_from_running(app, db, live, monkeypatch):
+    ran: list[str] = []
+
+    def broken() -> dict[str, int]:
+        raise RuntimeError("a bug in one pass")
+
+    def after() -> dict[str, int]:
+        ran.append("after")
+        return {"after": 1}
+
+    monkeypatch.setattr(outbox, "RECONCILERS", [broken, *outbox.RECONCILERS, after])
+    counts = outbox.reconcile()
+    assert ran == ["after"] and counts["after"] == 1 and "campaign_jobs_due" in counts
+    assert [k for k in counts if k.startswith("failed:")] == [f"failed:{__name__}.{broken.__qualname__}"]
+
+
 def test_running_an_effect_twice_does_the_work_once(app, db, live, monkeypatch):
     actor, _, candidate = live
     _clear_effects(db)

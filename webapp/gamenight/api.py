@@ -171,12 +171,13 @@ class AnswersOut(BaseModel):
                                         "\"can't\" (`already_withdrawn`)"})
 def answer_campaign() -> Response:
     """`{"channel", "external_id", "answer": "in"|"late 15"|"can't", "campaign_id"?}` → 200 `{"answers": [...]}`,
-    one per campaign answered (without `campaign_id`: each running campaign of the member's next night)."""
+    one per campaign answered (without `campaign_id`: each running campaign of the member's next night that
+    takes it; a 409 only when none does)."""
     workspace_id = night_settings.bot_workspace(bearer_token())
     command = from_json(campaign_answers.BotAnswerCommand)
     user_id = players.member_for_identity(workspace_id, command)
     found = campaign_answers.campaigns_for(workspace_id, user_id, command.campaign_id)
-    done = [campaign_answers.answer(c, user_id, command, source=command.channel.value) for c in found]
+    done = campaign_answers.answer_each(found, user_id, command, source=command.channel.value)
     return jsonify({"answers": [a.as_json() for a in done]})
 
 

@@ -18,12 +18,12 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator, Field, ValidationInfo, field_validator
 from sqlalchemy import select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
+from webapp.accounts.models import Membership
 from webapp.audit import services as audit
 from webapp.commands import Command, Id, bad_request, invalid, whole
 from webapp.errors import Conflict, NotFound
-from webapp.extensions import db, utcnow
+from webapp.extensions import db, insert_or_skip, utcnow
 from webapp.gamenight import campaign_links, campaign_runs
 from webapp.gamenight.campaign_plans import DEADLINES
 from webapp.gamenight.campaign_report import SOURCE
@@ -143,12 +143,30 @@ def campaigns_for(workspace_id: int, user_id: int, campaign_id: int | None = Non
 
 
 def campaign_for_link(token: str) -> tuple[Campaign, int]:
-    """The campaign and recipient of a reminder's answer link; 404 `link_invalid`."""
+    """The campaign and recipient of a reminder's answer link; 404 `link_invalid` (also once the member has left
+    the workspace)."""
     campaign_id, user_id = campaign_links.read_answer_token(token)
     campaign = db.session.get(Campaign, campaign_id)
-    if campaign is None or db.session.get(CampaignRecipient, (campaign_id, user_id)) is None:
+    if (campaign is None or db.session.get(CampaignRecipient, (campaign_id, user_id)) is None
+            or db.session.scalar(select(Membership.id).where(Membership.workspace_id == campaign.workspace_id,
+                                                             Membership.user_id == user_id)) is None):
         raise NotFound("This answer link is not valid any more.", code="link_invalid")
     return campaign, user_id
+
+
+def answer_each(found: list[Campaign], user_id: int, command: AnswerCommand, *, source: str) -> list[Answered]:
+    """One answer for each of a night's campaigns (each commits on its own): those that refuse it (over, or "in"
+    after a "can't" there) are left out while another took it; the first refusal is the answer when all do."""
+    done: list[Answered] = []
+    refused: list[Conflict] = []
+    for campaign in found:
+        try:
+            done.append(answer(campaign, user_id, command, source=source))
+        except Conflict as exc:
+            refused.append(exc)
+    if not done:
+        raise refused[0]
+    return done
 
 
 def current(campaign_id: int, user_id: int) -> CampaignAnswer | None:
@@ -191,8 +209,7 @@ def _store(campaign_id: int, user_id: int, word: Answer, minutes: int | None, so
     conditional update): False when a "can't" stands, whoever wrote it."""
     values = {"answer": word, "late_minutes": minutes, "source": source, "answered_at": now,
               "withdrawn_at": now if word is Answer.cant else None}
-    dialect = db.session.get_bind().dialect.name
-    upsert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(CampaignAnswer)
+    upsert = insert_or_skip(CampaignAnswer)
     inserted = db.session.execute(upsert.values(campaign_id=campaign_id, user_id=user_id, **values)
                                   .on_conflict_do_nothing().returning(CampaignAnswer.user_id)).first()
     if inserted is not None:

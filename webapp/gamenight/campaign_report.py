@@ -17,7 +17,15 @@ from webapp.notify.models import Delivery, DeliveryStatus, SendLog
 SOURCE = "campaign_job"  # the ledger's source type of campaign deliveries
 
 # The ledger rows of a campaign's jobs (counted in SQL: the campaign page polls these every 2 s).
-_OF_JOB = (Delivery.source_type == SOURCE) & (Delivery.source_id == CampaignJob.id)
+# The promoter's quorum warning rides on the reminder job (its run settles it like the reminders) but is not a
+# message to a recipient: the job's counts, the campaign's outcome and the channel counts leave it out.
+QUORUM = ":quorum:"
+_OF_JOB_ALL = (Delivery.source_type == SOURCE) & (Delivery.source_id == CampaignJob.id)
+_OF_JOB = _OF_JOB_ALL & ~Delivery.key.contains(QUORUM)
+
+
+def quorum_key(campaign: Campaign) -> str:
+    return f"campaign:{campaign.id}{QUORUM}{campaign.promoter_id}"
 
 
 def outcome_counts(campaign: Campaign) -> dict[str, dict[str, int]]:
@@ -62,14 +70,15 @@ class LogLine:
 def send_log(campaign: Campaign, limit: int = 200) -> list[LogLine]:
     """The newest attempts of the campaign's deliveries: who (by player name), outcome, channel type, error."""
     rows = db.session.execute(
-        select(SendLog.created_at, CampaignJob.kind, Delivery.user_id, SendLog.attempt, SendLog.status,
+        select(SendLog.created_at, CampaignJob.kind, Delivery.key, Delivery.user_id, SendLog.attempt, SendLog.status,
                SendLog.channel, SendLog.error)
         .join(Delivery, Delivery.id == SendLog.delivery_id)
-        .join(CampaignJob, _OF_JOB)
+        .join(CampaignJob, _OF_JOB_ALL)
         .where(CampaignJob.campaign_id == campaign.id).order_by(SendLog.id.desc()).limit(limit)).all()
     users = sorted({r.user_id for r in rows if r.user_id})
     names = players.player_names(campaign.workspace_id, users)
-    return [LogLine(at=r.created_at, kind=r.kind.value, member=names.get(r.user_id, "summary channel"),
+    return [LogLine(at=r.created_at, kind="Quorum warning" if QUORUM in r.key else r.kind.label,
+                    member=names.get(r.user_id, "summary channel"),
                     attempt=r.attempt, status=r.status, channel=r.channel, error=r.error) for r in rows]
 
 

@@ -20,7 +20,7 @@ from sqlalchemy import func, select, update
 from webapp.audit import services as audit
 from webapp.extensions import courier, db, utcnow
 from webapp.gamenight import campaign_copy, campaign_links, night_settings, players, presence
-from webapp.gamenight.campaign_report import SOURCE, outcome_counts
+from webapp.gamenight.campaign_report import SOURCE, outcome_counts, quorum_key
 from webapp.gamenight.models import (
     Answer,
     Availability,
@@ -163,7 +163,8 @@ def _answered(campaign_id: int, answer: Answer) -> dict[int, int | None]:
 
 
 def still_coming(campaign: Campaign) -> int:
-    """Recipients still coming: not answered "can't", and not set not available that day since."""
+    """Recipients still coming: not answered "can't", and still with a status for that day other than not
+    available (one who cleared their status since is not counted: the ready-check does not expect them either)."""
     return db.session.scalar(
         select(func.count()).select_from(CampaignRecipient)
         .join(Availability, (Availability.user_id == CampaignRecipient.user_id)
@@ -186,8 +187,7 @@ def _quorum(campaign: Campaign, job: CampaignJob, now: datetime) -> None:
     title, body = campaign_copy.quorum(campaign_copy.local_clock(campaign.start_at, ws.zone), coming,
                                        campaign.min_players, campaign_links.call_off_url(campaign.id,
                                                                                          campaign.promoter_id))
-    message = delivery.Message(f"campaign:{campaign.id}:quorum:{campaign.promoter_id}", campaign.promoter_id,
-                               title, body)
+    message = delivery.Message(quorum_key(campaign), campaign.promoter_id, title, body)
     delivery.deliver(ws.id, SOURCE, job.id, [message], local_time=now.astimezone(ws.zone).time(),
                      dry_run=campaign.dry_run, deadline=job.deadline_at, require_opt_in=False)
 

@@ -200,10 +200,13 @@ POLL_FAST, POLL_SLOW = 2, 60  # seconds
 def poll_seconds(campaign: Campaign, now: datetime | None = None) -> int | None:
     """How often the campaign page asks for its timeline again: every 2 s while a job runs or is due within
     10 minutes, every minute while the campaign waits for a later one (so the page speeds up in time), never
-    once it is over."""
-    if not is_active(campaign):
-        return None
+    once it is over (a cancelled campaign still polls while a job runs: a cancelled run ending, the call-off's
+    messages going out)."""
     now = now or utcnow()
+    if not is_active(campaign):
+        working = any(job.status is JobStatus.running
+                      or (job.kind is JobKind.called_off and job.status is JobStatus.scheduled) for job in campaign.jobs)
+        return POLL_FAST if working else None
     # A ready-check waiting for its late ones is `scheduled` for its next run (`next_run_at`); between the
     # reminder and the ready-check the answers come in, so the page stays live then too.
     answering = any(job.kind is JobKind.reminder and job.status is JobStatus.done for job in campaign.jobs)

@@ -366,6 +366,8 @@ def post_teams(effect: OutboxEffect) -> dict[str, Any]:
     thread = db.session.get(PlanningThread, effect.payload["room_id"])
     if room is None or thread is None or thread.status is not ThreadStatus.created or thread.thread_id is None:
         return {"skipped": "no thread yet (its effect posts the teams when it is done)"}
+    if thread.teams_effect_id not in (None, effect.id):  # two saves' effects never post side by side
+        return {"skipped": "a later save's effect posts the teams"}
     saved_at = room.teams_saved_at
     if saved_at is None or thread.teams_posted_for == saved_at:
         return {"skipped": "posted already"}

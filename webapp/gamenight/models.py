@@ -127,6 +127,14 @@ class JobKind(enum.StrEnum):
     ready_check = "ready_check"
     called_off = "called_off"  # made when the promoter calls the night off: one message to each recipient
 
+    @property
+    def label(self) -> str:
+        return _JOB_LABELS[self]
+
+
+_JOB_LABELS = {JobKind.reminder: "Reminder", JobKind.start: "Start call", JobKind.ready_check: "Ready-check",
+               JobKind.called_off: "Called off"}
+
 
 class JobStatus(enum.StrEnum):
     scheduled = "scheduled"

@@ -31,10 +31,9 @@ import apprise
 from flask import current_app
 from sqlalchemy import insert as insert_into
 from sqlalchemy import select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from webapp.config import Settings
-from webapp.extensions import db, utcnow
+from webapp.extensions import db, insert_or_skip, utcnow
 from webapp.notify import transport
 from webapp.notify.models import Contact, Delivery, DeliveryStatus, Preference, SendLog
 from webapp.notify.quiet_hours import in_quiet_hours
@@ -126,8 +125,7 @@ def _claim(workspace_id: int, message: Message, source_type: str, source_id: int
     Statements, not ORM rows: a fan-out of thousands claims in a tight loop."""
     values = {"workspace_id": workspace_id, "key": message.key, "source_type": source_type, "source_id": source_id,
               "user_id": message.user_id, "status": DeliveryStatus.sending, "attempts": 0, "claimed_at": now}
-    dialect = db.session.get_bind().dialect.name
-    upsert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(Delivery)
+    upsert = insert_or_skip(Delivery)
     claimed = db.session.execute(upsert.values(**values).on_conflict_do_nothing(index_elements=["key"])
                                  .returning(Delivery.id, Delivery.attempts)).first()
     if claimed is None:  # known key: only a row waiting for its retry can be claimed again
@@ -278,8 +276,7 @@ def withdraw(workspace_id: int, source_type: str, pending: Sequence[tuple[str, i
     as `withdrawn`, one waiting for a retry becomes `withdrawn`; one claimed or settled stays as it is (it went
     out, or may have). The unique key makes this once per message, and a run that comes later finds it settled.
     How many were withdrawn; the caller commits."""
-    dialect = db.session.get_bind().dialect.name
-    upsert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(Delivery)
+    upsert = insert_or_skip(Delivery)
     withdrawn = 0
     for key, source_id in pending:
         row = db.session.execute(upsert.values(

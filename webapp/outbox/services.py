@@ -274,7 +274,12 @@ def reconcile(limit: int = 500) -> dict[str, int]:
     enqueued = enqueue_ids(missing)
     counts = {"revived": revived, "due": len(due), "enqueued": enqueued}
     for other in RECONCILERS:
-        counts |= other()
+        try:
+            counts |= other()
+        except Exception:  # one flow's pass failing (a bug, a lost connection) must not keep the others from running
+            db.session.rollback()
+            log.exception("reconciler %s.%s failed", other.__module__, other.__qualname__)
+            counts[f"failed:{other.__module__}.{other.__qualname__}"] = 1
     return counts
 
 
