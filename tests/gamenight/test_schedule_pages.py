@@ -78,6 +78,70 @@ def test_skipping_a_night_asks_in_the_confirm_dialog_then_skips_it(auth, promote
     assert again.status_code == 409 and "only a pending night" in again.get_data(as_text=True)
 
 
+def _created_night(db, promoter, factories, sink) -> ScheduledNight:
+    """The next Friday of a schedule, its campaign created, with one member `a` at the sink."""
+    schedule = schedules.create(promoter, schedules.ScheduleCommand(weekdays=["fri"]))
+    night = schedule.nights[0]
+    factories.player(promoter.workspace_id, "a@example.com", day=night.local_day, target=sink.target("a"))
+    assert schedules.run_night(night.id, now=night.create_at) == "created"
+    db.session.refresh(night)
+    return night
+
+
+def test_the_skip_dialog_says_nobody_is_told_before_the_reminder_and_the_skip_cancels_quietly(
+        auth, promoter, factories, db, sink):
+    night = _created_night(db, promoter, factories, sink)
+    auth.login("promoter@example.com")
+    dialog = auth.get(f"/scheduled-nights/{night.id}/skip", htmx=True).get_data(as_text=True)
+    assert "nobody has been told yet" in dialog and "called off" not in dialog
+    done = auth.post(f"/scheduled-nights/{night.id}/skip", htmx=True)
+    assert done.status_code == 204
+    db.session.expire_all()
+    campaign = db.session.get(Campaign, night.campaign_id)
+    assert campaign.status.value == "cancelled" and campaign.called_off_at is None
+    assert "is skipped." in auth.get(f"/schedules/{night.schedule_id}").get_data(as_text=True)
+
+
+def test_the_skip_dialog_says_everyone_is_told_after_the_reminder_and_the_skip_calls_the_night_off(
+        auth, promoter, factories, db, sink):
+    from tests.gamenight.steps import job, run
+    from webapp.gamenight import campaign_runs
+    from webapp.gamenight.models import JobKind
+
+    night = _created_night(db, promoter, factories, sink)
+    assert run(db, db.session.get(Campaign, night.campaign_id), JobKind.reminder) == "done"
+    auth.login("promoter@example.com")
+    dialog = auth.get(f"/scheduled-nights/{night.id}/skip", htmx=True).get_data(as_text=True)
+    assert "everyone who got the reminder is told it is called off" in dialog
+    assert "nobody has been told yet" not in dialog
+    assert db.session.get(Campaign, night.campaign_id).called_off_at is None  # asking changed nothing
+    assert auth.post(f"/scheduled-nights/{night.id}/skip", htmx=True).status_code == 204
+    assert "it is called off" in auth.get(f"/schedules/{night.schedule_id}").get_data(as_text=True)
+    db.session.expire_all()
+    campaign = db.session.get(Campaign, night.campaign_id)
+    assert campaign.called_off_at is not None
+    campaign_runs.run_job(job(campaign, JobKind.called_off).id)
+    assert [p["title"] for p in sink.received("a")] == ["Game night soon", "Game night called off"]
+
+
+def test_the_form_sets_a_schedules_quorum_and_the_pages_show_it(auth, promoter, db):
+    auth.login("promoter@example.com")
+    assert 'name="min_players"' in auth.get("/schedules").get_data(as_text=True)
+    auth.post("/schedules", data={"weekdays": ["fri"], "statuses": ["available", "looking"], "min_ready": "2",
+                                  "min_players": "4"})
+    schedule = db.session.scalar(select(NightSchedule))
+    assert schedule.min_players == 4 and schedule.min_ready == 2
+    assert "quorum 4 players at the reminder" in auth.get(f"/schedules/{schedule.id}").get_data(as_text=True)
+
+
+@pytest.mark.parametrize("bad", ["0", "501", "four", "2.5"])
+def test_a_form_with_a_bad_min_players_is_a_400_and_writes_nothing(auth, promoter, db, bad):
+    auth.login("promoter@example.com")
+    answer = auth.post("/schedules", data={"weekdays": ["fri"], "statuses": ["available"], "min_players": bad})
+    assert answer.status_code == 400 and "min_players" in answer.get_data(as_text=True)
+    assert count(db, NightSchedule) == 0 and count(db, ScheduledNight) == 0
+
+
 def test_deleting_a_schedule_asks_first_and_a_viewer_may_not(auth, promoter, factories, db):
     schedule = schedules.create(promoter, schedules.ScheduleCommand(weekdays=["fri"]))
     factories.user("viewer", "Acme", email="viewer@example.com")
@@ -120,6 +184,20 @@ def test_create_answers_201_with_the_schedule_and_its_nights(api, db):
     assert api.get(f"/api/v1/schedules/{data['id']}").get_json()["nights"] == data["nights"]
 
 
+def test_the_api_takes_min_players_and_each_nights_campaign_carries_it(api, db, promoter, factories):
+    created = api.post("/api/v1/schedules", {"weekdays": ["fri"], "min_players": 3, "min_ready": 1})
+    assert created.status_code == 201
+    data = created.get_json()
+    assert data["min_players"] == 3 and data["min_ready"] == 1
+    assert api.get("/api/v1/schedules").get_json()["schedules"][0]["min_players"] == 3
+    assert api.post("/api/v1/schedules", {"weekdays": ["sat"]}).get_json()["min_players"] is None
+    night = db.session.get(ScheduledNight, data["nights"][0]["id"])
+    factories.player(promoter.workspace_id, "p@example.com", day=night.local_day)  # the one ready
+    assert schedules.run_night(night.id, now=night.create_at) == "created"
+    campaign_id = api.get(f"/api/v1/schedules/{data['id']}").get_json()["nights"][0]["campaign_id"]
+    assert api.get(f"/api/v1/campaigns/{campaign_id}").get_json()["min_players"] == 3
+
+
 def test_skip_pause_resume_and_delete_over_the_api(api, db):
     created = api.post("/api/v1/schedules", {"weekdays": ALL_DAYS}).get_json()
     night = created["nights"][-1]
@@ -137,7 +215,9 @@ def test_skip_pause_resume_and_delete_over_the_api(api, db):
     ({"weekdays": ["fri"], "hours_ahead": "24"}, 200), ({"weekdays": ["fri"], "hours_ahead": True}, 400),
     ({"weekdays": ["fri"], "lead_minutes": 241}, 400), ({"weekdays": ["fri"], "statuses": []}, 422),
     ({"weekdays": ["fri"], "hours_ahead": 2, "lead_minutes": 120}, 422), ({"weekdays": ["fri"], "extra": 1}, 400),
-    ({"weekdays": [{"day": "fri"}]}, 400),
+    ({"weekdays": [{"day": "fri"}]}, 400), ({"weekdays": ["fri"], "min_players": 0}, 400),
+    ({"weekdays": ["fri"], "min_players": 501}, 400), ({"weekdays": ["fri"], "min_players": True}, 400),
+    ({"weekdays": ["fri"], "min_players": "x"}, 400), ({"weekdays": ["fri"], "min_players": 2.5}, 400),
 ])
 def test_bad_input_is_a_4xx_and_writes_nothing(api, db, body, status):
     answer = api.post("/api/v1/schedules", body)

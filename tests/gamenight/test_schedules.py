@@ -116,6 +116,60 @@ def test_a_night_is_created_through_the_campaign_service_as_its_promoter_with_op
     assert actions[-2:] == ["campaign.created", "schedule.night_created"]
 
 
+def _created_night_with_two_members(db, promoter, factories, sink, **fields) -> tuple[ScheduledNight, Campaign]:
+    """A Friday night of a schedule, created: members `a` and `b` at the sink, available that day."""
+    day = date(2027, 5, 7)
+    for who in "ab":
+        factories.player(promoter.workspace_id, f"{who}@example.com", day=day, target=sink.target(who))
+    night = nights(weekly(promoter, at("2027-05-03T08:00"), weekdays=["fri"], **fields))[day]
+    assert schedules.run_night(night.id, now=night.create_at) == "created"
+    db.session.refresh(night)
+    return night, db.session.get(Campaign, night.campaign_id)
+
+
+def _audited(db, action: str) -> list[dict]:
+    return list(db.session.scalars(select(AuditEvent.details).where(AuditEvent.action == action)))
+
+
+def test_a_schedules_min_players_becomes_each_nights_campaigns_quorum_and_warns_the_promoter(
+        db, promoter, factories, sink):
+    from tests.gamenight.steps import job
+    from webapp.extensions import utcnow
+    from webapp.gamenight import campaign_runs
+    from webapp.notify import contacts
+    from webapp.notify.models import Channel, Contact
+
+    own = Contact(workspace_id=promoter.workspace_id, user_id=promoter.user_id, channel=Channel.telegram,
+                  external_id="tg-promoter", confirmed_at=utcnow())
+    contacts.set_target(own, sink.target("promoter"))
+    db.session.add(own)
+    db.session.commit()
+    night, campaign = _created_night_with_two_members(db, promoter, factories, sink, min_players=3, min_ready=2)
+    assert campaign.min_players == 3  # below the quorum yet above the minimum ready: created, then warned
+    assert db.session.get(NightSchedule, night.schedule_id).min_players == 3
+    reminder = job(campaign, JobKind.reminder)
+    campaign_runs.run_job(reminder.id, now=reminder.run_at)
+    [warning] = sink.received("promoter")
+    assert warning["title"] == "Short of players" and "Only 2 of the 3 players" in warning["message"]
+    assert "/gamenight/call-off/" in warning["message"]
+    assert _audited(db, "schedule.created")[-1]["min_players"] == 3
+
+
+def test_a_schedule_without_min_players_makes_campaigns_without_a_quorum(db, promoter):
+    night = weekly(promoter, at("2027-05-03T08:00"), weekdays=["fri"]).nights[0]
+    schedules.run_night(night.id, now=night.create_at)
+    assert db.session.scalar(select(Campaign.min_players)) is None
+
+
+def test_the_schema_refuses_a_schedules_min_players_out_of_range(db, promoter):
+    schedule = weekly(promoter, at("2027-05-03T08:00"), weekdays=["fri"])
+    for bad in (0, 501):
+        db.session.get(NightSchedule, schedule.id).min_players = bad
+        with pytest.raises(IntegrityError):
+            db.session.commit()
+        db.session.rollback()
+
+
 def test_running_a_night_again_or_after_a_crash_creates_no_second_campaign(db, promoter):
     schedule = weekly(promoter, at("2027-05-03T08:00"), weekdays=["fri"])
     night = schedule.nights[0]
@@ -243,6 +297,57 @@ def test_skipping_a_created_night_cancels_its_campaign(db, promoter):
         schedules.skip(promoter, night.id)
 
 
+def test_skipping_a_night_before_its_reminder_cancels_it_quietly_and_nobody_is_told(db, promoter, factories, sink):
+    from tests.gamenight.steps import job
+    from webapp.gamenight import campaign_runs
+
+    night, campaign = _created_night_with_two_members(db, promoter, factories, sink)
+    assert schedules.skip(promoter, night.id).status is NightStatus.skipped
+    db.session.expire_all()
+    campaign = db.session.get(Campaign, campaign.id)
+    assert campaign.status is CampaignStatus.cancelled and campaign.called_off_at is None
+    assert JobKind.called_off not in {j.kind for j in campaign.jobs}
+    reminder = job(campaign, JobKind.reminder)
+    assert campaign_runs.run_job(reminder.id, now=reminder.run_at) == "cancelled"  # it fires anyway: nothing
+    assert sink.received("a") == [] and sink.received("b") == []
+    assert _audited(db, "schedule.night_skipped")[-1]["called_off"] is False
+    assert len(_audited(db, "campaign.cancelled")) == 1 and _audited(db, "campaign.called_off") == []
+
+
+def test_skipping_a_night_after_its_reminder_calls_it_off_and_tells_each_recipient_once(db, promoter, factories,
+                                                                                         sink):
+    from tests.gamenight.steps import job
+    from webapp.gamenight import campaign_runs
+    from webapp.gamenight.models import JobStatus
+
+    night, campaign = _created_night_with_two_members(db, promoter, factories, sink)
+    reminder = job(campaign, JobKind.reminder)
+    assert campaign_runs.run_job(reminder.id, now=reminder.run_at) == "done"
+    skipped = schedules.skip(promoter, night.id)
+    assert skipped.status is NightStatus.skipped and "called off" in skipped.detail
+    db.session.expire_all()
+    campaign = db.session.get(Campaign, campaign.id)
+    assert campaign.status is CampaignStatus.cancelled and campaign.called_off_at is not None
+    assert {j.kind: j.status for j in campaign.jobs} == {
+        JobKind.reminder: JobStatus.done, JobKind.start: JobStatus.cancelled, JobKind.ready_check: JobStatus.cancelled,
+        JobKind.called_off: JobStatus.scheduled}
+    told = job(campaign, JobKind.called_off)
+    assert campaign_runs.run_job(told.id) == "done"
+    db.session.expire_all()
+    told = job(db.session.get(Campaign, campaign.id), JobKind.called_off)
+    told.status = JobStatus.running  # RQ delivers it again, as after a crash
+    db.session.commit()
+    campaign_runs.run_job(told.id)
+    for who in "ab":
+        assert [p["title"] for p in sink.received(who)] == ["Game night soon", "Game night called off"]
+    assert campaign_runs.run_job(job(campaign, JobKind.start).id, now=campaign.start_at) == "cancelled"
+    assert _audited(db, "schedule.night_skipped")[-1] == {"date": "2027-05-07", "campaign_id": campaign.id,
+                                                          "called_off": True}
+    assert len(_audited(db, "campaign.called_off")) == 1 and _audited(db, "campaign.cancelled") == []
+    with pytest.raises(Conflict):  # called off: nothing left to skip
+        schedules.skip(promoter, night.id)
+
+
 def test_a_paused_schedule_skips_the_nights_due_meanwhile_and_adds_none(db, promoter):
     now = at("2027-05-03T08:00")
     schedule = weekly(promoter, now, weekdays=["fri"])
@@ -275,6 +380,8 @@ def test_an_editor_can_neither_set_nor_skip_a_schedule(db, promoter, factories):
     ({"weekdays": []}, Invalid), ({"weekdays": ["caturday"]}, BadRequest), ({"weekdays": [7]}, BadRequest),
     ({"weekdays": "fri", "start_time": "25:00"}, BadRequest), ({"weekdays": ["fri"], "hours_ahead": 0}, BadRequest),
     ({"weekdays": ["fri"], "hours_ahead": 169}, BadRequest), ({"weekdays": ["fri"], "min_ready": 0}, BadRequest),
+    ({"weekdays": ["fri"], "min_players": 0}, BadRequest), ({"weekdays": ["fri"], "min_players": 501}, BadRequest),
+    ({"weekdays": ["fri"], "min_players": True}, BadRequest),
     ({"weekdays": ["fri"], "statuses": ["not_available"]}, Invalid), ({"weekdays": ["fri"], "every": "day"}, BadRequest),
 ])
 def test_a_schedule_that_does_not_make_sense_is_refused(fields, error):

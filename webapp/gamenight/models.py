@@ -412,13 +412,16 @@ HOURS_AHEAD_MIN, HOURS_AHEAD_MAX, HOURS_AHEAD_DEFAULT = 1, 168, 24
 
 class NightSchedule(db.Model):
     """A promoter's weekly game night: on the chosen weekdays, at a local start time, its campaign is created
-    `hours_ahead` hours before the start through the same service as a hand-made one."""
+    `hours_ahead` hours before the start through the same service as a hand-made one. Two minimums, apart:
+    `min_ready` holds a night back at its creation, `min_players` is the created campaign's quorum."""
 
     __tablename__ = "night_schedules"
     __table_args__ = (
         CheckConstraint(f"hours_ahead >= {HOURS_AHEAD_MIN} AND hours_ahead <= {HOURS_AHEAD_MAX}",
                         name="ck_night_schedules_hours_ahead"),
         CheckConstraint("min_ready IS NULL OR min_ready >= 1", name="ck_night_schedules_min_ready"),
+        CheckConstraint(f"min_players IS NULL OR (min_players >= {MIN_PLAYERS_MIN} AND min_players <= "
+                        f"{MIN_PLAYERS_MAX})", name="ck_night_schedules_min_players"),
     )
 
     id: Mapped[IntPk]
@@ -429,6 +432,7 @@ class NightSchedule(db.Model):
     lead_minutes: Mapped[int]
     statuses: Mapped[list[str]] = mapped_column(JSON)
     min_ready: Mapped[int | None]  # fewer members available or looking: that night is not promoted
+    min_players: Mapped[int | None]  # each night's campaign's quorum, checked at its reminder
     hours_ahead: Mapped[int] = mapped_column(default=HOURS_AHEAD_DEFAULT)
     paused: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[CreatedAt]

@@ -37,6 +37,7 @@ class ScheduleSummaryOut(BaseModel):
     lead_minutes: int
     statuses: list[Status]
     min_ready: int | None
+    min_players: int | None
     hours_ahead: int
     paused: bool
     zone: str
@@ -71,7 +72,7 @@ def list_schedules() -> Response:
                             "(`details` names the field)"})
 def create_schedule() -> tuple[Response, int]:
     """`{"weekdays": ["fri", …], "start_time"?: "HH:MM", "lead_minutes"?, "statuses"?, "min_ready"?,
-    "hours_ahead"?}` → 201 the schedule with its nights of the next two weeks."""
+    "min_players"?, "hours_ahead"?}` → 201 the schedule with its nights of the next two weeks."""
     return jsonify(schedules.as_json(schedules.create(api_actor(), from_json(ScheduleCommand)))), 201
 
 
@@ -100,7 +101,8 @@ def delete_schedule(schedule_id: int) -> Response:
 
 
 @bp.post("/scheduled-nights/<int:night_id>/skip")
-@documented("Skip one night of a schedule (a created night's campaign is cancelled)",
+@documented("Skip one night of a schedule (a created night's campaign is cancelled quietly before its reminder, "
+            "called off after it: each recipient told once)",
             responses={200: ScheduledNightOut, 403: "the token's role is below promoter",
                        404: "no such night in the token's workspace",
                        409: "the night is not pending, and its campaign (if any) is over"})

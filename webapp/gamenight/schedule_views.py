@@ -73,7 +73,7 @@ def resume_schedule(schedule_id: int) -> Any:
 
 
 def _dialog(status: int = 200, **context: Any) -> Response:
-    for name in ("schedule", "night", "message", "action"):
+    for name in ("schedule", "night", "message", "action", "told"):
         context.setdefault(name, None)
     return render("gamenight/schedule_confirm.html", "dialog", status=status, **context)
 
@@ -107,7 +107,8 @@ def skip_night_dialog(night_id: int) -> Response:
     found = _confirming(lambda: schedules.skippable(current_actor(), night_id))
     if isinstance(found, Response):
         return found
-    return _dialog(night=found, action=url_for(".skip_night", night_id=night_id))
+    told = found.campaign_id is not None and schedules.reminder_sent(found.campaign_id)
+    return _dialog(night=found, told=told, action=url_for(".skip_night", night_id=night_id))
 
 
 @bp.post("/scheduled-nights/<int:night_id>/skip")
@@ -116,5 +117,7 @@ def skip_night(night_id: int) -> Any:
     if isinstance(night, Response):
         return night
     assert isinstance(night, ScheduledNight)
-    flash(f"The night of {night.local_day.isoformat()} is skipped.", "success")
+    called_off = night.campaign is not None and night.campaign.called_off_at is not None
+    flash(f"The night of {night.local_day.isoformat()} is skipped"
+          + (": it is called off, and everyone who got the reminder is told." if called_off else "."), "success")
     return redirect_after_post(url_for(".schedule", schedule_id=night.schedule_id))

@@ -1,5 +1,6 @@
 """Recurring game nights: a promoter's weekly schedule (weekdays, a local start, the lead and statuses a
-hand-made campaign takes, an optional minimum of ready players) and its nights, one row per schedule and local
+hand-made campaign takes, an optional minimum of ready players to create a night at all, an optional quorum each
+night's campaign carries to its reminder) and its nights, one row per schedule and local
 date. Each night's campaign is created `hours_ahead` before its start by `campaigns.create` itself, as the
 promoter — so every guard of a hand-made campaign holds (their role, one campaign per promoter and local day,
 opt-in recipients, quiet hours at delivery, the start computed in the workspace's zone for that very date).
@@ -38,7 +39,12 @@ from webapp.gamenight.models import (
     HOURS_AHEAD_DEFAULT,
     HOURS_AHEAD_MAX,
     HOURS_AHEAD_MIN,
+    MIN_PLAYERS_MAX,
+    MIN_PLAYERS_MIN,
     Availability,
+    CampaignJob,
+    JobKind,
+    JobStatus,
     NightSchedule,
     NightStatus,
     ScheduledNight,
@@ -90,7 +96,7 @@ def _weekdays(raw: Any) -> list[int]:
 
 class ScheduleCommand(Command):
     """A weekly game night: the form's fields and the API's body. Left out: the workspace's game start and
-    reminder lead, available + looking members, no minimum, created 24 hours ahead."""
+    reminder lead, available + looking members, no minimum, no quorum, created 24 hours ahead."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
@@ -104,6 +110,8 @@ class ScheduleCommand(Command):
     statuses: Annotated[list[Status], BeforeValidator(campaign_plans._statuses), Field(min_length=1)] = \
         Field(None, validate_default=True)
     min_ready: whole(1, MIN_READY_MAX) | None = None
+    # The campaign's quorum (`CampaignChoices.min_players`): checked at each night's reminder, not at its creation.
+    min_players: whole(MIN_PLAYERS_MIN, MIN_PLAYERS_MAX) | None = None
     hours_ahead: whole(HOURS_AHEAD_MIN, HOURS_AHEAD_MAX) = HOURS_AHEAD_DEFAULT
 
     @classmethod
@@ -137,14 +145,14 @@ def create(actor: Actor, command: ScheduleCommand, *, now: datetime | None = Non
     schedule = NightSchedule(workspace_id=actor.workspace_id, promoter_id=actor.user_id, weekdays=command.weekdays,
                              start_time=clock.strftime("%H:%M"), lead_minutes=lead,
                              statuses=[s.value for s in command.statuses], min_ready=command.min_ready,
-                             hours_ahead=command.hours_ahead)
+                             min_players=command.min_players, hours_ahead=command.hours_ahead)
     db.session.add(schedule)
     db.session.flush()
     added = extend(schedule, now or utcnow())
     audit.record(actor, "schedule.created", "night_schedule", schedule.id,
                  {"weekdays": [WEEKDAYS[d] for d in schedule.weekdays], "start_time": schedule.start_time,
                   "lead_minutes": lead, "statuses": schedule.statuses, "min_ready": schedule.min_ready,
-                  "hours_ahead": schedule.hours_ahead, "nights": added})
+                  "min_players": schedule.min_players, "hours_ahead": schedule.hours_ahead, "nights": added})
     db.session.commit()
     return schedule
 
@@ -347,7 +355,8 @@ def run_night(night_id: int, now: datetime | None = None) -> str:
             return _end(night, NightStatus.too_few, f"Only {ready} of the {schedule.min_ready} needed were ready "
                         "by the reminder time; not promoted.", now)
     choices = CampaignChoices(day=night.local_day.isoformat(), start_time=schedule.start_time,
-                              lead_minutes=schedule.lead_minutes, statuses=schedule.statuses)
+                              lead_minutes=schedule.lead_minutes, statuses=schedule.statuses,
+                              min_players=schedule.min_players)
     try:
         campaign, _ = campaigns.create(_promoter(schedule), choices, idempotency_key=idempotency_key(night), now=now)
     except TooManyRequests:
@@ -379,15 +388,32 @@ def skippable(actor: Actor, night_id: int) -> ScheduledNight:
     return night
 
 
+def reminder_sent(campaign_id: int) -> bool:
+    """Whether the campaign's reminder has gone out, or is going out: then its recipients know of the night (read
+    from the database, not the session's copy, as the skip decides on it)."""
+    status = db.session.scalar(select(CampaignJob.status).where(CampaignJob.campaign_id == campaign_id,
+                                                                CampaignJob.kind == JobKind.reminder))
+    return status in (JobStatus.running, JobStatus.done)
+
+
 def skip(actor: Actor, night_id: int) -> ScheduledNight:
-    """A pending night is not created; a created one's campaign is cancelled (`campaigns.cancel`)."""
+    """A pending night is not created. A created one's campaign is cancelled quietly (`campaigns.cancel`) while
+    nobody has been told of it; once its reminder went out, the night is called off (`campaigns.call_off`): each
+    recipient is told once."""
     night = skippable(actor, night_id)
     if night.status is NightStatus.created and night.campaign_id is not None:
-        campaigns.cancel(actor, night.campaign_id)  # audited there as campaign.cancelled
+        campaign_id = night.campaign_id
+        called_off = reminder_sent(campaign_id)
+        if called_off:
+            campaigns.call_off(actor, campaign_id)  # audited there as campaign.called_off
+        else:
+            campaigns.cancel(actor, campaign_id)  # audited there as campaign.cancelled
         night = db.session.get(ScheduledNight, night_id)
-        night.status, night.detail = NightStatus.skipped, f"Skipped by {actor.label}: its campaign was cancelled."
+        night.status = NightStatus.skipped
+        night.detail = (f"Skipped by {actor.label}: the night was called off, everyone who got the reminder is told."
+                        if called_off else f"Skipped by {actor.label}: its campaign was cancelled before anyone was told.")
         audit.record(actor, "schedule.night_skipped", "night_schedule", night.schedule_id,
-                     {"date": night.local_day.isoformat(), "campaign_id": night.campaign_id})
+                     {"date": night.local_day.isoformat(), "campaign_id": campaign_id, "called_off": called_off})
         db.session.commit()
         return night
     skipped = db.session.execute(
@@ -464,7 +490,8 @@ def as_json(schedule: NightSchedule, *, nights: bool = True) -> dict[str, Any]:
     out: dict[str, Any] = {
         "id": schedule.id, "promoter_id": schedule.promoter_id, "weekdays": [WEEKDAYS[d] for d in schedule.weekdays],
         "start_time": schedule.start_time, "lead_minutes": schedule.lead_minutes, "statuses": schedule.statuses,
-        "min_ready": schedule.min_ready, "hours_ahead": schedule.hours_ahead, "paused": schedule.paused,
+        "min_ready": schedule.min_ready, "min_players": schedule.min_players, "hours_ahead": schedule.hours_ahead,
+        "paused": schedule.paused,
         "zone": night_settings.workspace(schedule.workspace_id).time_zone}
     if nights:
         out["nights"] = [night_json(n) for n in upcoming(schedule)]
