@@ -42,6 +42,7 @@ from webapp.gamenight.models import (
     MIN_PLAYERS_MAX,
     MIN_PLAYERS_MIN,
     Availability,
+    Campaign,
     CampaignJob,
     JobKind,
     JobStatus,
@@ -288,8 +289,6 @@ def _end(night: ScheduledNight, status: NightStatus, detail: str, now: datetime,
 
 def _campaign_made(night: ScheduledNight) -> int | None:
     """The campaign a run of this night made already (its idempotency key), if one did."""
-    from webapp.gamenight.models import Campaign
-
     return db.session.scalar(select(Campaign.id).where(Campaign.workspace_id == night.workspace_id,
                                                        Campaign.idempotency_key == idempotency_key(night)))
 
