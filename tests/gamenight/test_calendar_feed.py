@@ -457,3 +457,18 @@ def test_a_skipped_weekly_night_is_cancelled_and_a_paused_schedules_nights_leave
     resumed = events(parsed(client.get(path)))
     assert str(resumed[calendar_feed.night_uid(ws, second)]["STATUS"]) == "TENTATIVE"
     assert db.session.scalar(select(Campaign.id)) is None
+
+
+def test_a_weekly_night_ahead_follows_a_change_of_the_workspaces_zone_as_its_campaign_will(
+        db, client, auth, promoter, factories):
+    member(factories, promoter.workspace_id, "jana@example.com", utcnow().astimezone(LJUBLJANA).date())
+    _, first = weekly_from(promoter, 5)
+    ws = db.session.get(Workspace, promoter.workspace_id)
+    ws.time_zone = "Asia/Tokyo"  # after the night was added in Ljubljana's time
+    db.session.commit()
+
+    tentative = events(parsed(client.get(subscribe(auth, "jana@example.com"))))[calendar_feed.night_uid(ws, first)]
+
+    start = tentative.decoded("DTSTART")
+    assert tentative["DTSTART"].params["TZID"] == "Asia/Tokyo" and (start.date(), start.hour) == (first.local_day, 21)
+    assert start.astimezone(UTC) != first.start_at  # the row still holds Ljubljana's 21:00 until its run

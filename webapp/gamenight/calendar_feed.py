@@ -30,6 +30,7 @@ from webapp.audit import services as audit
 from webapp.errors import Conflict, Forbidden, NotFound
 from webapp.extensions import db, utcnow
 from webapp.gamenight import schedules
+from webapp.gamenight.campaign_plans import start_instant
 from webapp.gamenight.models import (
     Answer,
     CalendarFeed,
@@ -247,24 +248,28 @@ def _scheduled_event(ws: Workspace, night: ScheduledNight, schedule: NightSchedu
     zone = ws.zone
     pending = night.status is NightStatus.pending
     changed = schedule.created_at if pending or night.finished_at is None else night.finished_at
+    # A pending night starts, as its campaign will, at the local time in the workspace's zone as it is now (an
+    # admin may have changed the zone since the night was added; its run follows the zone the same way).
+    start = start_instant(zone, night.local_day, schedules.local_start(schedule)) if pending else night.start_at
     event = Event()
     event.add("uid", night_uid(ws, night))
     event.add("dtstamp", changed)
     event.add("created", schedule.created_at)
     event.add("last-modified", changed)
     event.add("sequence", 0 if pending else 1)  # its campaign's event has 1: created from this one
-    event.add("dtstart", night.start_at.astimezone(zone))
-    event.add("dtend", (night.start_at + NIGHT_LENGTH).astimezone(zone))
+    event.add("dtstart", start.astimezone(zone))
+    event.add("dtend", (start + NIGHT_LENGTH).astimezone(zone))
     event.add("summary", f"Game night ({'to be confirmed' if pending else 'cancelled'}) · {ws.name}")
     event.add("status", "TENTATIVE" if pending else "CANCELLED")
-    event.add("description", _scheduled_description(ws, night, schedule, link))
+    event.add("description", _scheduled_description(ws, night, schedule, start, link))
     event.add("url", link)
     return event
 
 
-def _scheduled_description(ws: Workspace, night: ScheduledNight, schedule: NightSchedule, link: str) -> str:
+def _scheduled_description(ws: Workspace, night: ScheduledNight, schedule: NightSchedule, start: datetime,
+                           link: str) -> str:
     if night.status is NightStatus.pending:
-        when = night.create_at.astimezone(ws.zone).strftime("%A %d %B at %H:%M")
+        when = (start - timedelta(hours=schedule.hours_ahead)).astimezone(ws.zone).strftime("%A %d %B at %H:%M")
         enough = f" if at least {schedule.min_ready} are available or looking by then" if schedule.min_ready else ""
         return (f"A weekly game night. Promotion Desk promotes it on {when} ({ws.time_zone}){enough}, and tells you "
                 f"then if you are invited.\nSet your availability: {link}")
