@@ -2,7 +2,8 @@
 nights they are invited to at the right local time across a DST switch and in a zone without one, a cancelled
 night as STATUS:CANCELLED with a higher SEQUENCE, the same UID at every fetch, a 304 when nothing changed, a 404
 for a token that is unknown, revoked or replaced, nobody else's nights, and a token shown once and never
-logged, stored or exported."""
+logged, stored or exported; a night the member answered "can't" as free time in their feed alone, and a weekly
+schedule's nights tentative ahead under the UID their campaign then keeps, cancelled when skipped."""
 
 from __future__ import annotations
 
@@ -19,9 +20,11 @@ from sqlalchemy import delete, select
 from webapp.accounts.models import Membership, User, Workspace
 from webapp.audit.models import AuditEvent
 from webapp.extensions import utcnow
-from webapp.gamenight import availability, calendar_feed, campaigns
+from webapp.gamenight import availability, calendar_feed, campaign_answers, campaigns, schedules
+from webapp.gamenight.campaign_answers import AnswerCommand
 from webapp.gamenight.campaign_plans import CampaignChoices
-from webapp.gamenight.models import CalendarFeed, Status
+from webapp.gamenight.models import CalendarFeed, Campaign, NightStatus, ScheduledNight, Status
+from webapp.gamenight.schedules import ScheduleCommand
 
 LJUBLJANA = ZoneInfo("Europe/Ljubljana")
 FEED_URL = re.compile(r"http://[^\"<\s]+(/calendar/pdcal_[A-Za-z0-9_-]{43}\.ics)")
@@ -53,7 +56,10 @@ def parsed(response) -> Calendar:
 
 
 def events(cal: Calendar) -> dict[str, object]:
-    return {str(e["UID"]): e for e in cal.walk("VEVENT")}
+    """The events by UID; a UID twice in one feed would be two events of one night in the calendar app."""
+    found = cal.walk("VEVENT")
+    assert len({str(e["UID"]) for e in found}) == len(found), [str(e["UID"]) for e in found]
+    return {str(e["UID"]): e for e in found}
 
 
 def member(factories, ws_id: int, email: str, *days: date) -> int:
@@ -343,3 +349,126 @@ def test_new_urls_asked_for_at_once_leave_one_live_url_and_answer_409_never_500(
     assert len(live) == 1
     created = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "calendar_feed.created")).all()
     assert len(created) == 1 + statuses.count(200)  # a refused one wrote nothing
+
+
+# -- answers and weekly nights ------------------------------------------------------------------------
+
+
+def test_a_member_who_cant_come_sees_the_night_as_free_time_and_another_members_feed_is_unchanged(
+        db, client, auth, promoter, factories):
+    day = utcnow().astimezone(LJUBLJANA).date() + timedelta(days=3)
+    jana = member(factories, promoter.workspace_id, "jana@example.com", day)
+    marko = member(factories, promoter.workspace_id, "marko@example.com", day)
+    campaign = night(promoter, day)
+    janas, markos = subscribe(auth, "jana@example.com"), subscribe(auth, "marko@example.com")
+    before, others = client.get(janas), client.get(markos)
+    (uid, event), = events(parsed(before)).items()
+    assert "TRANSP" not in event and str(event["SUMMARY"]) == "Game night · Acme"
+
+    answered_at = utcnow().replace(microsecond=0) + timedelta(minutes=5)
+    campaign_answers.answer(campaign, jana, AnswerCommand(answer="can't"), source="web", now=answered_at)
+    after = client.get(janas, headers={"If-None-Match": before.headers["ETag"]})
+
+    assert after.status_code == 200  # changed for her: the old ETag no longer matches
+    cant = events(parsed(after))[uid]
+    assert str(cant["SUMMARY"]) == "Game night · Acme (you can't come)"
+    assert str(cant["TRANSP"]) == "TRANSPARENT" and str(cant["STATUS"]) == "CONFIRMED"
+    assert cant["SEQUENCE"] > event["SEQUENCE"]
+    assert cant.decoded("DTSTAMP") == cant.decoded("LAST-MODIFIED") == answered_at > event.decoded("DTSTAMP")
+    assert "can't come" in str(cant["DESCRIPTION"])
+    unchanged = client.get(markos, headers={"If-None-Match": others.headers["ETag"]})
+    assert unchanged.status_code == 304  # his feed is byte for byte what it was
+
+    campaign_answers.answer(campaign, marko, AnswerCommand(answer="late 15"), source="web",
+                            now=answered_at + timedelta(minutes=1))
+    late = events(parsed(client.get(markos)))[uid]
+    assert str(late["SUMMARY"]) == "Game night · Acme" and "TRANSP" not in late
+    assert str(late["DESCRIPTION"]).startswith("You said you will be 15 minutes late.")
+    assert late.decoded("LAST-MODIFIED") == answered_at + timedelta(minutes=1)
+
+
+def weekly_from(promoter, days_ahead: int, **fields):
+    """A weekly schedule on the weekday `days_ahead` local days from now (so two nights in the two weeks made
+    ahead), at 21:00; the schedule and its first night."""
+    day = utcnow().astimezone(LJUBLJANA).date() + timedelta(days=days_ahead)
+    schedule = schedules.create(promoter, ScheduleCommand(weekdays=[day.weekday()], start_time="21:00", **fields))
+    first = next(n for n in schedule.nights if n.local_day == day)
+    return schedule, first
+
+
+def test_a_weekly_night_is_tentative_ahead_and_its_campaign_keeps_the_uid(db, client, auth, promoter, factories):
+    day = utcnow().astimezone(LJUBLJANA).date() + timedelta(days=4)
+    member(factories, promoter.workspace_id, "jana@example.com", day)
+    factories.player(promoter.workspace_id, "out@example.com", "available", day=day, opted_in=False)
+    _, first = weekly_from(promoter, 4)
+    ws = db.session.get(Workspace, promoter.workspace_id)
+    path, outs = subscribe(auth, "jana@example.com"), subscribe(auth, "out@example.com")
+
+    ahead = events(parsed(client.get(path)))
+    assert len(ahead) == 2  # this week's and next week's
+    tentative = ahead[calendar_feed.night_uid(ws, first)]
+    assert str(tentative["STATUS"]) == "TENTATIVE" and tentative["SEQUENCE"] == 0
+    start = tentative.decoded("DTSTART")
+    assert (start.date(), start.hour, start.minute) == (day, 21, 0) and start.astimezone(UTC) == first.start_at
+    assert "promotes it on" in str(tentative["DESCRIPTION"])
+    assert events(parsed(client.get(outs))) == {}  # not opted in: no campaign would reach them
+
+    # A run that committed the campaign and crashed before marking the night: already one event, confirmed.
+    campaign, _ = campaigns.create(promoter, CampaignChoices(day=day.isoformat(), start_time="21:00"),
+                                   idempotency_key=schedules.idempotency_key(first), now=first.create_at)
+    midway = client.get(path)
+    found = events(parsed(midway))
+    assert len(found) == 2 and calendar_feed.uid(ws, campaign) == calendar_feed.night_uid(ws, first)
+    confirmed = found[calendar_feed.night_uid(ws, first)]
+    assert str(confirmed["STATUS"]) == "CONFIRMED" and confirmed["SEQUENCE"] > tentative["SEQUENCE"]
+    assert confirmed.decoded("DTSTART") == tentative.decoded("DTSTART")
+
+    assert schedules.run_night(first.id, now=first.create_at) == "created"
+    assert db.session.get(ScheduledNight, first.id).campaign_id == campaign.id
+    done = client.get(path, headers={"If-None-Match": midway.headers["ETag"]})
+    assert done.status_code == 304  # the night's row changed, its event did not
+
+    campaigns.cancel(promoter, campaign.id)
+    called_off = events(parsed(client.get(path)))[calendar_feed.night_uid(ws, first)]
+    assert str(called_off["STATUS"]) == "CANCELLED" and called_off["SEQUENCE"] > confirmed["SEQUENCE"]
+
+
+def test_a_skipped_weekly_night_is_cancelled_and_a_paused_schedules_nights_leave_until_resumed(
+        db, client, auth, promoter, factories):
+    member(factories, promoter.workspace_id, "jana@example.com", utcnow().astimezone(LJUBLJANA).date())
+    schedule, first = weekly_from(promoter, 3)
+    second = next(n for n in schedule.nights if n.local_day == first.local_day + timedelta(days=7))
+    ws = db.session.get(Workspace, promoter.workspace_id)
+    path = subscribe(auth, "jana@example.com")
+    before = events(parsed(client.get(path)))
+
+    assert schedules.skip(promoter, first.id).status is NightStatus.skipped
+    skipped = events(parsed(client.get(path)))[calendar_feed.night_uid(ws, first)]
+    assert str(skipped["STATUS"]) == "CANCELLED" and str(skipped["SUMMARY"]) == "Game night (cancelled) · Acme"
+    assert skipped["SEQUENCE"] > before[calendar_feed.night_uid(ws, first)]["SEQUENCE"]
+    finished = db.session.get(ScheduledNight, first.id).finished_at
+    assert skipped.decoded("DTSTAMP") == skipped.decoded("LAST-MODIFIED") == finished.replace(microsecond=0)
+    assert "skipped" in str(skipped["DESCRIPTION"])
+
+    schedules.set_paused(promoter, schedule.id, True)
+    paused = events(parsed(client.get(path)))
+    assert set(paused) == {calendar_feed.night_uid(ws, first)}  # the pending night is not shown meanwhile
+    schedules.set_paused(promoter, schedule.id, False)
+    resumed = events(parsed(client.get(path)))
+    assert str(resumed[calendar_feed.night_uid(ws, second)]["STATUS"]) == "TENTATIVE"
+    assert db.session.scalar(select(Campaign.id)) is None
+
+
+def test_a_weekly_night_ahead_follows_a_change_of_the_workspaces_zone_as_its_campaign_will(
+        db, client, auth, promoter, factories):
+    member(factories, promoter.workspace_id, "jana@example.com", utcnow().astimezone(LJUBLJANA).date())
+    _, first = weekly_from(promoter, 5)
+    ws = db.session.get(Workspace, promoter.workspace_id)
+    ws.time_zone = "Asia/Tokyo"  # after the night was added in Ljubljana's time
+    db.session.commit()
+
+    tentative = events(parsed(client.get(subscribe(auth, "jana@example.com"))))[calendar_feed.night_uid(ws, first)]
+
+    start = tentative.decoded("DTSTART")
+    assert tentative["DTSTART"].params["TZID"] == "Asia/Tokyo" and (start.date(), start.hour) == (first.local_day, 21)
+    assert start.astimezone(UTC) != first.start_at  # the row still holds Ljubljana's 21:00 until its run

@@ -14,6 +14,7 @@ window (from `create_at` to the reminder time) passed with no worker is `missed`
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 from datetime import date, datetime, time, timedelta
 from typing import Annotated, Any
@@ -270,6 +271,14 @@ def _schedule(night: ScheduledNight, at: datetime | None = None) -> bool:
 
 def idempotency_key(night: ScheduledNight) -> str:
     return f"schedule-{night.schedule_id}-{night.local_day.isoformat()}"
+
+
+_NIGHT_KEY = re.compile(r"schedule-[0-9]+-[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def is_night_key(key: str | None) -> bool:
+    """Whether a campaign's idempotency key is a schedule night's (`idempotency_key`): the campaign is that night's."""
+    return key is not None and _NIGHT_KEY.fullmatch(key) is not None
 
 
 def _end(night: ScheduledNight, status: NightStatus, detail: str, now: datetime, *,
