@@ -95,6 +95,20 @@ def test_a_nights_campaign_runs_its_jobs_at_the_dst_correct_times(db, promoter, 
     assert campaign.local_day == date(2027, 3, 28) and campaign.promoter_id == promoter.user_id
 
 
+def test_a_worker_outage_across_the_spring_switch_catches_the_night_up_once_at_its_summer_time(db, promoter, redis):
+    schedule = weekly(promoter, at("2027-03-22T12:00"))  # Saturdays and Sundays at 21:00, created 24 h ahead
+    saturday, sunday = nights(schedule)[date(2027, 3, 27)], nights(schedule)[date(2027, 3, 28)]
+    redis.flushdb()  # no worker from Friday evening on, and Redis came back empty
+    back = at("2027-03-28T02:30")  # the worker returns after the clocks went forward (01:00 UTC)
+    assert schedules.reconcile(now=back)["scheduled_nights_enqueued"] == 2
+    assert schedules.run_night(saturday.id, now=back) == "missed"  # its whole window passed: never promoted late
+    assert schedules.run_night(sunday.id, now=back) == "created"
+    assert schedules.run_night(sunday.id, now=back + timedelta(minutes=1)) == "created"  # a second run: nothing new
+    assert schedules.reconcile(now=back + timedelta(minutes=5))["scheduled_nights_enqueued"] == 0
+    [campaign] = db.session.scalars(select(Campaign)).all()
+    assert campaign.local_day == date(2027, 3, 28) and campaign.start_at == at("2027-03-28T19:00")  # 21:00 CEST
+
+
 # -- creation: the same service, once -------------------------------------------------------------
 
 
