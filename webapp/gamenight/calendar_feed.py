@@ -240,7 +240,7 @@ def _said(answer: CampaignAnswer | None) -> str:
         return ""
     if answer.answer is Answer.late:
         return f"You said you will be {answer.late_minutes} minutes late.\n"
-    return "You said you can't come; your messages for this night were called off.\n"
+    return "You said you can't come; we send you nothing more for this night.\n"
 
 
 def _scheduled_event(ws: Workspace, night: ScheduledNight, schedule: NightSchedule, link: str) -> Event:

@@ -188,7 +188,7 @@ def answer(campaign: Campaign, user_id: int, command: AnswerCommand, *, source: 
     if was is not None and was.answer is Answer.cant:
         if word is Answer.cant:
             return Answered(campaign.id, word, None, changed=False, withdrawn=0, nudge_at=None)
-        raise Conflict("You already answered that you cannot come; your messages for this night were called off.",
+        raise Conflict("You already answered that you cannot come; we send you nothing more for this night.",
                        code="already_withdrawn")
     if was is not None and (was.answer, was.late_minutes) == (word, minutes):
         return Answered(campaign.id, word, minutes, changed=False, withdrawn=0, nudge_at=_nudge_at(campaign, was))
