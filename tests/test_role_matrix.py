@@ -54,7 +54,8 @@ RULES: dict[str, object] = {
     "schedules.delete_schedule_dialog": Role.promoter, "schedules.skip_night_dialog": Role.promoter,
     "gamenight_members.call_off_campaign_dialog": Role.promoter,
     # -- admins
-    "accounts.keys": Role.admin, "webhooks.index": Role.admin, "accounts.members": Role.admin,
+    "accounts.keys": Role.admin, "webhooks.index": Role.admin, "webhooks.endpoint": Role.admin,
+    "accounts.members": Role.admin,
     "outbox.jobs": Role.admin, "gamenight_members.settings": Role.admin, "world_admin.settings": Role.admin,
     "world_admin.live_world": Role.admin, "world_admin.live_room": Role.admin, "world_admin.live_room_removal": Role.admin,
     "world_admin.live_exit_removal": Role.admin,
@@ -134,10 +135,13 @@ def acme(db, factories, redis):
 
     _, feed_token = calendar_feed.issue(admin)
     job = Queue("default", connection=redis).enqueue("jobs.outbox.run_effect", 1)
+    from webapp.webhooks import services as webhooks
+
+    endpoint, _ = webhooks.create_endpoint(admin, "https://hooks.example/acme")  # its page and delivery log
     values = {"slug": proc.slug, "version_id": draft.id, "project_id": project.id, "room_id": live_room.id,
               "campaign_id": campaign.id, "day": today, "token": "not-a-signed-link", "job_id": job.id,
               "instance_number": 0, "queue_name": "default", "registry_name": "queued", "per_page": 8,
-              "order": "asc", "page": 1, "effect_id": 1, "token_id": 1, "endpoint_id": 1, "user_id": admin.user_id,
+              "order": "asc", "page": 1, "effect_id": 1, "token_id": 1, "endpoint_id": endpoint.id, "user_id": admin.user_id,
               "exit_id": live_exit.id, "feed_token": feed_token, "schedule_id": schedule.id,
               "night_id": schedule.nights[-1].id}
     # Where an argument's name means something else on some routes: (rule prefix, argument) → value.

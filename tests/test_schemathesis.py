@@ -48,8 +48,12 @@ def known(factories):
     from webapp.gamenight import schedules
 
     weekly = schedules.create(admin, schedules.ScheduleCommand(weekdays=list(schedules.WEEKDAYS)))
+    from webapp.webhooks import services as webhooks
+
+    endpoint, _ = webhooks.create_endpoint(admin, "https://hooks.example/in")
     return {"slug": process.slug, "version_id": draft.id, "project_id": factories.build_project(admin).id,
-            "room_id": room.id, "schedule_id": weekly.id, "night_id": weekly.nights[-1].id}
+            "room_id": room.id, "schedule_id": weekly.id, "night_id": weekly.nights[-1].id,
+            "endpoint_id": endpoint.id}
 
 
 def token_for(operation, tokens) -> str | None:

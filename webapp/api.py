@@ -6,12 +6,14 @@ from __future__ import annotations
 
 from flask import Response, current_app, jsonify
 
+from webapp.accounts import api as _accounts_api  # noqa: F401  (routes register on bp)
 from webapp.apiblueprint import bp
-from webapp.audit import api as _audit_api  # noqa: F401  (routes register on bp)
+from webapp.audit import api as _audit_api  # noqa: F401
 from webapp.gamenight import api as _gamenight_api  # noqa: F401
 from webapp.gamenight import schedule_api as _gamenight_schedule_api  # noqa: F401
 from webapp.openapi import Reply, build, documented
 from webapp.processes import api as _processes_api  # noqa: F401
+from webapp.webhooks import api as _webhooks_api  # noqa: F401
 from webapp.worlds import api as _worlds_api  # noqa: F401
 from webapp.worlds import live_api as _worlds_live_api  # noqa: F401
 

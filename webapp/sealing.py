@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import hmac
 import logging
 import re
 import secrets
@@ -37,11 +36,6 @@ def unseal(sealed: str) -> str:
         return _fernet().decrypt(sealed.encode("ascii")).decode("utf-8")
     except InvalidToken as exc:  # SECRET_KEY changed since it was sealed
         raise ValueError("cannot decrypt a stored secret: was SECRET_KEY changed?") from exc
-
-
-def sign(secret: str, body: bytes) -> str:
-    """HMAC-SHA256 signature header value for a webhook body."""
-    return "sha256=" + hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
 
 
 # Secrets that ride in a URL's path, because the client cannot send a header: a calendar app fetches the feed,

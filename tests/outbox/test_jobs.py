@@ -138,8 +138,9 @@ def test_a_promotion_posts_one_signed_webhook_to_each_endpoint(app, db, worker, 
     worker()
     assert len(sink.received) == 1
     headers, body = sink.received[0]
-    expected = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-    assert headers["X-PromotionDesk-Signature"] == expected
+    timestamp, signature = headers["X-PromotionDesk-Signature"].split(",")
+    expected = hmac.new(secret.encode(), timestamp.removeprefix("t=").encode() + b"." + body, hashlib.sha256)
+    assert signature == "v1=" + expected.hexdigest()
     payload = json.loads(body)
     assert payload["event"] == "process.promoted"
     assert headers["X-PromotionDesk-Event"] == "process.promoted"

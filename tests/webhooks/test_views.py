@@ -18,7 +18,7 @@ def test_admin_creates_webhook_and_sees_the_signing_secret_once(auth, db, factor
     assert response.status_code == 200
     html = response.get_data(as_text=True)
     secret = re.search(r'value="(whsec_[^"]+)"', html).group(1)
-    assert "X-PromotionDesk-Signature: sha256=" in html
+    assert "X-PromotionDesk-Signature: t=&lt;unix seconds&gt;,v1=" in html
     endpoint = db.session.scalar(select(WebhookEndpoint))
     assert endpoint.url_hint == "https://hooks.example/…" and secret not in endpoint.secret_sealed
     page = auth.client.get("/settings/webhooks").get_data(as_text=True)
