@@ -3,7 +3,9 @@ environment (`GET /api/v1/serve/<slug>`), and an input renders its config's temp
 
 The serving path is the hot one: one indexed query per request (key ⋈ process ⋈ active version),
 built once at import; everything derived from a version (the GET body, the input validator, the
-compiled templates) is kept per process, because versions never change once written.
+compiled templates) is kept per process, because versions never change once written. Which version a
+key was served is noted in process memory and batched through Redis (`propagation.seen`), never written to
+the database by the request.
 """
 
 from __future__ import annotations
