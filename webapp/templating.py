@@ -23,6 +23,19 @@ def format_clock(value: datetime) -> str:
     return value.astimezone(_zone()).strftime("%H:%M")
 
 
+def time_ago(value: datetime | None, now: datetime | None = None) -> str:
+    """How long ago, coarsely: "just now", "5 min ago", "2 h ago", "3 d ago"."""
+    if value is None:
+        return ""
+    seconds = max(0, int(((now or datetime.now(UTC)) - value).total_seconds()))
+    if seconds < 60:
+        return "just now"
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{seconds // size} {unit} ago"
+    return "just now"
+
+
 def compact_json(value: Any, limit: int = VALUE_PREVIEW_CHARS) -> str:
     """One line of JSON, cut at `limit` characters with a note of the full length."""
     text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
@@ -39,7 +52,7 @@ def _zone() -> Any:
     return workspace.zone if workspace is not None else UTC
 
 
-FILTERS = {"datetime": format_datetime, "localclock": format_clock,
+FILTERS = {"datetime": format_datetime, "localclock": format_clock, "ago": time_ago,
            "compact_json": compact_json, "pretty_json": pretty_json}
 
 

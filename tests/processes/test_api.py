@@ -154,7 +154,7 @@ def test_promotion_preview_has_the_contract_shape(client, factories, promoter_an
     response = client.get(f"/api/v1/versions/{candidate.id}/promotion-preview", headers=bearer(token))
     assert response.status_code == 200
     body = response.get_json()
-    assert set(body) == {"source", "current_production", "diff", "cache_entries", "preview_token"}
+    assert set(body) == {"source", "current_production", "diff", "cache_entries", "preview_token", "output_check"}
     assert body["source"]["id"] == candidate.id and body["source"]["version"] == candidate.number
     assert body["current_production"]["id"] == live.id
     assert set(body["diff"]) == {"changes", "summary"}

@@ -12,7 +12,7 @@ from webapp.accounts.context import api_actor, bearer_token
 from webapp.apiblueprint import bp, json_body
 from webapp.commands import from_json, from_query
 from webapp.openapi import Reply, documented
-from webapp.processes import documents, promotion, serving
+from webapp.processes import documents, promotion, propagation, serving
 from webapp.processes.commands import CreateProcess, DraftDocument, PromoteVersion, VersionPage
 
 # -- what the routes answer (the DESIGN.md v1 contract) -----------------------------------------------
@@ -83,12 +83,50 @@ class DiffOut(BaseModel):
     summary: str
 
 
+class SchemaError(BaseModel):
+    path: str
+    message: str
+
+
+class OutputCheckOut(BaseModel):
+    """The source's output schema over production's cached answers: `checked` None when Redis did not answer,
+    `errors` those of the first rejected answer, `unusable` when the schema cannot be evaluated."""
+
+    checked: int | None
+    rejected: int
+    errors: list[SchemaError]
+    unusable: str | None
+
+
 class PromotionPreview(BaseModel):
     source: VersionBrief
     current_production: VersionBrief | None
     diff: DiffOut
     cache_entries: int | None
     preview_token: str
+    output_check: OutputCheckOut | None
+
+
+class KeyPropagation(BaseModel):
+    id: int
+    name: str
+    prefix: str
+    version: int | None
+    served_at: datetime | None
+
+
+class EnvironmentPropagationOut(BaseModel):
+    environment: Literal["sandbox", "production"]
+    active_version: int | None
+    keys_total: int
+    keys_on_active: int
+    keys: list[KeyPropagation]
+
+
+class PropagationOut(BaseModel):
+    process: str
+    environments: list[EnvironmentPropagationOut]
+    live: bool
 
 
 class PromotionOut(BaseModel):
@@ -127,7 +165,8 @@ def serve(slug: str) -> Response:
             body=JsonValue, body_required=False,
             responses={200: Invocation, 404: "no process of that slug, or no active version in the key's environment",
                        422: "the input does not match the input schema (`input_invalid`, `details` lists each error), "
-                            "or the config cannot be rendered with it (`render_failed`, `schema_unusable`)"})
+                            "the config cannot be rendered with it (`render_failed`, `schema_unusable`), or what it "
+                            "rendered does not match the output schema (`output_invalid`, `details` lists each error)"})
 def invoke(slug: str) -> Response:
     """The body is the input, any JSON (validated by the version's input schema, not by a command)."""
     return jsonify(serving.invoke(bearer_token(), slug, json_body(object_required=False)))
@@ -177,6 +216,15 @@ def list_versions(slug: str) -> Response:
         following = url_for(".list_versions", slug=slug, page=page.number + 1, per_page=page.per_page)
         response.headers["Link"] = f'<{following}>; rel="next"'
     return response
+
+
+@bp.get("/processes/<slug>/propagation")
+@documented("Which version each environment key was last served", responses={200: PropagationOut})
+def process_propagation(slug: str) -> Response:
+    """Per environment: the active version and, per unrevoked key, the version it last fetched and when (to the
+    minute; `live` false when the newest records could not be read)."""
+    process = documents.get_process(api_actor(), slug)
+    return jsonify({"process": process.slug, **propagation.report(process).as_json()})
 
 
 @bp.post("/processes/<slug>/versions")

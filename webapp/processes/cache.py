@@ -64,3 +64,18 @@ def invalidate(process_id: int) -> int:
     pipe.delete(_key(process_id))
     removed, _ = pipe.execute()
     return int(removed)
+
+
+def outputs(process_id: int, version_id: int, limit: int = 200) -> list[Any] | None:
+    """Up to `limit` cached answers of one version (the inputs are not kept, only their fingerprints), or None
+    when Redis cannot be asked."""
+    found: list[Any] = []
+    try:
+        for _, raw in courier.connection.hscan_iter(_key(process_id), match=f"{version_id}:*", count=limit):
+            found.append(json.loads(raw))
+            if len(found) >= limit:
+                break
+    except redis.RedisError as exc:
+        log.warning("cache scan skipped: %s", exc)
+        return None
+    return found

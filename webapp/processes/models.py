@@ -101,3 +101,19 @@ class ProcessVersion(db.Model):
             "created_at": self.created_at.isoformat(),
             "promoted_by": self.promoted_by.email if self.promoted_by else None,
         }
+
+
+class KeyServing(db.Model):
+    """Which version of a process an environment key was last served, and when: one row per key and process.
+
+    Written by the reconciler from what the serving path batched in Redis (`webapp/processes/propagation.py`),
+    never by a serving request itself.
+    """
+
+    __tablename__ = "key_servings"
+
+    token_id: Mapped[int] = mapped_column(ForeignKey("api_tokens.id", ondelete="CASCADE"), primary_key=True)
+    process_id: Mapped[int] = mapped_column(ForeignKey("processes.id", ondelete="CASCADE"), primary_key=True,
+                                            index=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("process_versions.id", ondelete="CASCADE"))
+    served_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -10,16 +10,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import jsonschema
+
 from webapp.accounts.models import Environment, Role
 from webapp.accounts.services import Actor
 from webapp.audit import services as audit
-from webapp.errors import Conflict
+from webapp.errors import Conflict, Invalid
 from webapp.extensions import db, utcnow
 from webapp.outbox import services as outbox
 from webapp.processes import cache
 from webapp.processes.diff import Diff, diff_documents
 from webapp.processes.documents import current_production, get_version, lock_process, next_number
 from webapp.processes.models import ProcessVersion, VersionStatus
+from webapp.processes.serving import schema_errors
+from webapp.processes.validation import NO_REMOTE_SCHEMAS
 from webapp.promotion import PreviewChanged, PreviewToken, Promotion, confirm
 from webapp.webhooks import services as webhooks
 
@@ -31,6 +35,22 @@ class ProductionChanged(PreviewChanged):
     default_message = "Production changed since you opened this dialog. Review the new diff and confirm again."
 
 
+OUTPUT_CHECK_LIMIT = 200  # cached production answers the preview checks against the source's output schema
+
+
+@dataclass(frozen=True)
+class OutputCheck:
+    """The source's output schema over what production answered for the inputs still in the cache."""
+
+    checked: int | None  # None: Redis did not answer
+    rejected: int
+    errors: list[dict[str, str]]  # the first rejected answer's errors
+    unusable: str | None = None  # the source's output schema cannot be evaluated
+
+    def as_json(self) -> dict[str, Any]:
+        return {"checked": self.checked, "rejected": self.rejected, "errors": self.errors, "unusable": self.unusable}
+
+
 @dataclass(frozen=True)
 class Preview:
     source: ProcessVersion
@@ -38,6 +58,7 @@ class Preview:
     diff: Diff
     cache_entries: int | None
     token: str
+    output_check: OutputCheck | None = None  # None: no output schema, or nothing in production to check
 
     @property
     def is_rollback(self) -> bool:
@@ -48,7 +69,8 @@ class Preview:
             return None if v is None else {"id": v.id, "version": v.number, "created_at": v.created_at.isoformat(),
                                            "environment": v.environment.value, "status": v.status.value}
         return {"source": brief(self.source), "current_production": brief(self.current),
-                "diff": self.diff.as_json(), "cache_entries": self.cache_entries, "preview_token": self.token}
+                "diff": self.diff.as_json(), "cache_entries": self.cache_entries, "preview_token": self.token,
+                "output_check": self.output_check.as_json() if self.output_check else None}
 
 
 @dataclass(frozen=True)
@@ -123,7 +145,29 @@ def promotion_preview(actor: Actor, version_id: int) -> Preview:
     current = current_production(source.process_id)
     return Preview(source=source, current=current,
                    diff=diff_documents(current.document if current else None, source.document),
-                   cache_entries=cache.count(source.process_id), token=VersionPromotion(actor, source, current).sign())
+                   cache_entries=cache.count(source.process_id), token=VersionPromotion(actor, source, current).sign(),
+                   output_check=check_outputs(source, current))
+
+
+def check_outputs(source: ProcessVersion, current: ProcessVersion | None) -> OutputCheck | None:
+    """Would the source's output schema reject what production answers today? Checked on the production
+    answers in the response cache (the inputs clients really sent, as far as the cache still holds them)."""
+    if not source.output_schema or current is None:
+        return None
+    answers = cache.outputs(source.process_id, current.id, OUTPUT_CHECK_LIMIT)
+    if answers is None:
+        return OutputCheck(checked=None, rejected=0, errors=[])
+    validator = jsonschema.Draft202012Validator(source.output_schema, registry=NO_REMOTE_SCHEMAS)
+    rejected, first = 0, []
+    for answer in answers:
+        try:
+            errors = schema_errors(validator, answer, "output")
+        except Invalid as exc:
+            return OutputCheck(checked=len(answers), rejected=0, errors=[], unusable=exc.message)
+        if errors:
+            rejected += 1
+            first = first or errors[:5]
+    return OutputCheck(checked=len(answers), rejected=rejected, errors=first)
 
 
 def _require_promotable(version: ProcessVersion) -> None:

@@ -3,7 +3,9 @@ environment (`GET /api/v1/serve/<slug>`), and an input renders its config's temp
 
 The serving path is the hot one: one indexed query per request (key ⋈ process ⋈ active version),
 built once at import; everything derived from a version (the GET body, the input validator, the
-compiled templates) is kept per process, because versions never change once written.
+compiled templates) is kept per process, because versions never change once written. Which version a
+key was served is noted in process memory and batched through Redis (`propagation.seen`), never written to
+the database by the request.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from webapp.accounts.models import TokenKind
 from webapp.accounts.services import touch_token
 from webapp.errors import Invalid, NotFound, Unauthorized
 from webapp.extensions import UTCDateTime, db
-from webapp.processes import cache
+from webapp.processes import cache, propagation
 from webapp.processes.config_templates import compile_templates, render_templates
 from webapp.processes.models import ProcessVersion, VersionStatus
 from webapp.processes.validation import NO_REMOTE_SCHEMAS
@@ -40,6 +42,7 @@ class Served:
     number: int
     body: bytes  # the GET answer
     validator: jsonschema.Draft202012Validator | None
+    output_validator: jsonschema.Draft202012Validator | None
     templates: Any  # the config with its template strings compiled
 
     @property
@@ -91,7 +94,8 @@ def resolve_serving(key: str, slug: str) -> Served:
     request, so a promotion is visible to the very next one."""
     if not key:
         raise Unauthorized("Send an environment key as 'Authorization: Bearer <key>'.")
-    row = _serving_lookup(hash_token(key), slug)
+    token_hash = hash_token(key)
+    row = _serving_lookup(token_hash, slug)
     if row is None:
         raise Unauthorized("This environment key is not valid or has been revoked.")
     token_id, last_used_at, environment, version_id, created_at = row
@@ -99,7 +103,9 @@ def resolve_serving(key: str, slug: str) -> Served:
     if version_id is None:
         raise NotFound(f"No active {environment} version of {slug!r}.")
     # created_at in the key: a version id alone could be reused after rows are deleted (SQLite).
-    return _served(version_id, created_at)
+    served = _served(version_id, created_at)
+    propagation.seen(token_hash, token_id, served.process_id, version_id)  # no database write: batched in Redis
+    return served
 
 
 @lru_cache(maxsize=1024)
@@ -112,26 +118,33 @@ def _served(version_id: int, created_at: Any) -> Served:
     # An empty registry: a reference outside the schema is unresolvable (422), never fetched (SSRF).
     validator = (jsonschema.Draft202012Validator(version.input_schema, registry=NO_REMOTE_SCHEMAS)
                  if version.input_schema else None)
+    output_validator = (jsonschema.Draft202012Validator(version.output_schema, registry=NO_REMOTE_SCHEMAS)
+                        if version.output_schema else None)
     return Served(process_id=process.id, process_slug=process.slug, environment=version.environment.value,
                   version_id=version.id, number=version.number,
                   body=current_app.json.dumps(body).encode("utf-8") + b"\n",
-                  validator=validator, templates=compile_templates(version.config))
+                  validator=validator, output_validator=output_validator, templates=compile_templates(version.config))
+
+
+def schema_errors(validator: jsonschema.Draft202012Validator, instance: Any, which: str) -> list[dict[str, str]]:
+    """Each place where `instance` breaks the schema, as {"path", "message"} (at most 50, in path order)."""
+    try:
+        errors = sorted(validator.iter_errors(instance), key=lambda e: [str(p) for p in e.path])
+    except (Unresolvable, RecursionError) as exc:
+        raise Invalid(f"This version's {which} schema cannot be evaluated ({type(exc).__name__}); "
+                      "fix it in a new version.", code="schema_unusable") from None
+    return [{"path": "/".join(str(p) for p in e.path) or "$", "message": e.message} for e in errors[:50]]
 
 
 def invoke(key: str, slug: str, payload: Any) -> dict[str, Any]:
     """Validate the input against the version's input schema, render the config's templates with it,
-    and cache the answer per (process, version, input)."""
+    validate what they rendered against the output schema, and cache the answer per (process, version, input)."""
     served = resolve_serving(key, slug)
     if served.validator is not None:
-        try:
-            errors = sorted(served.validator.iter_errors(payload), key=lambda e: list(e.path))
-        except (Unresolvable, RecursionError) as exc:
-            raise Invalid(f"This version's input schema cannot be evaluated ({type(exc).__name__}); "
-                          "fix it in a new version.", code="schema_unusable") from None
+        errors = schema_errors(served.validator, payload, "input")
         if errors:
             raise Invalid("The input does not match the process's input schema.", code="input_invalid",
-                          details=[{"path": "/".join(str(p) for p in e.path) or "$", "message": e.message}
-                                   for e in errors[:50]])
+                          details=errors)
     field = cache.input_fingerprint(served.version_id, payload)
     output = cache.get(served.process_id, field)
     cached = output is not None
@@ -145,6 +158,12 @@ def invoke(key: str, slug: str, payload: Any) -> dict[str, Any]:
             # input's or the config's problem (422), not ours (500).
             raise Invalid(f"The config's template could not be rendered with this input: {exc}",
                           code="render_failed") from None
+        if served.output_validator is not None:
+            # Checked before caching, so a cached answer (keyed by version) was always valid for its version.
+            errors = schema_errors(served.output_validator, output, "output")
+            if errors:
+                raise Invalid("The rendered output does not match the process's output schema; the version's "
+                              "config or output schema needs fixing.", code="output_invalid", details=errors)
         cache.put(served.process_id, field, output, current_app.config["SETTINGS"].CACHE_TTL_SECONDS)
     return {"process": served.process_slug, "environment": served.environment, "version": served.number,
             "output": output, "cached": cached}

@@ -17,7 +17,7 @@ from webapp.accounts.models import Role
 from webapp.commands import from_form, from_query, parse
 from webapp.errors import BadRequest, Conflict, DomainError, Invalid, NotFound
 from webapp.htmx import is_htmx, render
-from webapp.processes import documents, promotion
+from webapp.processes import documents, promotion, propagation
 from webapp.processes.commands import CompareVersions, CreateProcess, DraftForm, PromoteVersion
 from webapp.processes.diff import line_diff
 from webapp.processes.models import ProcessVersion
@@ -93,7 +93,8 @@ def _history_context(process: Any, page: int) -> dict[str, Any]:
 @bp.get("/processes/<slug>")
 def detail(slug: str) -> Response:
     process = documents.get_process(current_actor(), slug)
-    return render("processes/detail.html", "history", **_history_context(process, _page_arg()))
+    return render("processes/detail.html", "history", **_history_context(process, _page_arg()),
+                  propagation=propagation.report(process))
 
 
 # -- drafts ---------------------------------------------------------------------------------------
