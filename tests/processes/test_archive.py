@@ -6,6 +6,7 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.conftest import bearer
+from tests.races import race, require_postgres
 from webapp.audit.models import AuditEvent
 from webapp.errors import Conflict, Forbidden
 from webapp.processes import documents, promotion
@@ -215,3 +216,33 @@ def test_api_archive_of_another_workspaces_process_is_404_and_leaves_it_served(c
     assert response.status_code == 404
     db.session.expire_all()
     assert db.session.get(Process, proc.id).archived_at is None
+
+
+# -- races (PostgreSQL: the process row lock orders archive and promote) ---------------------------------
+
+
+def test_archive_racing_a_promote_either_comes_after_it_or_refuses_it_never_promotes_an_archived_process(app, db,
+                                                                                                       factories):
+    require_postgres(db)
+    admin = factories.user("admin")
+    proc, *_ = _archived_world(factories, admin)
+    candidate = factories.version(admin, proc, {"prompt": "raced"})
+    token = factories.personal_token(admin)
+    outcomes = set()
+    for _ in range(6):
+        before = _versions(db)
+        (archived, _), (promoted, body) = race(app, [(f"/api/v1/processes/{proc.slug}/archive", {}),
+                                                      (f"/api/v1/versions/{candidate.id}/promote", {})], token)
+        assert archived == 200
+        db.session.expire_all()
+        process = db.session.get(Process, proc.id)
+        if promoted == 201:  # it took the lock first: promoted while the process was live
+            version = db.session.get(ProcessVersion, body["promoted_version"]["id"])
+            assert version.published_at <= process.archived_at
+            assert _versions(db) == before + 1
+        else:
+            assert (promoted, body["error"]) == (409, "process_archived")
+            assert _versions(db) == before
+        outcomes.add(promoted)
+        documents.restore_process(admin, proc.slug)
+    assert outcomes <= {201, 409}
