@@ -6,6 +6,9 @@ diff_fragment_ms  median of 5 GET /processes/<slug>/compare?old=&new= with HX-Re
                   diff fragment) through the test client, signed in as a viewer
 json_dumps_ms     baseline in the same run: json.dumps of both documents; diff_vs_json_dumps is the
                   ratio (how many "serialise both documents" the diff costs)
+diff_arrays_ms    median of 5 diffs of a 2,000-message chat array (objects) with 20 messages inserted at
+                  the front and in the middle, 20 removed, 20 moved and 20 edited: arrays are aligned
+                  (SequenceMatcher + pairing of alike elements), so this is the alignment's cost
 """
 
 from __future__ import annotations
@@ -57,6 +60,23 @@ def documents(seed: int = 7) -> tuple[dict[str, Any], dict[str, Any]]:
     return old, new
 
 
+def chat_arrays(seed: int = 11) -> tuple[dict[str, Any], dict[str, Any]]:
+    rng = random.Random(seed)
+    old = [{"role": ("user", "assistant")[i % 2], "text": f"Message {i}: " + "words " * (i % 30), "n": i}
+           for i in range(2000)]
+    new = [dict(m) for m in old]
+    for i in rng.sample(range(len(new)), 20):  # edited
+        new[i]["text"] += " (edited)"
+    for i in sorted(rng.sample(range(len(new)), 20), reverse=True):  # removed
+        del new[i]
+    for _ in range(20):  # moved
+        new.insert(rng.randrange(len(new)), new.pop(rng.randrange(len(new))))
+    for k in range(10):  # inserted at the front and in the middle
+        new.insert(0, {"role": "system", "text": f"New rule {k}", "n": -k})
+        new.insert(len(new) // 2, {"role": "user", "text": f"New question {k}", "n": -100 - k})
+    return {"config": {"messages": old}}, {"config": {"messages": new}}
+
+
 def run(results: Results) -> None:
     with section("diff"):
         from webapp.processes.diff import diff_documents
@@ -71,6 +91,11 @@ def run(results: Results) -> None:
         results.check("diff_compute_ms", compute, "<", 200, fmt="{:.1f}")
         results.info("json_dumps_ms", dumps, "baseline: json.dumps of both documents", fmt="{:.1f}")
         results.info("diff_vs_json_dumps", compute / dumps if dumps else 0.0, "context: ratio")
+        old_chat, new_chat = chat_arrays()
+        arrays = median(time_ms(lambda: diff_documents(old_chat, new_chat), RUNS))
+        results.info("diff_arrays_changes", len(diff_documents(old_chat, new_chat).changes),
+                     "context: changes found (100 made)", fmt="{}")
+        results.check("diff_arrays_ms", arrays, "<", 200, fmt="{:.1f}")
 
         from webapp.processes import documents as process_documents
 

@@ -51,6 +51,7 @@ class Unauthorized(DomainError, status=401, code="unauthorized"): """No valid si
 class Forbidden(DomainError, status=403, code="forbidden"): """The role is too low for this."""
 class NotFound(DomainError, status=404, code="not_found"): """Not there, or in another workspace."""
 class Conflict(DomainError, status=409, code="conflict"): """The state changed, or a race was lost."""
+class Gone(DomainError, status=410, code="gone"): """It was there and is withdrawn (an archived process)."""
 class Invalid(DomainError, status=422, code="invalid"): """Readable, but breaks a rule."""
 class DatabaseUnavailable(DomainError, status=503, code="database_unavailable"): """The database failed."""
 

@@ -77,6 +77,74 @@ def test_array_item_that_changes_is_modified_at_its_index_including_nested_objec
     }
 
 
+# -- arrays by alignment, not by index -----------------------------------------------------------------
+
+CHAT = [{"role": "system", "text": "Be kind."}, {"role": "user", "text": "Hi"},
+        {"role": "assistant", "text": "Hello!"}, {"role": "user", "text": "Help me."}]
+
+
+def test_one_message_inserted_at_the_front_is_one_addition_not_four_modifications():
+    first = {"role": "system", "text": "You are Promotion Desk's helper."}
+    diff = diff_documents({"messages": CHAT}, {"messages": [first, *CHAT]})
+    assert changes({"messages": CHAT}, {"messages": [first, *CHAT]}) == {("messages[0]", "added", F(None), F(first))}
+    assert diff.summary == "1 change: 1 added"
+
+
+def test_one_element_inserted_in_the_middle_is_added_at_its_new_index():
+    assert changes({"stop": ["a", "b", "c", "d"]}, {"stop": ["a", "b", "x", "c", "d"]}) == {
+        ("stop[2]", "added", F(None), F("x")),
+    }
+
+
+def test_one_element_deleted_from_the_middle_is_removed_at_its_old_index_and_the_rest_is_unchanged():
+    assert changes({"messages": CHAT}, {"messages": [CHAT[0], CHAT[2], CHAT[3]]}) == {
+        ("messages[1]", "removed", F(CHAT[1]), F(None)),
+    }
+
+
+def test_a_moved_element_is_one_removal_and_one_addition_and_nothing_else():
+    old, new = ["a", "b", "c", "d", "e"], ["b", "c", "d", "e", "a"]
+    assert changes({"x": old}, {"x": new}) == {("x[0]", "removed", F("a"), F(None)), ("x[4]", "added", F(None), F("a"))}
+
+
+def test_a_changed_message_among_inserted_ones_is_one_modification_at_its_new_path():
+    new = [{"role": "system", "text": "new first"}, CHAT[0], CHAT[1], {"role": "assistant", "text": "Hello again!"},
+           CHAT[3]]
+    assert changes({"messages": CHAT}, {"messages": new}) == {
+        ("messages[0]", "added", F(None), F({"role": "system", "text": "new first"})),
+        ("messages[3].text", "modified", F("Hello!"), F("Hello again!")),
+    }
+
+
+def test_nested_arrays_of_objects_are_aligned_at_every_level():
+    old = {"tools": [{"name": "search", "args": [{"n": "q"}, {"n": "limit"}]},
+                     {"name": "fetch", "args": [{"n": "url"}]}]}
+    new = {"tools": [{"name": "clock", "args": []},
+                     {"name": "search", "args": [{"n": "lang"}, {"n": "q"}, {"n": "limit"}]},
+                     {"name": "fetch", "args": [{"n": "url"}]}]}
+    # The new tool at the front and the new argument at the front of search's, nothing else: without
+    # alignment, every tool after the first would be reported modified field by field.
+    assert changes(old, new) == {
+        ("tools[0]", "added", F(None), F({"name": "clock", "args": []})),
+        ("tools[1].args[0]", "added", F(None), F({"n": "lang"})),
+    }
+
+
+def test_equal_values_of_different_json_types_in_arrays_are_not_aligned_as_equal():
+    assert changes({"x": [1, "a"]}, {"x": [True, "a"]}) == {("x[0]", "modified", F(1), F(True))}
+    assert changes({"x": [1.0, 2]}, {"x": [1, 2]}) == {("x[0]", "modified", F(1.0), F(1))}
+
+
+def test_objects_that_differ_only_in_key_order_are_equal_array_elements():
+    assert changes({"x": [{"a": 1, "b": 2}]}, {"x": [{"b": 2, "a": 1}]}) == set()
+
+
+def test_a_long_array_of_repeated_values_is_still_aligned_exactly():
+    # difflib's autojunk would drop the popular "" from matching in arrays of 200+ elements.
+    old = [""] * 300 + ["end"]
+    assert changes({"x": old}, {"x": ["start", *old]}) == {("x[0]", "added", F(None), F("start"))}
+
+
 # -- nulls and types ------------------------------------------------------------------------------
 
 
@@ -181,7 +249,9 @@ def _parse_path(path: str) -> list[str | int]:
 
 
 def apply_changes(doc: dict[str, Any], diff_changes: list[Change]) -> dict[str, Any]:
-    """Replay a diff onto a copy of `doc`. Removals run last, highest index first, so indexes stay valid."""
+    """Replay a diff onto a copy of `doc`, shallowest paths first (a deeper path names its parents by their index
+    in the new document). At each depth: removals by their old index, highest first; then additions, inserted
+    at their new index, lowest first; then modifications."""
     result = copy.deepcopy(doc)
 
     def parent_of(parts: list[str | int]) -> Any:
@@ -190,20 +260,21 @@ def apply_changes(doc: dict[str, Any], diff_changes: list[Change]) -> dict[str, 
             node = node[part]
         return node
 
-    for change in diff_changes:
-        if change.type == "removed":
-            continue
-        parts = _parse_path(change.path)
-        parent = parent_of(parts)
-        if isinstance(parent, list) and parts[-1] == len(parent):
-            parent.append(copy.deepcopy(change.new))
-        else:
-            parent[parts[-1]] = copy.deepcopy(change.new)
-    removals = [c for c in diff_changes if c.type == "removed"]
-    for change in sorted(removals, key=lambda c: _parse_path(c.path)[-1] if isinstance(
-            _parse_path(c.path)[-1], int) else -1, reverse=True):
-        parts = _parse_path(change.path)
-        del parent_of(parts)[parts[-1]]
+    parsed = [(_parse_path(c.path), c) for c in diff_changes]
+    for depth in sorted({len(parts) for parts, _ in parsed}):
+        level = [(parts, c) for parts, c in parsed if len(parts) == depth]
+        for parts, _ in sorted((p for p in level if p[1].type == "removed"), key=lambda p: str(p[0][-1]).zfill(9),
+                               reverse=True):
+            del parent_of(parts)[parts[-1]]
+        for parts, change in sorted((p for p in level if p[1].type == "added"), key=lambda p: str(p[0][-1]).zfill(9)):
+            parent = parent_of(parts)
+            if isinstance(parent, list):
+                parent.insert(parts[-1], copy.deepcopy(change.new))
+            else:
+                parent[parts[-1]] = copy.deepcopy(change.new)
+        for parts, change in level:
+            if change.type == "modified":
+                parent_of(parts)[parts[-1]] = copy.deepcopy(change.new)
     return result
 
 
@@ -229,3 +300,21 @@ def test_property_applying_the_diff_of_a_and_b_to_a_yields_exactly_b(a, b):
     diff = diff_documents(a, b)
     assert _strict_equal(apply_changes(a, diff.changes), b)
     assert (diff.changes == []) == _strict_equal(a, b)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_json, max_size=8), st.data())
+def test_property_one_element_inserted_anywhere_in_an_array_is_exactly_one_addition(items, data):
+    index = data.draw(st.integers(0, len(items)))
+    value = data.draw(_json)
+    diff = diff_documents({"x": items}, {"x": [*items[:index], value, *items[index:]]})
+    assert [c.type for c in diff.changes] == ["added"]
+    assert _strict_equal(diff.changes[0].new, value)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_json, min_size=1, max_size=8), st.data())
+def test_property_one_element_deleted_anywhere_in_an_array_is_exactly_one_removal(items, data):
+    index = data.draw(st.integers(0, len(items) - 1))
+    diff = diff_documents({"x": items}, {"x": [*items[:index], *items[index + 1:]]})
+    assert [c.type for c in diff.changes] == ["removed"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html as html_text
 import json
 import re
 
@@ -365,6 +366,30 @@ def test_a_10000_key_diff_with_a_50kb_prompt_renders_every_change(auth, factorie
     html = response.get_data(as_text=True)
     assert "10001 changes: 10001 modified" in html
     assert "line five hundred" in html and "k9999" in html
+
+
+def test_a_nested_or_long_value_in_the_diff_is_folded_whole_and_a_short_one_is_shown_inline(auth, factories):
+    """Nothing is cut at 2,000 characters any more: the fold's summary is a one-line preview and opening it
+    (details/summary, no script) shows every character."""
+    _signed_in(auth, factories, "viewer")
+    admin = factories.user("admin")
+    proc = factories.process(admin)
+    big = {"rules": [{"id": i, "text": "r" * 40} for i in range(100)]}  # ~6,000 characters of JSON
+    old = factories.version(admin, proc, {"model": "m1", "stop": ["x"]})
+    new = factories.version(admin, proc, {"model": "m2", "stop": ["x"], "policy": big, "note": "n" * 3000})
+    html = auth.get(f"/processes/{proc.slug}/compare?old={old.id}&new={new.id}", htmx=True).get_data(as_text=True)
+    rows = {m.group(1): m.group(2) for m in re.finditer(r'<tr class="change-\w+">\s*<td><code>([^<]+)</code>(.*?)</tr>',
+                                                           html, re.DOTALL)}
+    assert set(rows) == {"config.model", "config.policy", "config.note"}
+    assert "<details" not in rows["config.model"] and '<code class="json">&#34;m2&#34;</code>' in rows["config.model"]
+    policy = rows["config.policy"]
+    summary = re.search(r'<details class="json-fold"><summary><code class="json">([^<]+)</code></summary>', policy)
+    assert summary and len(html_text.unescape(summary.group(1))) < 110  # one line: 80 characters and the length
+    assert "characters)" in summary.group(1)  # the preview says how long the whole value is
+    whole = policy.split("</summary>", 1)[1]
+    assert '&#34;id&#34;: 99' in whole and whole.count("r" * 40) == 100  # all of it, indented, inside the fold
+    note = rows["config.note"]
+    assert "<details" in note and "n" * 3000 in note  # a long string: its whole text, not cut
 
 
 # -- history --------------------------------------------------------------------------------------

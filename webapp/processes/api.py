@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from flask import Response, jsonify, request, url_for
 from pydantic import BaseModel, JsonValue
@@ -13,7 +13,7 @@ from webapp.apiblueprint import bp, json_body
 from webapp.commands import from_json, from_query
 from webapp.openapi import Reply, documented
 from webapp.processes import documents, promotion, propagation, serving
-from webapp.processes.commands import CreateProcess, DraftDocument, PromoteVersion, VersionPage
+from webapp.processes.commands import ArchiveProcess, CreateProcess, DraftDocument, PromoteVersion, VersionPage
 
 # -- what the routes answer (the DESIGN.md v1 contract) -----------------------------------------------
 
@@ -40,6 +40,14 @@ class ProcessOut(BaseModel):
     name: str
     description: str
     production_version: int | None
+    archived_at: datetime | None = None  # set while the process is archived (its keys get 410 Gone)
+
+
+class ArchivedProcess(BaseModel):
+    slug: str
+    name: str
+    archived_at: datetime | None
+    archived_by: str | None
 
 
 class CreatedProcess(BaseModel):
@@ -181,9 +189,36 @@ def list_processes() -> Response:
     actor = api_actor()
     return jsonify([
         {"slug": p.slug, "name": p.name, "description": p.description,
-         "production_version": live.number if live else None}
+         "production_version": live.number if live else None,
+         "archived_at": p.archived_at.isoformat() if p.archived_at else None}
         for p, live in documents.list_processes(actor)
     ])
+
+
+def _archived(process: Any) -> dict[str, Any]:
+    return {"slug": process.slug, "name": process.name,
+            "archived_at": process.archived_at.isoformat() if process.archived_at else None,
+            "archived_by": process.archived_by.email if process.archived_by else None}
+
+
+@bp.post("/processes/<slug>/archive")
+@documented("Archive a process (admins)", body=ArchiveProcess, body_required=False,
+            responses={200: ArchivedProcess, 409: "already archived (`already_archived`)"})
+def archive_process(slug: str) -> Response:
+    """Its environment keys get 410 Gone (`process_archived`); it cannot be promoted or get or change versions
+    (409 `process_archived`) until it is restored. Versions and history are kept."""
+    actor = api_actor()
+    actor.require(*documents.ARCHIVE)
+    command = from_json(ArchiveProcess)  # an empty body is {}: no reason
+    return jsonify(_archived(documents.archive_process(actor, slug, command.reason or "")))
+
+
+@bp.post("/processes/<slug>/restore")
+@documented("Restore an archived process (admins)",
+            responses={200: ArchivedProcess, 409: "the process is not archived (`not_archived`)"})
+def restore_process(slug: str) -> Response:
+    """Served, editable and promotable again, as it was before."""
+    return jsonify(_archived(documents.restore_process(api_actor(), slug)))
 
 
 @bp.post("/processes")

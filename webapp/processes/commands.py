@@ -23,6 +23,13 @@ class CreateProcess(Command):
     description: Text | None = None
 
 
+class ArchiveProcess(Command):
+    """Archive a process (admins): why, for the audit log and the process page."""
+
+    reason: Text | None = Field(None, description="Shown on the process page and kept in the audit log.",
+                                examples=["Replaced by support-triage-v2"])
+
+
 class DraftDocument(Command):
     """A sandbox draft's documents: created (`POST …/versions`) or edited in place (the dashboard)."""
 

@@ -1,5 +1,6 @@
 """Processes and their versions as documents: reading them (lists, history pages, compare) and writing them
-(a process, a sandbox draft, its edits, its activation). Promotion is `promotion`, serving `serving`."""
+(a process, a sandbox draft, its edits, its activation, archiving and restoring the process). Promotion is
+`promotion`, serving `serving`."""
 
 from __future__ import annotations
 
@@ -131,10 +132,23 @@ def create_process(actor: Actor, name: str, slug: str | None = None, description
 
 
 def lock_process(process_id: int) -> Process:
-    """The process row, locked until the transaction ends (PostgreSQL): serialises its drafts and promotions."""
-    process = db.session.scalar(select(Process).where(Process.id == process_id).with_for_update())
+    """The process row, locked until the transaction ends (PostgreSQL), and read afresh: serialises its drafts,
+    promotions and archiving, and shows whether it was archived meanwhile."""
+    process = db.session.scalar(select(Process).where(Process.id == process_id).with_for_update()
+                                .execution_options(populate_existing=True))
     assert process is not None
     return process
+
+
+class ProcessArchived(Conflict):
+    """409: the process is archived; nothing of it changes or is promoted until an admin restores it."""
+
+    code = "process_archived"
+
+
+def require_not_archived(process: Process, doing: str) -> None:
+    if process.is_archived:
+        raise ProcessArchived(f"{process.name!r} is archived and cannot {doing}; an admin can restore it.")
 
 
 def next_number(process_id: int) -> int:
@@ -151,7 +165,7 @@ def create_draft(actor: Actor, process: Process, config: JsonValue, input_schema
         select(ProcessVersion.id).where(ProcessVersion.id == based_on_id, ProcessVersion.process_id == process.id)
     ) is None:
         raise NotFound(f"The version this draft is based on (id {based_on_id}) is not a version of {process.slug!r}.")
-    lock_process(process.id)
+    require_not_archived(lock_process(process.id), "get new versions")
     version = ProcessVersion(
         process_id=process.id, number=next_number(process.id), environment=Environment.sandbox,
         status=VersionStatus.draft, config=config, input_schema=input_schema, output_schema=output_schema,
@@ -174,6 +188,7 @@ def editable_draft(actor: Actor, version_id: int) -> ProcessVersion:
     """The draft `actor` may edit: 403 below editor, 404 outside the workspace, 409 once it is not a draft."""
     actor.require(Role.editor, "edit versions")
     version = get_version(actor, version_id)
+    require_not_archived(version.process, "be edited")
     if version.status is not VersionStatus.draft:
         raise Conflict(f"v{version.number} is {version.environment.value} {version.status.value} and cannot change; "
                        "use Edit to start a new draft from it.")
@@ -196,6 +211,7 @@ def activate(actor: Actor, version_id: int) -> ProcessVersion:
     """draft → sandbox active: frozen from now on, served to sandbox keys, promotable."""
     actor.require(Role.editor, "activate versions")
     version = get_version(actor, version_id)
+    require_not_archived(version.process, "have versions activated")
     if version.status is not VersionStatus.draft:
         raise Conflict(f"Only drafts can be activated; v{version.number} is {version.status.value}.")
     version.status = VersionStatus.active
@@ -204,6 +220,40 @@ def activate(actor: Actor, version_id: int) -> ProcessVersion:
                  {"process": version.process.slug, "version": version.number})
     db.session.commit()
     return version
+
+
+# -- archiving ----------------------------------------------------------------------------------
+
+ARCHIVE = (Role.admin, "archive or restore processes")
+
+
+def archive_process(actor: Actor, slug: str, reason: str = "") -> Process:
+    """Withdraw a process: its environment keys get 410 Gone, it cannot be promoted (the promotion engine
+    refuses, whichever path promotes) nor get or change versions, until `restore_process`. Its versions and
+    history stay as they are."""
+    actor.require(*ARCHIVE)
+    process = lock_process(get_process(actor, slug).id)
+    if process.is_archived:
+        raise Conflict(f"{process.name!r} is already archived.", code="already_archived")
+    process.archived_at, process.archived_by_id = utcnow(), actor.user_id
+    audit.record(actor, "process.archived", "process", process.id,
+                 {"slug": process.slug, "reason": (reason or "").strip() or None})
+    db.session.commit()
+    return process
+
+
+def restore_process(actor: Actor, slug: str) -> Process:
+    """Undo `archive_process`: the process is served, editable and promotable again, as it was."""
+    actor.require(*ARCHIVE)
+    process = lock_process(get_process(actor, slug).id)
+    if not process.is_archived:
+        raise Conflict(f"{process.name!r} is not archived.", code="not_archived")
+    archived_at = process.archived_at
+    process.archived_at, process.archived_by_id = None, None
+    audit.record(actor, "process.restored", "process", process.id,
+                 {"slug": process.slug, "archived_at": archived_at.isoformat() if archived_at else None})
+    db.session.commit()
+    return process
 
 
 def _commit_or_conflict(message: str) -> None:

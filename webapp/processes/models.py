@@ -28,6 +28,15 @@ class Process(db.Model):
     description: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[CreatedAt]
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    # Archived: served to nobody (410), never promoted, never edited, until an admin restores it.
+    archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    archived_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+    archived_by: Mapped[User | None] = relationship(foreign_keys=[archived_by_id])
+
+    @property
+    def is_archived(self) -> bool:
+        return self.archived_at is not None
 
 
 class ProcessVersion(db.Model):

@@ -20,7 +20,13 @@ from webapp.extensions import db, utcnow
 from webapp.outbox import services as outbox
 from webapp.processes import cache
 from webapp.processes.diff import Diff, diff_documents
-from webapp.processes.documents import current_production, get_version, lock_process, next_number
+from webapp.processes.documents import (
+    current_production,
+    get_version,
+    lock_process,
+    next_number,
+    require_not_archived,
+)
 from webapp.processes.models import ProcessVersion, VersionStatus
 from webapp.processes.serving import schema_errors
 from webapp.processes.validation import NO_REMOTE_SCHEMAS
@@ -106,6 +112,11 @@ class VersionPromotion(Promotion[Promoted]):
     def fresh_preview(self) -> Preview:
         return promotion_preview(self.actor, self.version_id)
 
+    def check(self) -> None:
+        # Here as well as in `promote`: every path that confirms a version promotion (a scheduled one, an
+        # approved request) passes through the engine's `check`, so an archived process is never promoted.
+        require_not_archived(self.version.process, "be promoted")
+
     def write(self) -> Promoted:
         actor, source, current = self.actor, self.version, self.current
         now = utcnow()
@@ -171,6 +182,7 @@ def check_outputs(source: ProcessVersion, current: ProcessVersion | None) -> Out
 
 
 def _require_promotable(version: ProcessVersion) -> None:
+    require_not_archived(version.process, "be promoted")
     if not version.is_promotable:
         if version.is_production and version.status is VersionStatus.active:
             raise Conflict(f"v{version.number} is already the production version.", code="not_promotable")
@@ -188,7 +200,7 @@ def promote(actor: Actor, version_id: int, change_notes: str = "", preview_token
     """
     actor.require(*PROMOTE)
     source = get_version(actor, version_id)
-    lock_process(source.process_id)  # serialises promotions of one process (PostgreSQL)
+    lock_process(source.process_id)  # serialises promotions (and archiving) of one process (PostgreSQL)
     db.session.refresh(source)
     _require_promotable(source)
     current = current_production(source.process_id, for_update=True)

@@ -22,7 +22,7 @@ from referencing.exceptions import Unresolvable
 
 from webapp.accounts.models import TokenKind
 from webapp.accounts.services import touch_token
-from webapp.errors import Invalid, NotFound, Unauthorized
+from webapp.errors import Gone, Invalid, NotFound, Unauthorized
 from webapp.extensions import UTCDateTime, db
 from webapp.processes import cache, propagation
 from webapp.processes.config_templates import compile_templates, render_templates
@@ -55,7 +55,7 @@ class Served:
 # 12 µs on SQLite, `bench/README.md`). Several sandbox versions may be active; the newest is served.
 # The serving tests run it on SQLite and PostgreSQL, against the migrated schema.
 _SERVING_LOOKUP = f"""
-SELECT t.id, t.last_used_at, t.environment, v.id, v.created_at
+SELECT t.id, t.last_used_at, t.environment, v.id, v.created_at, p.archived_at
 FROM api_tokens AS t
 LEFT JOIN processes AS p ON p.workspace_id = t.workspace_id AND p.slug = :slug
 LEFT JOIN process_versions AS v
@@ -91,15 +91,18 @@ def _aware(value: datetime | str | None) -> datetime | None:
 
 def resolve_serving(key: str, slug: str) -> Served:
     """The active version of `slug` in the key's environment. Looked up in the database on every
-    request, so a promotion is visible to the very next one."""
+    request, so a promotion (or archiving the process: 410) is visible to the very next one."""
     if not key:
         raise Unauthorized("Send an environment key as 'Authorization: Bearer <key>'.")
     token_hash = hash_token(key)
     row = _serving_lookup(token_hash, slug)
     if row is None:
         raise Unauthorized("This environment key is not valid or has been revoked.")
-    token_id, last_used_at, environment, version_id, created_at = row
+    token_id, last_used_at, environment, version_id, created_at, archived_at = row
     touch_token(token_id, _aware(last_used_at))
+    if archived_at is not None:
+        raise Gone(f"The process {slug!r} is archived: it is served to nobody until an admin of the workspace "
+                   "restores it.", code="process_archived")
     if version_id is None:
         raise NotFound(f"No active {environment} version of {slug!r}.")
     # created_at in the key: a version id alone could be reused after rows are deleted (SQLite).

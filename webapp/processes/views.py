@@ -18,7 +18,7 @@ from webapp.commands import from_form, from_query, parse
 from webapp.errors import BadRequest, Conflict, DomainError, Invalid, NotFound
 from webapp.htmx import is_htmx, render
 from webapp.processes import documents, promotion, propagation
-from webapp.processes.commands import CompareVersions, CreateProcess, DraftForm, PromoteVersion
+from webapp.processes.commands import ArchiveProcess, CompareVersions, CreateProcess, DraftForm, PromoteVersion
 from webapp.processes.diff import line_diff
 from webapp.processes.models import ProcessVersion
 from webapp.processes.validation import DOCUMENT_FIELDS, parse_json_text
@@ -95,6 +95,23 @@ def detail(slug: str) -> Response:
     process = documents.get_process(current_actor(), slug)
     return render("processes/detail.html", "history", **_history_context(process, _page_arg()),
                   propagation=propagation.report(process))
+
+
+@bp.post("/processes/<slug>/archive")
+def archive(slug: str) -> Any:
+    actor = current_actor()
+    actor.require(*documents.ARCHIVE)  # before the form: a promoter gets 403, not an answer about the reason
+    command = from_form(ArchiveProcess)
+    process = documents.archive_process(actor, slug, command.reason or "")
+    flash(f"{process.name!r} is archived: its keys get 410 Gone, and it cannot be edited or promoted.", "success")
+    return redirect(url_for(".detail", slug=process.slug), code=303)
+
+
+@bp.post("/processes/<slug>/restore")
+def restore(slug: str) -> Any:
+    process = documents.restore_process(current_actor(), slug)
+    flash(f"{process.name!r} is restored and served again.", "success")
+    return redirect(url_for(".detail", slug=process.slug), code=303)
 
 
 # -- drafts ---------------------------------------------------------------------------------------
