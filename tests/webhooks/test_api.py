@@ -58,7 +58,7 @@ def test_rotating_over_the_api_returns_the_new_secret_once_and_the_overlap(clien
 def test_the_filter_test_event_and_delivery_log_over_the_api(client, db, admin_token, worker):
     _, token = admin_token
     webhook = _create(client, token).get_json()
-    changed = client.put(f"/api/v1/webhooks/{webhook['id']}/events", headers=bearer(token),
+    changed = client.post(f"/api/v1/webhooks/{webhook['id']}/events", headers=bearer(token),
                          json={"events": ["world.promoted"]})
     assert changed.status_code == 200 and changed.get_json()["events"] == ["world.promoted"]
     sent = client.post(f"/api/v1/webhooks/{webhook['id']}/test", headers=bearer(token))
@@ -126,7 +126,7 @@ def test_another_workspaces_webhook_is_404_and_an_unknown_token_401(client, db, 
     theirs, _ = services.create_endpoint(other_admin, "https://hooks.example/globex")
     for method, path in (("post", "test"), ("post", "rotate-secret"), ("post", "disable"), ("get", "deliveries")):
         assert_error(getattr(client, method)(f"/api/v1/webhooks/{theirs.id}/{path}", headers=bearer(token)), 404)
-    assert_error(client.put(f"/api/v1/webhooks/{theirs.id}/events", headers=bearer(token), json={"events": []}), 404)
+    assert_error(client.post(f"/api/v1/webhooks/{theirs.id}/events", headers=bearer(token), json={"events": []}), 404)
     assert_error(client.get("/api/v1/webhooks", headers=bearer("pdp_nope")), 401)
     assert_error(client.get("/api/v1/webhooks"), 401)
     db.session.expire_all()
@@ -141,5 +141,5 @@ def test_a_disabled_webhook_is_409_for_test_rotate_and_filter(client, db, admin_
     assert client.post(f"/api/v1/webhooks/{webhook['id']}/disable", headers=bearer(token)).status_code == 200
     assert_error(client.post(f"/api/v1/webhooks/{webhook['id']}/test", headers=bearer(token)), 409)
     assert_error(client.post(f"/api/v1/webhooks/{webhook['id']}/rotate-secret", headers=bearer(token), json={}), 409)
-    assert_error(client.put(f"/api/v1/webhooks/{webhook['id']}/events", headers=bearer(token),
+    assert_error(client.post(f"/api/v1/webhooks/{webhook['id']}/events", headers=bearer(token),
                             json={"events": []}), 409)

@@ -1,5 +1,5 @@
-"""What processes hold about a member (webapp/accounts/privacy.py): who created a process or a version and who
-promoted it — shared history, kept without the reference when the member deletes their account. Nothing of
+"""What processes hold about a member (webapp/accounts/privacy.py): who created, archived or promoted a process or
+a version — shared history, kept without the reference when the member deletes their account. Nothing of
 it is the member's own data to export. Registered by create_app."""
 
 from __future__ import annotations
@@ -9,5 +9,5 @@ from webapp.processes.models import Process, ProcessVersion
 
 HOOK = PrivacyHook(
     "processes",
-    kept=(Process.created_by_id, ProcessVersion.created_by_id, ProcessVersion.promoted_by_id),
+    kept=(Process.created_by_id, Process.archived_by_id, ProcessVersion.created_by_id, ProcessVersion.promoted_by_id),
 )

@@ -105,11 +105,12 @@ def disable_webhook(endpoint_id: int) -> Response:
     return jsonify(_out(services.disable_endpoint(_admin(), endpoint_id)))
 
 
-@bp.put("/webhooks/<int:endpoint_id>/events")
+@bp.post("/webhooks/<int:endpoint_id>/events")
 @documented("Set the events a webhook is sent (admins)", body=WebhookEvents,
             responses={200: WebhookOut, 409: "the webhook is disabled", 422: "an unknown event"})
 def set_webhook_events(endpoint_id: int) -> Response:
     actor = _admin()
+    services.get_endpoint(actor, endpoint_id)  # another workspace's id is a 404 whatever the body
     command = from_json(WebhookEvents)
     return jsonify(_out(services.set_events(actor, endpoint_id, command.events)))
 
