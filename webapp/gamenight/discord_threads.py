@@ -264,14 +264,12 @@ def open_thread(effect: OutboxEffect) -> dict[str, Any]:
     thread = db.session.get(PlanningThread, effect.payload["room_id"])
     if room is None or thread is None or thread.status in (ThreadStatus.created, ThreadStatus.unknown):
         return {"skipped": "room gone or thread done"}
-    token = _token(room.workspace_id)
-    if token is None:
-        thread.status, thread.error = ThreadStatus.failed, "the Discord bot was removed from the settings"
-        db.session.commit()
-        return {"skipped": "no bot"}
-
     def record(status: ThreadStatus, error: str) -> None:
         thread.status, thread.error = status, error
+
+    token = _token_or_failed(room, record)
+    if token is None:
+        return {"skipped": "no bot"}
 
     if thread.message_id is None:
         if thread.message_tried_at is None:
@@ -358,6 +356,15 @@ def teams_text(room: PlanningRoom, thread: PlanningThread) -> str:
     return "\n".join(lines)
 
 
+def _token_or_failed(room: PlanningRoom, record: Callable[[ThreadStatus, str], None]) -> str | None:
+    """The workspace's bot token; without one (the bot was removed meanwhile) the step is recorded failed."""
+    token = _token(room.workspace_id)
+    if token is None:
+        record(ThreadStatus.failed, "the Discord bot was removed from the settings")
+        db.session.commit()
+    return token
+
+
 @outbox.handler(TEAMS_EFFECT, outside=True)
 def post_teams(effect: OutboxEffect) -> dict[str, Any]:
     """Post the latest saved teams in the thread, once per save (a save seen while an older post ran makes a new
@@ -376,14 +383,12 @@ def post_teams(effect: OutboxEffect) -> dict[str, Any]:
         db.session.commit()
     elif thread.teams_status is ThreadStatus.unknown:
         return {"skipped": "this save's post may have arrived; not posted again"}
-    token = _token(room.workspace_id)
-    if token is None:
-        thread.teams_status, thread.teams_error = ThreadStatus.failed, "the Discord bot was removed from the settings"
-        db.session.commit()
-        return {"skipped": "no bot"}
-
     def record(status: ThreadStatus, error: str) -> None:
         thread.teams_status, thread.teams_error = status, error
+
+    token = _token_or_failed(room, record)
+    if token is None:
+        return {"skipped": "no bot"}
 
     answer = call(token, "POST", f"/channels/{thread.thread_id}/messages",
                   _message(teams_text(room, thread), f"{thread.nonce}t{thread.teams_round}"))
