@@ -37,6 +37,7 @@ LAYERS = {
     "webapp.outbox": PLATFORM,
     "webapp.webhooks": PLATFORM,
     "webapp.notify": PLATFORM,
+    "webapp.governance": PLATFORM,
     "webapp.config": CORE,
     "webapp.extensions": CORE,
     "webapp.errors": CORE,

@@ -115,10 +115,11 @@ def _register_privacy_hooks() -> None:
     """Each flow tells "Download my data" / "Delete my account" what it holds about a member."""
     from webapp.accounts import privacy
     from webapp.gamenight.privacy import HOOK as gamenight_hook
+    from webapp.governance.privacy import HOOK as governance_hook
     from webapp.processes.privacy import HOOK as processes_hook
     from webapp.worlds.privacy import HOOK as worlds_hook
 
-    for hook in (processes_hook, worlds_hook, gamenight_hook):
+    for hook in (governance_hook, processes_hook, worlds_hook, gamenight_hook):
         privacy.register(hook)
 
 

@@ -133,6 +133,48 @@ class Promotion(ABC, Generic[Result]):
         """The preview token of what the dialog shows now."""
         return self.token.sign(self.source(), self.seen_now())
 
+    # What governance (approvals, schedules: webapp/governance) needs to keep a promotion for later; a flow that
+    # registers in FLOWS gives all four.
+    flow: ClassVar[str]  # the name it registers under in FLOWS
+
+    def source_key(self) -> str:
+        """What is promoted, whatever the target ("version:12", "project:5"): one open request per key."""
+        raise NotImplementedError
+
+    def title(self) -> str:
+        """The promotion in a few words, for lists and messages: "Support bot v7 → production"."""
+        raise NotImplementedError
+
+    def policy_subjects(self) -> list[str]:
+        """The approval policies that may govern it, most specific first (`governance.models` subjects)."""
+        raise NotImplementedError
+
+    def links(self) -> dict[str, int]:
+        """The row it belongs to, as governance rows' columns: {"process_id": 3} or {"build_project_id": 5}."""
+        raise NotImplementedError
+
+    def check_requester(self) -> None:
+        """Refuse (403) when `actor` may promote but not ask others to approve this promotion."""
+
+
+@dataclass(frozen=True)
+class Flow:
+    """A flow as governance drives it: `reopen(actor, source)` is the flow's `promote` up to `confirm` (role,
+    tenancy, locks, state: the same 403/404/409s), giving the locked `Promotion` for a `source()` kept in a
+    row; `preview(actor, source)` is the dialog's preview now (a 409's details, a stale row's fresh diff)."""
+
+    name: str
+    reopen: Callable[[Any, Any, str], Promotion[Any]]  # (actor, source, change_notes)
+    preview: Callable[[Any, Any], Preview]
+
+
+FLOWS: dict[str, Flow] = {}
+
+
+def register(flow: Flow) -> Flow:
+    FLOWS[flow.name] = flow
+    return flow
+
 
 def confirm(promotion: Promotion[Result], preview_token: str | None) -> Result:
     """Check the dialog's token, write, commit, and run what follows the commit — the same for every flow.

@@ -17,6 +17,7 @@ from webapp.accounts.services import Actor
 from webapp.audit import services as audit
 from webapp.errors import Conflict, Invalid
 from webapp.extensions import db, utcnow
+from webapp.governance.models import WORKSPACE_SUBJECT, process_subject
 from webapp.outbox import services as outbox
 from webapp.processes import cache
 from webapp.processes.diff import Diff, diff_documents
@@ -30,7 +31,7 @@ from webapp.processes.documents import (
 from webapp.processes.models import ProcessVersion, VersionStatus
 from webapp.processes.serving import schema_errors
 from webapp.processes.validation import NO_REMOTE_SCHEMAS
-from webapp.promotion import PreviewChanged, PreviewToken, Promotion, confirm
+from webapp.promotion import Flow, PreviewChanged, PreviewToken, Promotion, confirm, register
 from webapp.webhooks import services as webhooks
 
 PROMOTE = (Role.promoter, "promote")
@@ -97,6 +98,7 @@ class VersionPromotion(Promotion[Promoted]):
     token = PreviewToken(salt="promotion-preview", other_source="This preview token belongs to another version.")
     changed = ProductionChanged
     outcome_unknown = "it may or may not have been saved; open the process's history to see before trying again."
+    flow = "process"
 
     def __init__(self, actor: Actor, source: ProcessVersion, current: ProcessVersion | None,
                  change_notes: str = "") -> None:
@@ -111,6 +113,19 @@ class VersionPromotion(Promotion[Promoted]):
 
     def fresh_preview(self) -> Preview:
         return promotion_preview(self.actor, self.version_id)
+
+    def source_key(self) -> str:
+        return f"version:{self.version_id}"
+
+    def title(self) -> str:
+        name, number = self.version.process.name, self.version.number
+        return f"{name}: roll back to v{number}" if self.version.is_production else f"{name} v{number} → production"
+
+    def policy_subjects(self) -> list[str]:
+        return [process_subject(self.version.process_id), WORKSPACE_SUBJECT]
+
+    def links(self) -> dict[str, int]:
+        return {"process_id": self.version.process_id}
 
     def check(self) -> None:
         # Here as well as in `promote`: every path that confirms a version promotion (a scheduled one, an
@@ -198,13 +213,21 @@ def promote(actor: Actor, version_id: int, change_notes: str = "", preview_token
     preview showed, or `ProductionChanged` carries the fresh preview. Cache invalidation and
     webhooks run after commit through the outbox.
     """
+    return confirm(reopen(actor, version_id, change_notes), preview_token)
+
+
+def reopen(actor: Actor, version_id: int, change_notes: str = "") -> VersionPromotion:
+    """`promote` up to the engine's confirm: role, tenancy, the process's lock, a promotable source."""
     actor.require(*PROMOTE)
     source = get_version(actor, version_id)
     lock_process(source.process_id)  # serialises promotions (and archiving) of one process (PostgreSQL)
     db.session.refresh(source)
     _require_promotable(source)
     current = current_production(source.process_id, for_update=True)
-    return confirm(VersionPromotion(actor, source, current, change_notes), preview_token)
+    return VersionPromotion(actor, source, current, change_notes)
+
+
+FLOW = register(Flow("process", reopen=reopen, preview=promotion_preview))
 
 
 @outbox.handler("cache.invalidate_process")

@@ -14,13 +14,15 @@ from typing import Any, NoReturn
 
 from sqlalchemy import delete, func, select, update
 
+from webapp.accounts.models import Role
 from webapp.accounts.services import Actor
 from webapp.audit import services as audit
-from webapp.errors import Conflict, NotFound
+from webapp.errors import Conflict, Forbidden, NotFound
 from webapp.extensions import db, utcnow
+from webapp.governance.models import WORKSPACE_SUBJECT, WORLDS_SUBJECT
 from webapp.outbox import services as outbox
 from webapp.outbox.models import OutboxEffect
-from webapp.promotion import PreviewChanged, PreviewToken, Promotion, confirm
+from webapp.promotion import Flow, PreviewChanged, PreviewToken, Promotion, confirm, register
 from webapp.webhooks import services as webhooks
 from webapp.worlds import announcements
 from webapp.worlds.design import ExitConflict
@@ -176,6 +178,7 @@ class AreaPromotion(Promotion[WorldPromotion]):
                          other_source="This preview token belongs to another project, room or direction.")
     changed = WorldChanged
     outcome_unknown = "it may or may not have been saved; open the build to see whether it is live before trying again."
+    flow = "world"
 
     def __init__(self, actor: Actor, project: BuildProject, connection: Room, entry: Room,
                  direction: Direction) -> None:
@@ -192,6 +195,22 @@ class AreaPromotion(Promotion[WorldPromotion]):
 
     def fresh_preview(self) -> WorldPreview:
         return promotion_preview(self.actor, self.ids[0], self.ids[1], self.direction.name)
+
+    def source_key(self) -> str:
+        return f"project:{self.ids[0]}"
+
+    def title(self) -> str:
+        return f"{self.project.name} → live, {where(self.direction)} {self.connection.name}"
+
+    def policy_subjects(self) -> list[str]:
+        return [WORLDS_SUBJECT, WORKSPACE_SUBJECT]
+
+    def links(self) -> dict[str, int]:
+        return {"build_project_id": self.ids[0]}
+
+    def check_requester(self) -> None:
+        if not (self.actor.can(Role.admin) or self.project.owner_id == self.actor.user_id):
+            raise Forbidden("Only the build project's owner (or an admin) may request its promotion.")
 
     def check(self) -> None:
         conflicts = _conflicts(self.project, self.connection, self.entry, self.direction)
@@ -217,6 +236,13 @@ def promote(actor: Actor, project_id: int, connection_room_id: int, direction_te
     `WorldChanged` carries the fresh preview. Two promotions into one room serialise on its row lock
     (PostgreSQL) or on the unique exit names; the loser gets a 409.
     """
+    return confirm(reopen(actor, [project_id, connection_room_id, direction_text]), preview_token)
+
+
+def reopen(actor: Actor, source: list[Any], change_notes: str = "") -> AreaPromotion:
+    """`promote` up to the engine's confirm, for a `source()` ([project id, connection room id, direction]):
+    role, tenancy, the project's and the connection room's locks, a promotable project."""
+    project_id, connection_room_id, direction_text = source
     actor.require(*PROMOTE)
     project = get_project(actor, project_id, for_update=True)
     require_transition(project, "promote")
@@ -228,7 +254,11 @@ def promote(actor: Actor, project_id: int, connection_room_id: int, direction_te
     if connection is None:  # an admin removed it meanwhile
         raise NotFound(f"No room {connection_room_id} in this workspace any more.")
     entry = _sandbox_entry(project)
-    return confirm(AreaPromotion(actor, project, connection, entry, direction), preview_token)
+    return AreaPromotion(actor, project, connection, entry, direction)
+
+
+FLOW = register(Flow("world", reopen=reopen,
+                     preview=lambda actor, source: promotion_preview(actor, source[0], source[1], source[2])))
 
 
 def _write_promotion(actor: Actor, project: BuildProject, connection: Room, entry: Room,
