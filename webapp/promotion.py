@@ -133,25 +133,28 @@ class Promotion(ABC, Generic[Result]):
         """The preview token of what the dialog shows now."""
         return self.token.sign(self.source(), self.seen_now())
 
-    # What governance (approvals, schedules: webapp/governance) needs to keep a promotion for later; a flow that
-    # registers in FLOWS gives all four.
+
+class GovernedPromotion(Promotion[Result]):
+    """A promotion that governance (approvals, schedules: webapp/governance) may keep for later: the flows that
+    register in FLOWS build these."""
+
     flow: ClassVar[str]  # the name it registers under in FLOWS
 
+    @abstractmethod
     def source_key(self) -> str:
         """What is promoted, whatever the target ("version:12", "project:5"): one open request per key."""
-        raise NotImplementedError
 
+    @abstractmethod
     def title(self) -> str:
         """The promotion in a few words, for lists and messages: "Support bot v7 → production"."""
-        raise NotImplementedError
 
+    @abstractmethod
     def policy_subjects(self) -> list[str]:
         """The approval policies that may govern it, most specific first (`governance.models` subjects)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def links(self) -> dict[str, int]:
         """The row it belongs to, as governance rows' columns: {"process_id": 3} or {"build_project_id": 5}."""
-        raise NotImplementedError
 
     def check_requester(self) -> None:
         """Refuse (403) when `actor` may promote but not ask others to approve this promotion."""
@@ -164,7 +167,7 @@ class Flow:
     row; `preview(actor, source)` is the dialog's preview now (a 409's details, a stale row's fresh diff)."""
 
     name: str
-    reopen: Callable[[Any, Any, str], Promotion[Any]]  # (actor, source, change_notes)
+    reopen: Callable[[Any, Any, str], GovernedPromotion[Any]]  # (actor, source, change_notes)
     preview: Callable[[Any, Any], Preview]
 
 

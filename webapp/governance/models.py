@@ -53,6 +53,23 @@ class ApprovalPolicy(db.Model):
     updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
 
 
+class KeptPromotion:
+    """The columns a request and a schedule share: which flow and source, what the dialog saw, and the row the
+    promotion belongs to (for the process page and the build page; the row goes with it)."""
+
+    id: Mapped[IntPk]
+    workspace_id: Mapped[WorkspaceId] = mapped_column(index=True)
+    flow: Mapped[str] = mapped_column(String(16))
+    source: Mapped[Any] = mapped_column(JSON)  # the flow's Promotion.source()
+    source_key: Mapped[str] = mapped_column(String(64))
+    seen: Mapped[Any] = mapped_column(JSON)  # the flow's Promotion.seen_now() when the dialog was opened
+    title: Mapped[str] = mapped_column(String(255))  # "Support bot v7 → production", for lists and messages
+    change_notes: Mapped[str] = mapped_column(Text, default="")
+    process_id: Mapped[int | None] = mapped_column(ForeignKey("processes.id", ondelete="CASCADE"), index=True)
+    build_project_id: Mapped[int | None] = mapped_column(ForeignKey("build_projects.id", ondelete="CASCADE"),
+                                                         index=True)
+
+
 class RequestState(enum.StrEnum):
     open = "open"  # waiting for approvals
     approved = "approved"  # enough approvals; waiting to be applied
@@ -65,7 +82,7 @@ class RequestState(enum.StrEnum):
 LIVE_REQUEST_STATES = ("open", "approved")
 
 
-class PromotionRequest(db.Model):
+class PromotionRequest(KeptPromotion, db.Model):
     """A promotion somebody asked for, bound to the preview they saw (`seen`, `diff_hash`)."""
 
     __tablename__ = "promotion_requests"
@@ -79,15 +96,7 @@ class PromotionRequest(db.Model):
                         name="required_approvals_range"),
     )
 
-    id: Mapped[IntPk]
-    workspace_id: Mapped[WorkspaceId] = mapped_column(index=True)
-    flow: Mapped[str] = mapped_column(String(16))
-    source: Mapped[Any] = mapped_column(JSON)  # the flow's Promotion.source()
-    source_key: Mapped[str] = mapped_column(String(64))
-    seen: Mapped[Any] = mapped_column(JSON)  # the flow's Promotion.seen_now() when the dialog was opened
     diff_hash: Mapped[str] = mapped_column(String(64))  # sha256 of the preview's JSON the requester saw
-    title: Mapped[str] = mapped_column(String(255))  # "Support bot v7 → production", for lists and messages
-    change_notes: Mapped[str] = mapped_column(Text, default="")
     # The policy as it was when asked: a later policy change does not move the goalposts of an open request.
     required_approvals: Mapped[int] = mapped_column()
     approver_role: Mapped[Role] = mapped_column(Enum(Role, native_enum=False, length=16, validate_strings=True))
@@ -102,10 +111,6 @@ class PromotionRequest(db.Model):
     applied_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     # What the flow's promotion answered when it applied (e.g. {"version": 8}); what made it stale.
     outcome: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-    # For the process page and the build page, and so the request goes with what it promotes.
-    process_id: Mapped[int | None] = mapped_column(ForeignKey("processes.id", ondelete="CASCADE"), index=True)
-    build_project_id: Mapped[int | None] = mapped_column(ForeignKey("build_projects.id", ondelete="CASCADE"),
-                                                         index=True)
 
     decisions: Mapped[list[Approval]] = relationship(back_populates="request", order_by="Approval.id",
                                                      cascade="all, delete-orphan")
@@ -143,7 +148,7 @@ class ScheduleState(enum.StrEnum):
     failed = "failed"  # the flow refused at fire time for another reason (archived, not promotable)
 
 
-class ScheduledPromotion(db.Model):
+class ScheduledPromotion(KeptPromotion, db.Model):
     """A promotion that applies itself at `run_at` (UTC; chosen in the workspace's zone), never before it,
     never twice, never after `deadline_at`."""
 
@@ -157,14 +162,6 @@ class ScheduledPromotion(db.Model):
         CheckConstraint("deadline_at >= run_at", name="deadline_after_run"),
     )
 
-    id: Mapped[IntPk]
-    workspace_id: Mapped[WorkspaceId] = mapped_column(index=True)
-    flow: Mapped[str] = mapped_column(String(16))
-    source: Mapped[Any] = mapped_column(JSON)
-    source_key: Mapped[str] = mapped_column(String(64))
-    seen: Mapped[Any] = mapped_column(JSON)
-    title: Mapped[str] = mapped_column(String(255))
-    change_notes: Mapped[str] = mapped_column(Text, default="")
     request_id: Mapped[int | None] = mapped_column(ForeignKey("promotion_requests.id", ondelete="CASCADE"))
     run_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     deadline_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -176,9 +173,6 @@ class ScheduledPromotion(db.Model):
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     cancelled_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     outcome: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-    process_id: Mapped[int | None] = mapped_column(ForeignKey("processes.id", ondelete="CASCADE"), index=True)
-    build_project_id: Mapped[int | None] = mapped_column(ForeignKey("build_projects.id", ondelete="CASCADE"),
-                                                         index=True)
 
 
 class ReviewSubscription(db.Model):

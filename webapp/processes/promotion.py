@@ -31,7 +31,7 @@ from webapp.processes.documents import (
 from webapp.processes.models import ProcessVersion, VersionStatus
 from webapp.processes.serving import schema_errors
 from webapp.processes.validation import NO_REMOTE_SCHEMAS
-from webapp.promotion import Flow, PreviewChanged, PreviewToken, Promotion, confirm, register
+from webapp.promotion import Flow, GovernedPromotion, PreviewChanged, PreviewToken, confirm, register
 from webapp.webhooks import services as webhooks
 
 PROMOTE = (Role.promoter, "promote")
@@ -92,7 +92,7 @@ class Promoted:
                 "cache_invalidated": self.cache_entries}
 
 
-class VersionPromotion(Promotion[Promoted]):
+class VersionPromotion(GovernedPromotion[Promoted]):
     """`source` over `current` (the production version the dialog showed, or None before the first one)."""
 
     token = PreviewToken(salt="promotion-preview", other_source="This preview token belongs to another version.")

@@ -22,7 +22,7 @@ from webapp.extensions import db, utcnow
 from webapp.governance.models import WORKSPACE_SUBJECT, WORLDS_SUBJECT
 from webapp.outbox import services as outbox
 from webapp.outbox.models import OutboxEffect
-from webapp.promotion import Flow, PreviewChanged, PreviewToken, Promotion, confirm, register
+from webapp.promotion import Flow, GovernedPromotion, PreviewChanged, PreviewToken, confirm, register
 from webapp.webhooks import services as webhooks
 from webapp.worlds import announcements
 from webapp.worlds.design import ExitConflict
@@ -170,7 +170,7 @@ def promoted_message(name: str, rooms: int, direction: Direction, connection: Ro
             f"{connection.name}.")
 
 
-class AreaPromotion(Promotion[WorldPromotion]):
+class AreaPromotion(GovernedPromotion[WorldPromotion]):
     """A built area into the live world at `connection`, `direction` (webapp/promotion.py drives it). The dialog
     signs which project, room and direction it previews and the exits it saw around the two rooms."""
 
