@@ -9,12 +9,13 @@ same `flask --app wsgi worker` code from the command line on, its app created af
 
 from __future__ import annotations
 
+import contextlib
+import faulthandler
 import functools
 import multiprocessing
 import os
 import pkgutil
 import signal
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -45,6 +46,7 @@ def _flask(args: list[str], env: dict[str, str], log: str) -> None:
     os.dup2(out, 1)
     os.dup2(out, 2)
     os.close(out)
+    faulthandler.register(signal.SIGUSR1, all_threads=True)  # a hung process's stacks, to its log (see Forked.wait)
     sys.stdout = open(1, "w", buffering=1, closefd=False)  # noqa: SIM115 — the process's own stdout
     sys.stderr = open(2, "w", buffering=1, closefd=False)  # noqa: SIM115
     os.environ.clear()
@@ -59,10 +61,11 @@ def _flask(args: list[str], env: dict[str, str], log: str) -> None:
 class Forked:
     """The part of `subprocess.Popen` the tests use, for a process forked by the fork server."""
 
-    def __init__(self, process: multiprocessing.process.BaseProcess, name: str) -> None:
+    def __init__(self, process: multiprocessing.process.BaseProcess, name: str, log: Path) -> None:
         self._process = process
         self.pid = process.pid
         self.name = name
+        self.log = log
 
     def poll(self) -> int | None:
         return self._process.exitcode
@@ -70,7 +73,14 @@ class Forked:
     def wait(self, timeout: float | None = None) -> int:
         self._process.join(timeout)
         if (code := self._process.exitcode) is None:
-            raise subprocess.TimeoutExpired(self.name, timeout or 0)
+            # Still running: every thread's stack of it and its children (the work horse) into its log, then the
+            # log itself, so a hang says where it hangs.
+            for pid in [self.pid, *descendants(self.pid)]:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGUSR1)
+            time.sleep(1)
+            raise AssertionError(f"{self.name} still runs after {timeout} s; its log:\n"
+                                 + self.log.read_text(errors="replace")[-12000:])
         return code
 
 
@@ -122,10 +132,11 @@ class Workers:
 
     def _run(self, command: str, *args: str) -> Forked:
         name = f"{command}-{len(self.procs)}"
-        process = _fork_server().Process(target=_flask, args=([command, *args], self.env, str(self.logs / f"{name}.log")),
-                                       name=name, daemon=False)
+        log = self.logs / f"{name}.log"
+        process = _fork_server().Process(target=_flask, args=([command, *args], self.env, str(log)), name=name,
+                                         daemon=False)
         process.start()
-        proc = Forked(process, name)
+        proc = Forked(process, name, log)
         self.procs.append(proc)
         return proc
 

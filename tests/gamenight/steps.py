@@ -24,6 +24,12 @@ def soon(minutes: int = 20) -> dict[str, str]:
     return {"day": local.date().isoformat(), "start_time": local.strftime("%H:%M")}
 
 
+def tomorrow_at(clock: str) -> dict[str, str]:
+    """A start at `clock` (HH:MM) tomorrow in the workspace's zone: two of them share a local day at any hour the
+    suite runs (two `soon()`s straddle midnight in the evening's last half hour)."""
+    return {"day": (utcnow().astimezone(LJUBLJANA).date() + timedelta(days=1)).isoformat(), "start_time": clock}
+
+
 def job(campaign: Campaign, kind: JobKind) -> CampaignJob:
     return next(j for j in campaign.jobs if j.kind is kind)
 

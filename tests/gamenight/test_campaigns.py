@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from tests.gamenight.steps import soon
+from tests.gamenight.steps import soon, tomorrow_at
 from webapp.accounts.models import Workspace
 from webapp.errors import Conflict
 from webapp.gamenight import campaign_plans, campaigns
@@ -18,14 +18,14 @@ from webapp.gamenight.models import Campaign, CampaignJob, CampaignStatus, JobKi
 
 
 def test_second_campaign_the_same_local_day_is_a_409_and_cancelling_makes_room(db, promoter):
-    first, created = campaigns.create(promoter, CampaignChoices(**soon()))
+    first, created = campaigns.create(promoter, CampaignChoices(**tomorrow_at("20:00")))
     assert created
     with pytest.raises(Conflict) as caught:
-        campaigns.create(promoter, CampaignChoices(**soon(30)))
+        campaigns.create(promoter, CampaignChoices(**tomorrow_at("20:30")))
     assert caught.value.code == "already_promoted"
     assert db.session.scalar(select(func.count()).select_from(Campaign)) == 1
     campaigns.cancel(promoter, first.id)
-    again, created = campaigns.create(promoter, CampaignChoices(**soon(30)))
+    again, created = campaigns.create(promoter, CampaignChoices(**tomorrow_at("20:30")))
     assert created and again.id != first.id
 
 
@@ -89,15 +89,15 @@ def test_the_ready_check_runs_the_workspace_delay_after_the_start_call_on_dst_an
 
 
 def test_a_second_campaign_the_same_day_is_a_409_that_says_whether_the_first_can_still_be_cancelled(db, promoter):
-    first, _ = campaigns.create(promoter, CampaignChoices(**soon()))
+    first, _ = campaigns.create(promoter, CampaignChoices(**tomorrow_at("20:00")))
     with pytest.raises(Conflict) as caught:
-        campaigns.create(promoter, CampaignChoices(**soon(30)))
+        campaigns.create(promoter, CampaignChoices(**tomorrow_at("20:30")))
     assert "cancel it to promote another" in caught.value.message
     assert caught.value.details == {"campaign_id": first.id, "status": "scheduled"}
     first.status = CampaignStatus.sent  # the night is over: it cannot be cancelled any more
     db.session.commit()
     with pytest.raises(Conflict) as caught:
-        campaigns.create(promoter, CampaignChoices(**soon(30)))
+        campaigns.create(promoter, CampaignChoices(**tomorrow_at("20:30")))
     assert "cancel" not in caught.value.message and "it is over (sent)" in caught.value.message
     assert caught.value.details == {"campaign_id": first.id, "status": "sent"}
     with pytest.raises(Conflict):

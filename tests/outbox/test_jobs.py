@@ -478,3 +478,24 @@ def test_cancelling_a_campaign_whose_message_waits_for_a_retry_fails_it_and_ends
                                                               SendLog.status == "failed")).all() == [
             "the campaign was cancelled before another attempt"]
         assert campaign_runs.reconcile()["campaign_jobs_enqueued"] == 0
+
+
+def test_a_stopping_worker_ends_its_pubsub_thread_within_seconds_not_rqs_minute(redis):
+    """A worker listens for RQ's commands on a pubsub thread; stopping it (SIGTERM, the end of a --burst) waits for
+    that thread. When the thread has already read the unsubscription's answer it waits for a new subscription:
+    up to 60 s under RQ's own worker (what a loaded machine's burst workers hit), a second under ours."""
+    from rq import Queue
+
+    from tests.workers import wait_for
+    from webapp.outbox.worker import PromptWorker
+
+    worker = PromptWorker([Queue("default", connection=redis)], connection=redis)
+    worker.subscribe()
+    wait_for(lambda: worker.pubsub.subscribed, lambda: "never subscribed")
+    worker.pubsub.unsubscribe()  # the race's losing side, made certain: the thread sees the answer first…
+    wait_for(lambda: not worker.pubsub.subscribed, lambda: "never unsubscribed")
+    stopping = threading.Thread(target=worker.unsubscribe)  # …and only then is it told to stop
+    stopping.start()
+    stopping.join(10)  # a hang guard far above the second the thread sleeps at most
+    assert not stopping.is_alive() and not worker.pubsub_thread.is_alive()
+
