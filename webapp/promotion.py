@@ -139,6 +139,7 @@ class GovernedPromotion(Promotion[Result]):
     register in FLOWS build these."""
 
     flow: ClassVar[str]  # the name it registers under in FLOWS
+    actor: Any  # who promotes (webapp.accounts.services.Actor; the engine is below accounts)
 
     @abstractmethod
     def source_key(self) -> str:
@@ -179,17 +180,22 @@ def register(flow: Flow) -> Flow:
     return flow
 
 
-def confirm(promotion: Promotion[Result], preview_token: str | None) -> Result:
+def confirm(promotion: Promotion[Result], preview_token: str | None,
+            also: Callable[[Result], None] | None = None) -> Result:
     """Check the dialog's token, write, commit, and run what follows the commit — the same for every flow.
 
     Without a `preview_token` (scripts may send none) nothing is compared: the promotion goes over
-    whatever production is now."""
+    whatever production is now. `also(result)` writes what must commit with the promotion (governance: the
+    request it applies, its audit and webhook)."""
     if preview_token and not promotion.token.still_holds(preview_token, promotion.source(), promotion.seen_now()):
         changed_since_opened(promotion.changed, promotion.fresh_preview)
     promotion.check()
     outcome = NOTHING_CHANGED
     try:
         result = promotion.write()
+        if also is not None:
+            also(result)
+            db.session.flush()
         outcome = promotion.outcome_unknown
         db.session.commit()  # sent: from here a lost connection leaves the outcome unknown (rule 12)
     except DBAPIError as exc:

@@ -17,6 +17,7 @@ from webapp.accounts.services import Actor
 from webapp.audit import services as audit
 from webapp.errors import Conflict, Invalid
 from webapp.extensions import db, utcnow
+from webapp.governance import services as governance
 from webapp.governance.models import WORKSPACE_SUBJECT, process_subject
 from webapp.outbox import services as outbox
 from webapp.processes import cache
@@ -31,7 +32,7 @@ from webapp.processes.documents import (
 from webapp.processes.models import ProcessVersion, VersionStatus
 from webapp.processes.serving import schema_errors
 from webapp.processes.validation import NO_REMOTE_SCHEMAS
-from webapp.promotion import Flow, GovernedPromotion, PreviewChanged, PreviewToken, confirm, register
+from webapp.promotion import Flow, GovernedPromotion, PreviewChanged, PreviewToken, register
 from webapp.webhooks import services as webhooks
 
 PROMOTE = (Role.promoter, "promote")
@@ -206,14 +207,16 @@ def _require_promotable(version: ProcessVersion) -> None:
                        code="not_promotable")
 
 
-def promote(actor: Actor, version_id: int, change_notes: str = "", preview_token: str | None = None) -> Promoted:
+def promote(actor: Actor, version_id: int, change_notes: str = "", preview_token: str | None = None, *,
+            override_reason: str | None = None) -> Promoted:
     """Make a copy of `version_id` the ACTIVE production version, atomically.
 
     With a `preview_token` (the dialog always sends one) production must still be what the
     preview showed, or `ProductionChanged` carries the fresh preview. Cache invalidation and
-    webhooks run after commit through the outbox.
+    webhooks run after commit through the outbox. Where the approval policy requires approval it is refused
+    (`governance.confirm`) unless an admin gives an `override_reason`.
     """
-    return confirm(reopen(actor, version_id, change_notes), preview_token)
+    return governance.confirm(reopen(actor, version_id, change_notes), preview_token, override_reason=override_reason)
 
 
 def reopen(actor: Actor, version_id: int, change_notes: str = "") -> VersionPromotion:

@@ -19,10 +19,11 @@ from webapp.accounts.services import Actor
 from webapp.audit import services as audit
 from webapp.errors import Conflict, Forbidden, NotFound
 from webapp.extensions import db, utcnow
+from webapp.governance import services as governance
 from webapp.governance.models import WORKSPACE_SUBJECT, WORLDS_SUBJECT
 from webapp.outbox import services as outbox
 from webapp.outbox.models import OutboxEffect
-from webapp.promotion import Flow, GovernedPromotion, PreviewChanged, PreviewToken, confirm, register
+from webapp.promotion import Flow, GovernedPromotion, PreviewChanged, PreviewToken, register
 from webapp.webhooks import services as webhooks
 from webapp.worlds import announcements
 from webapp.worlds.design import ExitConflict
@@ -227,16 +228,18 @@ class AreaPromotion(GovernedPromotion[WorldPromotion]):
 
 
 def promote(actor: Actor, project_id: int, connection_room_id: int, direction_text: str,
-            preview_token: str | None = None) -> WorldPromotion:
+            preview_token: str | None = None, *, override_reason: str | None = None) -> WorldPromotion:
     """built → live, in one transaction: the sandbox rooms become live rooms (same ids, attributes and
     tags, less `sandbox`), the exit pair links the entry room to the connection room, the project
     records where it was connected. Anything failing rolls all of it back; the sandbox stays as it was.
 
     With a `preview_token` the exits around the two rooms must still be what the dialog showed, or
     `WorldChanged` carries the fresh preview. Two promotions into one room serialise on its row lock
-    (PostgreSQL) or on the unique exit names; the loser gets a 409.
+    (PostgreSQL) or on the unique exit names; the loser gets a 409. Where the approval policy requires approval
+    it is refused (`governance.confirm`) unless an admin gives an `override_reason`.
     """
-    return confirm(reopen(actor, [project_id, connection_room_id, direction_text]), preview_token)
+    return governance.confirm(reopen(actor, [project_id, connection_room_id, direction_text]), preview_token,
+                              override_reason=override_reason)
 
 
 def reopen(actor: Actor, source: list[Any], change_notes: str = "") -> AreaPromotion:
