@@ -278,9 +278,13 @@ def may_review(actor: Actor, row: PromotionRequest) -> str | None:
         return f"Approving this needs the {row.approver_role.name} role; your role here is {actor.role.name}."
     if actor.user_id is not None and actor.user_id == row.requested_by_id and not row.requester_may_approve:
         return "You asked for this promotion: someone else must review it."
-    if any(d.user_id == actor.user_id for d in row.decisions if actor.user_id is not None):
+    if reviewed(actor, row):
         return "You have reviewed this request already."
     return None
+
+
+def reviewed(actor: Actor, row: PromotionRequest) -> bool:
+    return actor.user_id is not None and any(d.user_id == actor.user_id for d in row.decisions)
 
 
 def _reopen_as_reviewed(actor: Actor, row: PromotionRequest) -> GovernedPromotion[Any]:
@@ -317,8 +321,9 @@ def decide(actor: Actor, request_id: int, decision: Decision, comment: str = "")
     row = get_request(actor, request_id, for_update=True)  # two approvers at once take turns here
     _require_state(row, RequestState.open, doing="be reviewed")
     if (why := may_review(actor, row)) is not None:
+        replay = reviewed(actor, row)  # the same member again
         db.session.rollback()
-        raise Forbidden(why) if "reviewed" not in why else Conflict(why, code="already_reviewed")
+        raise Conflict(why, code="already_reviewed", details={"request_id": request_id}) if replay else Forbidden(why)
     promotion = _reopen_as_reviewed(actor, row) if decision is Decision.approve else None
     row.decisions.append(Approval(user_id=actor.user_id, decision=decision, comment=(comment or "").strip()))
     if decision is Decision.reject:
