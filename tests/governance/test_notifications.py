@@ -6,6 +6,8 @@ event (`promotion.requested|approved|rejected|applied|stale`) that carries the r
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 from sqlalchemy import select, update
 
@@ -105,6 +107,32 @@ def test_a_second_worker_running_the_same_effect_tells_nobody_again(db, app, fac
     assert sum(len(keys) for keys in told(sink, team).values()) == 2
     assert {k for keys in told(sink, team).values() for k in keys} == {
         f"review:{request.id}:{team['admin'].user_id}", f"review:{request.id}:{team['bob'].user_id}"}
+
+
+def test_two_workers_running_the_job_at_the_same_moment_tell_each_reviewer_once(db, app, factories, team, sink):
+    """PostgreSQL, two threads with a session each, released together on one effect: the ledger's unique key
+    (claimed and committed before the send) lets exactly one of them send each message."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("two writers at once need PostgreSQL (SQLite serialises every writer)")
+    request = request_for(factories, team)
+    [effect] = notify_effects(db)
+    handle, start, answers = outbox.HANDLERS[NOTIFY_EFFECT], threading.Barrier(2), []
+
+    def work() -> None:
+        with app.app_context():
+            row = _db.session.get(OutboxEffect, effect.id)
+            start.wait(timeout=10)
+            answers.append(handle(row))
+            _db.session.remove()
+
+    threads = [threading.Thread(target=work) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert len(answers) == 2 and sum(a.get("sent", 0) for a in answers) == 2, answers
+    assert told(sink, team) == {"admin": [f"review:{request.id}:{team['admin'].user_id}"], "alice": [],
+                                "bob": [f"review:{request.id}:{team['bob'].user_id}"], "carol": [], "eve": []}
 
 
 def test_every_request_is_told_once_to_each_reviewer(db, worker, factories, team, sink):
