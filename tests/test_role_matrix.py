@@ -143,7 +143,7 @@ def acme(db, factories, redis):
               "instance_number": 0, "queue_name": "default", "registry_name": "queued", "per_page": 8,
               "order": "asc", "page": 1, "effect_id": 1, "token_id": 1, "endpoint_id": endpoint.id, "user_id": admin.user_id,
               "exit_id": live_exit.id, "feed_token": feed_token, "schedule_id": schedule.id,
-              "night_id": schedule.nights[-1].id}
+              "night_id": schedule.nights[-1].id, "request_id": 1}
     # Where an argument's name means something else on some routes: (rule prefix, argument) → value.
     special = {("/w/", "slug"): "acme", ("/builds/", "room_id"): project.rooms[0].id,
                ("/builds/<int:project_id>/unpromote", "project_id"): live_project.id,

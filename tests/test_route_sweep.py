@@ -12,7 +12,7 @@ from flask import request
 from sqlalchemy import event
 from werkzeug.datastructures import ImmutableMultiDict, MultiDict
 
-from tests.urlmap import BOT_URLS, one_of_everything, urls
+from tests.urlmap import is_bot_url, one_of_everything, urls
 from webapp import commands
 from webapp.extensions import db as _db
 
@@ -367,7 +367,7 @@ def test_no_route_answers_500_to_bad_input(app, auth, client, world, fields_read
         if rule.rule in SESSION_ENDERS:
             continue  # swept last: they end the session the others need
         for url in urls(rule.rule, world):
-            headers = serve_headers if url.startswith("/api/v1/serve/") else bot_headers if url in BOT_URLS \
+            headers = serve_headers if url.startswith("/api/v1/serve/") else bot_headers if is_bot_url(url) \
                 else api_headers
             for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
                 # Each bad query parameter alone too: one bad value must not hide the handling of another.
@@ -395,7 +395,7 @@ def _sweep(app: Any, world: dict, group: str, attempts: Callable[[str, str, dict
             continue  # they end the session the others need (the first sweep covers them)
         for url in urls(rule.rule, world):
             headers = {"Authorization": f"Bearer {world['key']}"} if url.startswith("/api/v1/serve/") else \
-                {"Authorization": f"Bearer {world['bot'] if url in BOT_URLS else world['token']}"}
+                {"Authorization": f"Bearer {world['bot'] if is_bot_url(url) else world['token']}"}
             for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
                 failures += [f"{method} {url} → {failure}" for failure in attempts(method, url, headers)]
     return failures

@@ -51,9 +51,12 @@ def known(factories):
     from webapp.webhooks import services as webhooks
 
     endpoint, _ = webhooks.create_endpoint(admin, "https://hooks.example/in")
+    from tests.urlmap import promotion_request
+
+    [request_id, _], [subject, *_] = promotion_request(factories, admin)
     return {"slug": process.slug, "version_id": draft.id, "project_id": factories.build_project(admin).id,
             "room_id": room.id, "schedule_id": weekly.id, "night_id": weekly.nights[-1].id,
-            "endpoint_id": endpoint.id}
+            "endpoint_id": endpoint.id, "request_id": request_id, "subject": subject}
 
 
 def token_for(operation, tokens) -> str | None:

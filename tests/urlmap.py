@@ -16,6 +16,11 @@ from webapp.webhooks import services as webhooks
 
 MISSING = 999_999_999  # an id nobody has
 BOT_URLS = ("/api/v1/link/confirm", "/api/v1/availability", "/api/v1/presence", "/api/v1/campaigns/answers")
+BOT_PREFIX = "/api/v1/bot/"  # the bots' routes that take an id (a promotion request's review)
+
+
+def is_bot_url(url: str) -> bool:
+    return url in BOT_URLS or url.startswith(BOT_PREFIX)
 
 
 def one_of_everything(db: Any, factories: Any, workspace: str = "Acme") -> dict[str, Any]:
@@ -72,9 +77,28 @@ def one_of_everything(db: Any, factories: Any, workspace: str = "Acme") -> dict[
     suggestion, _ = team_names.suggest(member, "Owls")
     ids["suggestion_id"] = [suggestion.id, MISSING]
     ids["day"] = [night_settings.local_today(night_settings.workspace(admin.workspace_id)).isoformat(), "2020-01-01", "someday"]
+    ids["request_id"], ids["subject"] = promotion_request(factories, admin)
     ws = night_settings.workspace(admin.workspace_id)
     return {"admin": admin, "slugs": [proc.slug, ws.slug, "no-such-process"], "ids": ids, "key": key,
             "token": token, "bot": night_settings.rotate_bot_token(admin)}
+
+
+def promotion_request(factories: Any, admin: Any) -> tuple[list[Any], list[Any]]:
+    """An open request to promote a version of a process of its own ("Reviewed", whose override policy asks for one
+    approval), so that the other processes promote as before; (request ids, policy subjects), each followed by ones
+    nobody has."""
+    from webapp.governance import services as governance
+    from webapp.processes import promotion
+
+    reviewed = factories.process(admin, "Reviewed")
+    factories.production(admin, reviewed, {"prompt": "one"})
+    candidate = factories.version(admin, reviewed, {"prompt": "two"})
+    subject = f"process:{reviewed.id}"
+    governance.set_policy(admin, subject, governance.PolicyCommand(required_approvals=1))
+    token = promotion.promotion_preview(admin, candidate.id).token
+    request = governance.request_promotion(admin, governance.RequestCommand(flow="process", source=candidate.id,
+                                                                            preview_token=token))
+    return [request.id, MISSING], [subject, "workspace", "worlds", f"process:{MISSING}", "galaxy"]
 
 
 def open_planning_room(db: Any, admin: Any, name: str) -> tuple[int, Any]:
@@ -113,6 +137,6 @@ def urls(rule: str, world: dict[str, Any]) -> list[str]:
 
 def api_headers(url: str, world: dict[str, Any]) -> dict[str, str]:
     """The bearer a client of `url` sends: the environment key, the bot token or the personal access token."""
-    bearer = world["key"] if url.startswith("/api/v1/serve/") else world["bot"] if url in BOT_URLS or \
+    bearer = world["key"] if url.startswith("/api/v1/serve/") else world["bot"] if is_bot_url(url) or \
         url.startswith("/api/v1/planning/") else world["token"]
     return {"Authorization": f"Bearer {bearer}"}

@@ -21,9 +21,11 @@ PUBLIC = ("gamenight.availability", "gamenight.calendar")
 
 
 def _a_objects(world: dict) -> dict:
-    """Only the ids and slugs A really has (not the ones nobody has)."""
-    return world | {"slugs": world["slugs"][:2],
-                    "ids": {name: [v for v in values if v != MISSING] for name, values in world["ids"].items()}}
+    """Only the ids and slugs A really has (not the ones nobody has). Of the approval-policy subjects only A's
+    process names an object of A: `workspace` and `worlds` name whichever workspace asks."""
+    ids = {name: [v for v in values if v != MISSING] for name, values in world["ids"].items()}
+    ids["subject"] = ids["subject"][:1]
+    return world | {"slugs": world["slugs"][:2], "ids": ids}
 
 
 @pytest.fixture

@@ -1,9 +1,10 @@
-"""Game nights over JSON: the bots' API (workspace bot token: link, availability, presence), campaigns
-(personal access token, promoter role) and the planning room (either)."""
+"""Game nights over JSON: the bots' API (workspace bot token: link, availability, presence, reviewing promotion
+requests for a linked member), campaigns (personal access token, promoter role) and the planning room (either)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import date as date_
 from datetime import datetime
 from typing import Any, TypeVar
@@ -11,9 +12,12 @@ from typing import Any, TypeVar
 from flask import Response, jsonify, request
 from pydantic import BaseModel, ConfigDict, Field
 
+from webapp.accounts import services as accounts
 from webapp.accounts.context import api_actor, bearer_token
+from webapp.accounts.models import User
 from webapp.apiblueprint import bp
-from webapp.commands import Command, from_json, from_query
+from webapp.commands import Command, Text, from_json, from_query
+from webapp.extensions import db
 from webapp.gamenight import (
     availability,
     campaign_answers,
@@ -27,6 +31,9 @@ from webapp.gamenight import (
     teams,
 )
 from webapp.gamenight.models import Answer, Status
+from webapp.governance import api as governance_api
+from webapp.governance import services as governance
+from webapp.governance.models import Decision
 from webapp.openapi import Auth, documented
 
 
@@ -90,6 +97,53 @@ def report_presence() -> Response:
     command = from_json(presence.PresenceCommand)
     snapshot = presence.report(workspace_id, command.source, command.present)
     return jsonify({"source": snapshot.source, "count": len(snapshot.present), "seen_at": snapshot.seen_at.isoformat()})
+
+
+# -- promotion reviews from chat (bot token + the member's linked identity) ------------------------
+
+
+class BotReview(players.ChatIdentity):
+    """Who reviews (the member linked to `channel` + `external_id`) and why."""
+
+    comment: Text = Field("", description="Kept in the request's history and the audit log.")
+
+
+def _bot_decide(request_id: int, decision: Decision) -> Response:
+    """The dashboard's rules, for the member behind a linked chat identity: their role, the policy's approver
+    role, never their own request unless the policy allows it, once per member (a replay is 409)."""
+    workspace_id = night_settings.bot_workspace(bearer_token())
+    governance.get_request(accounts.system_actor(workspace_id, "bot"), request_id)  # 404 whatever the body
+    command = from_json(BotReview)
+    user = db.session.get(User, players.member_for_identity(workspace_id, command))
+    reviewer = replace(accounts.actor_for_user(user, workspace_id),
+                       label=f"{user.email} via bot ({command.channel.value})")
+    row = governance.decide(reviewer, request_id, decision, command.comment)
+    return jsonify(governance_api.request_out(reviewer, row))
+
+
+_BOT_REVIEW = {200: governance_api.RequestOut,
+               403: "the linked member's role is below the policy's approver role, or they asked for this "
+                    "promotion and the policy does not let requesters approve",
+               404: "no such request in the bot's workspace, or nobody linked this identity (`not_linked`)",
+               409: "the member reviewed it already (`already_reviewed`), it is not open (`request_not_open`), or "
+                    "production changed after the request (`request_stale`, `details` is the fresh preview)"}
+
+
+@bp.post("/bot/promotion-requests/<int:request_id>/approve")
+@documented("Approve a promotion request for the member behind a chat identity", body=BotReview, auth="bot",
+            responses=_BOT_REVIEW)
+def bot_approve_request(request_id: int) -> Response:
+    """`{"channel", "external_id", "comment"?}` → 200 the request, as `POST /promotion-requests/<id>/approve`
+    answers the member."""
+    return _bot_decide(request_id, Decision.approve)
+
+
+@bp.post("/bot/promotion-requests/<int:request_id>/reject")
+@documented("Reject a promotion request for the member behind a chat identity", body=BotReview, auth="bot",
+            responses=_BOT_REVIEW)
+def bot_reject_request(request_id: int) -> Response:
+    """`{"channel", "external_id", "comment"?}` → 200 the request."""
+    return _bot_decide(request_id, Decision.reject)
 
 
 # -- campaigns (personal access token, promoter) -------------------------------------------------

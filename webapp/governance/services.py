@@ -28,7 +28,7 @@ from sqlalchemy.exc import IntegrityError
 from webapp.accounts.models import Membership, Role, User, Workspace
 from webapp.accounts.services import Actor
 from webapp.audit import services as audit
-from webapp.commands import Command, Line, Text, whole
+from webapp.commands import Command, Flag, Line, Text, whole
 from webapp.errors import Conflict, Forbidden, Invalid, NotFound
 from webapp.extensions import db, utcnow
 from webapp.governance.models import (
@@ -74,7 +74,7 @@ class Policy:
 class PolicyCommand(Command):
     required_approvals: whole(0, 3) = 0
     approver_role: Literal["promoter", "admin"] = "promoter"
-    requester_may_approve: bool = False
+    requester_may_approve: Flag = False
 
 
 def _policy(row: ApprovalPolicy) -> Policy:
@@ -89,7 +89,7 @@ def policy_for(workspace_id: int, subjects: Sequence[str]) -> Policy:
     return next((_policy(rows[s]) for s in subjects if s in rows), Policy())
 
 
-def _check_subject(actor: Actor, subject: str) -> int | None:
+def check_subject(actor: Actor, subject: str) -> int | None:
     """The process id of a `process:<id>` subject of this workspace (404 otherwise); None for the others."""
     if subject in (WORKSPACE_SUBJECT, WORLDS_SUBJECT):
         return None
@@ -111,7 +111,7 @@ def policies(actor: Actor) -> dict[str, Policy]:
 def set_policy(actor: Actor, subject: str, command: PolicyCommand) -> Policy:
     """An admin sets the policy of `subject`. A request already open keeps the policy it was asked under."""
     actor.require(Role.admin, "set approval policies")
-    process_id = _check_subject(actor, subject)
+    process_id = check_subject(actor, subject)
     row = db.session.scalar(select(ApprovalPolicy).where(ApprovalPolicy.workspace_id == actor.workspace_id,
                                                          ApprovalPolicy.subject == subject))
     if row is None:
@@ -129,7 +129,7 @@ def set_policy(actor: Actor, subject: str, command: PolicyCommand) -> Policy:
 def clear_policy(actor: Actor, subject: str) -> None:
     """An override goes: the process (or world builds) follows the workspace's policy again."""
     actor.require(Role.admin, "set approval policies")
-    _check_subject(actor, subject)
+    check_subject(actor, subject)
     if subject == WORKSPACE_SUBJECT:
         raise Invalid("The workspace's policy can be set to 0 approvals, not removed.")
     row = db.session.scalar(select(ApprovalPolicy).where(ApprovalPolicy.workspace_id == actor.workspace_id,
@@ -196,7 +196,7 @@ class RequestCommand(Command):
     source: Any  # the flow's source: a version id, or [project id, connection room id, direction]
     preview_token: Line = ""
     change_notes: Text = ""
-    apply_when_approved: bool = False
+    apply_when_approved: Flag = False
 
 
 def fingerprint(preview: Preview) -> str:
@@ -259,7 +259,9 @@ def _already_open(actor: Actor, flow: str, source_key: str) -> Conflict:
 def get_request(actor: Actor, request_id: int, *, for_update: bool = False) -> PromotionRequest:
     query = select(PromotionRequest).where(PromotionRequest.id == request_id,
                                            PromotionRequest.workspace_id == actor.workspace_id)
-    row = db.session.scalar(query.with_for_update() if for_update else query)
+    # Locked, read again: a caller may have loaded the row before (the API's 404 check before the body).
+    row = db.session.scalar(query.with_for_update().execution_options(populate_existing=True) if for_update
+                            else query)
     if row is None:
         raise NotFound(f"No promotion request {request_id} in this workspace.")
     return row
@@ -408,6 +410,14 @@ def waiting(actor: Actor) -> list[PromotionRequest]:
         select(PromotionRequest).where(PromotionRequest.workspace_id == actor.workspace_id,
                                        PromotionRequest.state.in_([RequestState.open, RequestState.approved]))
         .order_by(PromotionRequest.created_at, PromotionRequest.id)))
+
+
+def listing(actor: Actor, states: Sequence[RequestState] = (), limit: int = 50) -> list[PromotionRequest]:
+    """The workspace's requests in `states` (every state when empty), newest first (the API's list)."""
+    query = select(PromotionRequest).where(PromotionRequest.workspace_id == actor.workspace_id)
+    if states:
+        query = query.where(PromotionRequest.state.in_(list(states)))
+    return list(db.session.scalars(query.order_by(PromotionRequest.id.desc()).limit(limit)))
 
 
 def waiting_for(actor: Actor) -> int:

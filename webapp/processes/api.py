@@ -144,8 +144,9 @@ class PromotionOut(BaseModel):
 
 
 _ETAG = {"ETag": "The version's tag: send it back as If-None-Match to get a 304 while it is still served."}
-_PROMOTION_REFUSED = "not promotable (`not_promotable`), or production changed since the preview " \
-                     "(`production_changed`, `details` = the fresh preview)"
+_PROMOTION_REFUSED = "not promotable (`not_promotable`), production changed since the preview " \
+                     "(`production_changed`, `details` = the fresh preview), or the approval policy requires " \
+                     "approval (`approval_required`, `details` = the policy: request the promotion instead)"
 
 # -- serving (environment keys) -----------------------------------------------------------------------
 
@@ -294,10 +295,13 @@ def promotion_preview(version_id: int) -> Response:
 @bp.post("/versions/<int:version_id>/promote")
 @documented("Promote a version to production (or roll back to it)", body=PromoteVersion,
             responses={201: PromotionOut, 409: _PROMOTION_REFUSED,
+                       403: "the role is below promoter, or an `override_reason` from someone not an admin",
+                       422: "an `override_reason` that is empty",
                        503: "the database failed; the message says whether anything was saved"})
 def promote(version_id: int) -> tuple[Response, int]:
     actor = api_actor()
     actor.require(*promotion.PROMOTE)
     command = from_json(PromoteVersion)
-    result = promotion.promote(actor, version_id, command.change_notes or "", command.preview_token or None)
+    result = promotion.promote(actor, version_id, command.change_notes or "", command.preview_token or None,
+                               override_reason=command.override_reason)
     return jsonify(result.as_json()), 201

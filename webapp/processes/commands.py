@@ -52,6 +52,8 @@ class PromoteVersion(Command):
     change_notes: Text | None = Field(None, description="Defaults to the source's notes (or 'Rollback to vN').")
     preview_token: Line | None = Field(None, description="From the promotion preview: production must still be "
                                                          "what it showed, or the answer is 409 production_changed.")
+    override_reason: Line | None = Field(None, description="Admins only, where the approval policy requires "
+                                                           "approval: apply without it, saying why (audited).")
 
 
 class CompareVersions(Command):

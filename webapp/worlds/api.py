@@ -261,16 +261,20 @@ def build_promotion_preview(project_id: int) -> Response:
 @bp.post("/builds/<int:project_id>/promote")
 @documented("Promote a built area into the live world", body=PromoteBuild, body_required=True, responses={
     200: PromotedOut, 409: "an exit is taken (`exit_conflict`, `details.conflicts`), the world changed since the "
-                           "preview (`world_changed`, `details` is the fresh preview) or the project is not built",
+                           "preview (`world_changed`, `details` is the fresh preview), the project is not built, "
+                           "or the approval policy requires approval (`approval_required`, `details` = the "
+                           "policy: request the promotion instead)",
+    403: "the role is too low, or an `override_reason` from someone not an admin",
+    422: "an `override_reason` that is empty",
     503: "the database failed; the message says whether anything was saved"})
 def promote_build(project_id: int) -> Response:
-    """`{"connection_room_id", "connection_direction", "preview_token"?}` → 200
+    """`{"connection_room_id", "connection_direction", "preview_token"?, "override_reason"?}` → 200
     `{"status": "live", "message", "promoted_rooms", "created_exits", "entry_room_id", "announcement"}`."""
     actor = api_actor()
     promotion.promotable(actor, project_id)
     command = from_json(PromoteBuild)
     result = promotion.promote(actor, project_id, command.connection_room_id, command.connection_direction,
-                               command.preview_token or None)
+                               command.preview_token or None, override_reason=command.override_reason)
     return jsonify(result.as_json())
 
 

@@ -457,6 +457,8 @@ class PromoteBuild(PromotionTarget):
     """`POST /builds/<id>/promote`: the target, and the `preview_token` of the dialog that showed it."""
 
     preview_token: Text | None = None
+    override_reason: Line | None = Field(None, description="Admins only, where the approval policy requires "
+                                                           "approval: apply without it, saying why (audited).")
 
 
 # -- the live world ------------------------------------------------------------------------------
