@@ -18,7 +18,7 @@ from webapp.accounts.models import Role
 from webapp.accounts.services import Actor
 from webapp.accounts.views import safe_next
 from webapp.commands import from_form
-from webapp.errors import Conflict, DomainError, Forbidden, Invalid
+from webapp.errors import BadRequest, Conflict, DomainError, Invalid
 from webapp.governance import forms
 from webapp.governance import services as governance
 from webapp.governance.models import WORKSPACE_SUBJECT, WORLDS_SUBJECT, Decision, PromotionRequest, RequestState
@@ -189,7 +189,7 @@ def set_policy() -> Any:
     try:
         form = from_form(forms.PolicyForm)
         saved = governance.set_policy(actor, form.subject, form)
-    except (Invalid, Conflict, Forbidden) as exc:
+    except (BadRequest, Invalid, Conflict) as exc:
         return _policy_page(actor, exc.status, exc.message)
     n = saved.required_approvals
     return _after_policy(f"Saved: promotions need {n} approval{'' if n == 1 else 's'}"
