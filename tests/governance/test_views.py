@@ -8,35 +8,21 @@ from __future__ import annotations
 import re
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
+from tests.governance.test_requests import NEEDS_ONE, ask, count, sandbox_version
 from webapp.governance import services as governance
 from webapp.governance.models import Approval, ApprovalPolicy, PromotionRequest, RequestState
-from webapp.governance.services import PolicyCommand, RequestCommand
-from webapp.processes import documents, promotion
+from webapp.governance.services import PolicyCommand
+from webapp.processes import documents
 from webapp.processes.models import ProcessVersion
 from webapp.worlds import promotion as world_promotion
 from webapp.worlds.models import BuildProject, ProjectStatus
-
-NEEDS_ONE = PolicyCommand(required_approvals=1)
-
-
-@pytest.fixture
-def team(factories):
-    admin = factories.user("admin", "Acme", email="admin@example.com")
-    alice = factories.user("promoter", "Acme", email="alice@example.com")
-    bob = factories.user("promoter", "Acme", email="bob@example.com")
-    eve = factories.user("editor", "Acme", email="eve@example.com")
-    return admin, alice, bob, eve
 
 
 def as_(auth, actor) -> None:
     auth.logout()
     auth.login(actor.label)
-
-
-def count(db, model) -> int:
-    return db.session.scalar(select(func.count()).select_from(model))
 
 
 def token_of(html: str) -> str:
@@ -47,15 +33,7 @@ def token_of(html: str) -> str:
 
 def candidate(factories, actor):
     """Support bot: v1 sandbox → v2 production, v3 sandbox active (the one to promote)."""
-    proc = factories.process(actor, "Support bot")
-    factories.production(actor, proc, {"prompt": "v1"})
-    return factories.version(actor, proc, {"prompt": "v2", "temperature": 0.1})
-
-
-def requested(actor, version, **kwargs) -> PromotionRequest:
-    token = promotion.promotion_preview(actor, version.id).token
-    return governance.request_promotion(actor, RequestCommand(flow="process", source=version.id,
-                                                              preview_token=token, **kwargs))
+    return sandbox_version(factories, actor, {"prompt": "v2", "temperature": 0.1})
 
 
 # -- the confirm dialog --------------------------------------------------------------------------------------
@@ -98,7 +76,7 @@ def test_a_second_request_for_the_same_version_is_409_and_links_the_open_one(aut
     admin, alice, _bob, _eve = team
     version = candidate(factories, alice)
     governance.set_policy(admin, "workspace", NEEDS_ONE)
-    first = requested(alice, version)
+    first = ask(alice, version)
     as_(auth, alice)
     page = auth.get(f"/versions/{version.id}/promote", htmx=True).get_data(as_text=True)
     answer = auth.post(f"/versions/{version.id}/request", htmx=True, data={"preview_token": token_of(page)})
@@ -155,7 +133,7 @@ def test_the_nav_counts_what_a_promoter_may_review_and_viewers_and_editors_see_n
     admin, alice, bob, eve = team
     version = candidate(factories, alice)
     governance.set_policy(admin, "workspace", NEEDS_ONE)
-    requested(alice, version)
+    ask(alice, version)
     as_(auth, bob)
     page = auth.get("/processes").get_data(as_text=True)
     assert re.search(r'class="nav-reviews">Reviews\s*<span class="badge[^"]*"[^>]*>1</span>', page)
@@ -172,7 +150,7 @@ def test_the_waiting_list_shows_title_flow_requester_approvals_age_and_state(aut
     admin, alice, bob, _eve = team
     version = candidate(factories, alice)
     governance.set_policy(admin, "workspace", PolicyCommand(required_approvals=2))
-    row = requested(alice, version)
+    row = ask(alice, version)
     as_(auth, bob)
     page = auth.get("/reviews").get_data(as_text=True)
     line = re.search(rf'<tr data-request-id="{row.id}">(.*?)</tr>', page, re.DOTALL).group(1)
@@ -186,7 +164,7 @@ def test_a_second_promoter_approves_the_requester_applies_and_the_process_page_n
     admin, alice, bob, _eve = team
     version = candidate(factories, alice)
     governance.set_policy(admin, "workspace", NEEDS_ONE)
-    row = requested(alice, version, change_notes="friendlier")
+    row = ask(alice, version, change_notes="friendlier")
     as_(auth, bob)
     page = auth.get(f"/reviews/{row.id}").get_data(as_text=True)
     assert "friendlier" in page and "Changes against v2" in page and "config.temperature" in page
@@ -211,7 +189,7 @@ def test_apply_it_as_soon_as_approved_applies_on_the_last_approval(auth, db, tea
     admin, alice, bob, _eve = team
     version = candidate(factories, alice)
     governance.set_policy(admin, "workspace", NEEDS_ONE)
-    row = requested(alice, version, apply_when_approved=True)
+    row = ask(alice, version, apply_when_approved=True)
     as_(auth, bob)
     auth.post(f"/reviews/{row.id}/approve", data={"comment": ""})
     assert "Approved and applied" in auth.get(f"/reviews/{row.id}").get_data(as_text=True)
@@ -222,7 +200,7 @@ def test_the_requester_approving_their_own_request_is_403_and_writes_nothing(aut
     admin, alice, _bob, _eve = team
     version = candidate(factories, alice)
     governance.set_policy(admin, "workspace", NEEDS_ONE)
-    row = requested(alice, version)
+    row = ask(alice, version)
     as_(auth, alice)
     answer = auth.post(f"/reviews/{row.id}/approve", data={"comment": "mine"})
     assert answer.status_code == 403
@@ -235,7 +213,7 @@ def test_applying_before_the_approvals_is_409_and_writes_nothing(auth, db, team,
     admin, alice, _bob, _eve = team
     version = candidate(factories, alice)
     governance.set_policy(admin, "workspace", NEEDS_ONE)
-    row = requested(alice, version)
+    row = ask(alice, version)
     as_(auth, alice)
     answer = auth.post(f"/reviews/{row.id}/apply")
     assert answer.status_code == 409 and "needs its approvals first" in answer.get_data(as_text=True)
@@ -246,7 +224,7 @@ def test_a_request_of_another_workspace_or_none_at_all_is_404_and_writes_nothing
     admin, alice, _bob, _eve = team
     version = candidate(factories, alice)
     governance.set_policy(admin, "workspace", NEEDS_ONE)
-    row = requested(alice, version)
+    row = ask(alice, version)
     outsider = factories.user("admin", "Globex", email="olga@example.com")
     as_(auth, outsider)
     assert auth.get(f"/reviews/{row.id}").status_code == 404
@@ -261,7 +239,7 @@ def test_approving_after_production_moved_is_409_request_stale_with_the_fresh_di
     admin, alice, bob, _eve = team
     version = candidate(factories, alice)
     governance.set_policy(admin, "workspace", NEEDS_ONE)
-    row = requested(alice, version)
+    row = ask(alice, version)
     governance.set_policy(admin, "workspace", PolicyCommand(required_approvals=0))
     factories.production(admin, version.process, {"prompt": "hotfix"})  # v4 sandbox → v5 production
     as_(auth, bob)
@@ -280,7 +258,7 @@ def test_a_rejection_with_its_comment_shows_in_the_dialog_and_the_history(auth, 
     admin, alice, bob, _eve = team
     version = candidate(factories, alice)
     governance.set_policy(admin, "workspace", NEEDS_ONE)
-    row = requested(alice, version)
+    row = ask(alice, version)
     as_(auth, bob)
     auth.post(f"/reviews/{row.id}/reject", data={"comment": "temperature too low"})
     page = auth.get(f"/reviews/{row.id}").get_data(as_text=True)
@@ -294,7 +272,7 @@ def test_only_the_requester_or_an_admin_withdraws(auth, db, team, factories):
     admin, alice, bob, _eve = team
     version = candidate(factories, alice)
     governance.set_policy(admin, "workspace", NEEDS_ONE)
-    row = requested(alice, version)
+    row = ask(alice, version)
     as_(auth, bob)
     assert ">Withdraw</button>" not in auth.get(f"/reviews/{row.id}").get_data(as_text=True)
     assert auth.post(f"/reviews/{row.id}/withdraw").status_code == 403
