@@ -72,6 +72,14 @@ def one_of_everything(db: Any, factories: Any, workspace: str = "Acme") -> dict[
     suggestion, _ = team_names.suggest(member, "Owls")
     ids["suggestion_id"] = [suggestion.id, MISSING]
     ids["day"] = [night_settings.local_today(night_settings.workspace(admin.workspace_id)).isoformat(), "2020-01-01", "someday"]
+    from webapp.governance import services as governance
+    from webapp.processes import promotion
+
+    reviewed = factories.version(admin, factories.process(admin, "Reviewed"))  # a promotion request's process
+    governance.set_policy(admin, f"process:{reviewed.process_id}", governance.PolicyCommand(required_approvals=1))
+    ids["request_id"] = [governance.request_promotion(admin, governance.RequestCommand(
+        flow="process", source=reviewed.id, preview_token=promotion.promotion_preview(admin, reviewed.id).token)).id,
+        MISSING]
     ws = night_settings.workspace(admin.workspace_id)
     return {"admin": admin, "slugs": [proc.slug, ws.slug, "no-such-process"], "ids": ids, "key": key,
             "token": token, "bot": night_settings.rotate_bot_token(admin)}

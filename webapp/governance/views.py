@@ -115,7 +115,6 @@ def _refused(actor: Actor, request_id: int, refusal: DomainError) -> Response:
     return _review(actor, request_id, refusal.status, refusal.message)
 
 
-@bp.post("/reviews/<int:request_id>/<any(approve, reject):decision>")
 def decide(request_id: int, decision: str) -> Any:
     actor = current_actor()
     try:
@@ -130,6 +129,11 @@ def decide(request_id: int, decision: str) -> Any:
     done = sum(d.decision is Decision.approve for d in row.decisions)
     return _back(row.id, f"Rejected: {row.title}." if decision == "reject"
                  else f"Approved ({done} of {row.required_approvals}): {row.title}.")
+
+
+for _decision in Decision:
+    bp.add_url_rule(f"/reviews/<int:request_id>/{_decision.value}", "decide", decide, methods=["POST"],
+                    defaults={"decision": _decision.value})
 
 
 @bp.post("/reviews/<int:request_id>/apply")
