@@ -97,6 +97,9 @@ def test_a_promoter_requests_a_second_approves_in_another_browser_and_the_histor
     expect(bob.locator("#toasts")).to_contain_text("may be applied now")
     expect(bob.locator(".decisions")).to_contain_text(f"Approved by bob.reviews@example.com: {COMMENT}")
     page_fits(bob)
+    bob.goto("/reviews")
+    expect(bob.get_by_role("row").filter(has_text="Ticket summariser")).to_contain_text("approved")
+    page_fits(bob)
 
     # A applies it; the process page's history says who approved.
     alice.reload()

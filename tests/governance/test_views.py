@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from tests.governance.test_requests import NEEDS_ONE, ask, count, sandbox_version
 from webapp.governance import services as governance
-from webapp.governance.models import Approval, ApprovalPolicy, PromotionRequest, RequestState
+from webapp.governance.models import Approval, ApprovalPolicy, Decision, PromotionRequest, RequestState
 from webapp.governance.services import PolicyCommand
 from webapp.processes import documents
 from webapp.processes.models import ProcessVersion
@@ -144,6 +144,24 @@ def test_the_nav_counts_what_a_promoter_may_review_and_viewers_and_editors_see_n
     page = auth.get("/processes").get_data(as_text=True)
     assert "nav-reviews" not in page
     assert auth.get("/reviews").status_code == 403
+
+
+@pytest.mark.parametrize("policy, counts", [
+    # (alice asks; bob approves first where two are needed): what each one's badge says afterwards
+    (PolicyCommand(required_approvals=2), {"alice": 0, "bob": 0, "admin": 1}),
+    (PolicyCommand(required_approvals=2, requester_may_approve=True), {"alice": 1, "bob": 0, "admin": 1}),
+    (PolicyCommand(required_approvals=2, approver_role="admin"), {"alice": 0, "bob": 0, "admin": 1}),
+])
+def test_the_badge_counts_the_open_requests_may_review_allows(db, team, factories, policy, counts):
+    admin, alice, bob, _eve = team
+    version = candidate(factories, alice)
+    governance.set_policy(admin, "workspace", policy)
+    row = ask(alice, version)
+    if governance.may_review(bob, row) is None:
+        governance.decide(bob, row.id, Decision.approve, "one of two")
+    for name, actor in (("alice", alice), ("bob", bob), ("admin", admin)):
+        assert governance.waiting_for(actor) == counts[name], name
+        assert counts[name] == (governance.may_review(actor, row) is None), name  # the same rule, row by row
 
 
 def test_the_waiting_list_shows_title_flow_requester_approvals_age_and_state(auth, team, factories):
