@@ -14,7 +14,7 @@ from tests.governance.test_requests import NEEDS_ONE, ask, count, sandbox_versio
 from webapp.governance import services as governance
 from webapp.governance.models import Approval, ApprovalPolicy, Decision, PromotionRequest, RequestState
 from webapp.governance.services import PolicyCommand
-from webapp.processes import documents
+from webapp.processes import documents, promotion
 from webapp.processes.models import ProcessVersion
 from webapp.worlds import promotion as world_promotion
 from webapp.worlds.models import BuildProject, ProjectStatus
@@ -422,3 +422,38 @@ def test_only_the_build_owner_or_an_admin_requests_an_area_and_a_refusal_writes_
     assert "Only the build project&#39;s owner (or an admin) may request" in answer.get_data(as_text=True)
     assert count(db, PromotionRequest) == 0
 
+
+
+def test_an_admin_applies_an_area_without_approval_with_a_reason_and_the_build_page_keeps_it(auth, db, team,
+                                                                                             factories):
+    admin, alice, _bob, _eve = team
+    limbo = factories.live_room(admin)
+    project = factories.build_project(alice)
+    governance.set_policy(admin, "worlds", NEEDS_ONE)
+    as_(auth, admin)
+    page = auth.get(f"/builds/{project.id}/promote", htmx=True,
+                    query_string={"connection_room_id": limbo.id, "direction": "east"}).get_data(as_text=True)
+    assert "<summary>Apply without approval</summary>" in page
+    fields = {"connection_room_id": limbo.id, "direction": "east", "preview_token": token_of(page)}
+    assert auth.post(f"/builds/{project.id}/promote", htmx=True, data=fields).status_code == 409  # a plain promote
+    assert auth.post(f"/builds/{project.id}/promote", htmx=True, data=fields | {"override_reason": ""}).status_code \
+        == 422
+    assert db.session.get(BuildProject, project.id).status is ProjectStatus.built
+    answer = auth.post(f"/builds/{project.id}/promote", htmx=True,
+                       data=fields | {"override_reason": "Tonight's event needs the area"})
+    assert answer.status_code == 204
+    db.session.expire_all()
+    assert db.session.get(BuildProject, project.id).status is ProjectStatus.live
+    build_page = auth.get(f"/builds/{project.id}").get_data(as_text=True)
+    assert "Applied without approval by admin@example.com: <q>Tonight&#39;s event needs the area</q>" in build_page
+
+
+def test_an_editor_cannot_request_a_promotion_and_nothing_is_written(auth, db, team, factories):
+    admin, alice, _bob, eve = team
+    version = candidate(factories, alice)
+    governance.set_policy(admin, "workspace", NEEDS_ONE)
+    token = promotion.promotion_preview(alice, version.id).token
+    as_(auth, eve)
+    answer = auth.post(f"/versions/{version.id}/request", htmx=True, data={"preview_token": token})
+    assert answer.status_code == 403 and "promoter role" in answer.get_data(as_text=True)
+    assert count(db, PromotionRequest) == 0
