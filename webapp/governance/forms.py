@@ -3,10 +3,14 @@ sentence a request's author reads once it is stored. The flows' confirm dialogs 
 
 from __future__ import annotations
 
+from typing import Any
+
+from webapp.accounts.models import Role
+from webapp.accounts.services import Actor
 from webapp.commands import Command, Line, Text
 from webapp.errors import DomainError
 from webapp.governance.models import PromotionRequest
-from webapp.governance.services import PolicyCommand
+from webapp.governance.services import Policy, PolicyCommand
 
 
 class Override(Command):
@@ -48,3 +52,9 @@ def open_request(refusal: DomainError) -> int | None:
     """The request already open for this source, when `refusal` is the 409 `request_open` (the dialog links it)."""
     details = refusal.details if isinstance(refusal.details, dict) else {}
     return details.get("request_id") if refusal.code == "request_open" else None
+
+
+def dialog_approval(actor: Actor, policy: Policy, request_url: str, open_request: int | None = None) -> dict[str, Any]:
+    """What a flow's confirm dialog needs of governance (`components/confirm_form.html`'s `approval`): the policy
+    that decides between promoting and requesting, the flow's request route, and whether `actor` may override."""
+    return {"policy": policy, "request": request_url, "override": actor.can(Role.admin), "open_request": open_request}

@@ -238,10 +238,9 @@ def _dialog(status: int = 200, **context: Any) -> Response:
     preview = context["preview"]
     actor = current_actor()
     # What the confirm needs: promote directly, or (the policy requiring approval) request it.
-    context["approval"] = None if preview is None else {
-        "policy": promotion.approval_policy(actor, preview.source.process_id),
-        "request": url_for(".request_promotion", version_id=preview.source.id),
-        "override": actor.can(Role.admin), "open_request": context.pop("open_request")}
+    context["approval"] = None if preview is None else governance_forms.dialog_approval(
+        actor, promotion.approval_policy(actor, preview.source.process_id),
+        url_for(".request_promotion", version_id=preview.source.id), context.pop("open_request"))
     return render("processes/promote.html", "dialog", status=status, **context)
 
 

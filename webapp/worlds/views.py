@@ -228,9 +228,8 @@ def _dialog(template: str, project_id: int, status: int = 200, **context: Any) -
     if template == PROMOTE_DIALOG and context["preview"] is not None:
         # What the confirm needs: promote directly, or (the policy requiring approval) request it.
         actor = current_actor()
-        context["approval"] = {"policy": promotion.approval_policy(actor),
-                               "request": url_for(".request_promotion", project_id=project_id),
-                               "override": actor.can(Role.admin), "open_request": open_request}
+        context["approval"] = governance_forms.dialog_approval(
+            actor, promotion.approval_policy(actor), url_for(".request_promotion", project_id=project_id), open_request)
     return render(template, "dialog", status=status, project_id=project_id, **context)
 
 
