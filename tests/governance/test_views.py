@@ -36,6 +36,15 @@ def candidate(factories, actor):
     return sandbox_version(factories, actor, {"prompt": "v2", "temperature": 0.1})
 
 
+@pytest.fixture
+def asked(team, factories):
+    """The workspace needs one approval, and Alice has asked for Support bot v3: (the version, the request)."""
+    admin, alice, _bob, _eve = team
+    version = candidate(factories, alice)
+    governance.set_policy(admin, "workspace", NEEDS_ONE)
+    return version, ask(alice, version)
+
+
 # -- the confirm dialog --------------------------------------------------------------------------------------
 
 
@@ -214,11 +223,9 @@ def test_apply_it_as_soon_as_approved_applies_on_the_last_approval(auth, db, tea
     assert documents.current_production(version.process_id).number == 4
 
 
-def test_the_requester_approving_their_own_request_is_403_and_writes_nothing(auth, db, team, factories):
-    admin, alice, _bob, _eve = team
-    version = candidate(factories, alice)
-    governance.set_policy(admin, "workspace", NEEDS_ONE)
-    row = ask(alice, version)
+def test_the_requester_approving_their_own_request_is_403_and_writes_nothing(auth, db, team, asked):
+    _admin, alice, _bob, _eve = team
+    _version, row = asked
     as_(auth, alice)
     answer = auth.post(f"/reviews/{row.id}/approve", data={"comment": "mine"})
     assert answer.status_code == 403
@@ -227,22 +234,18 @@ def test_the_requester_approving_their_own_request_is_403_and_writes_nothing(aut
     assert count(db, Approval) == 0 and db.session.get(PromotionRequest, row.id).state is RequestState.open
 
 
-def test_applying_before_the_approvals_is_409_and_writes_nothing(auth, db, team, factories):
-    admin, alice, _bob, _eve = team
-    version = candidate(factories, alice)
-    governance.set_policy(admin, "workspace", NEEDS_ONE)
-    row = ask(alice, version)
+def test_applying_before_the_approvals_is_409_and_writes_nothing(auth, team, asked):
+    _admin, alice, _bob, _eve = team
+    version, row = asked
     as_(auth, alice)
     answer = auth.post(f"/reviews/{row.id}/apply")
     assert answer.status_code == 409 and "needs its approvals first" in answer.get_data(as_text=True)
     assert documents.current_production(version.process_id).number == 2
 
 
-def test_a_request_of_another_workspace_or_none_at_all_is_404_and_writes_nothing(auth, db, team, factories):
-    admin, alice, _bob, _eve = team
-    version = candidate(factories, alice)
-    governance.set_policy(admin, "workspace", NEEDS_ONE)
-    row = ask(alice, version)
+def test_a_request_of_another_workspace_or_none_at_all_is_404_and_writes_nothing(auth, db, team, factories, asked):
+    _admin, _alice, _bob, _eve = team
+    _version, row = asked
     outsider = factories.user("admin", "Globex", email="olga@example.com")
     as_(auth, outsider)
     assert auth.get(f"/reviews/{row.id}").status_code == 404
@@ -253,11 +256,9 @@ def test_a_request_of_another_workspace_or_none_at_all_is_404_and_writes_nothing
     assert count(db, Approval) == 0 and db.session.get(PromotionRequest, row.id).state is RequestState.open
 
 
-def test_approving_after_production_moved_is_409_request_stale_with_the_fresh_diff(auth, db, team, factories):
-    admin, alice, bob, _eve = team
-    version = candidate(factories, alice)
-    governance.set_policy(admin, "workspace", NEEDS_ONE)
-    row = ask(alice, version)
+def test_approving_after_production_moved_is_409_request_stale_with_the_fresh_diff(auth, db, team, factories, asked):
+    admin, _alice, bob, _eve = team
+    version, row = asked
     governance.set_policy(admin, "workspace", PolicyCommand(required_approvals=0))
     factories.production(admin, version.process, {"prompt": "hotfix"})  # v4 sandbox → v5 production
     as_(auth, bob)
@@ -272,11 +273,9 @@ def test_approving_after_production_moved_is_409_request_stale_with_the_fresh_di
     assert db.session.get(PromotionRequest, row.id).state is RequestState.stale and count(db, Approval) == 0
 
 
-def test_a_rejection_with_its_comment_shows_in_the_dialog_and_the_history(auth, db, team, factories):
-    admin, alice, bob, _eve = team
-    version = candidate(factories, alice)
-    governance.set_policy(admin, "workspace", NEEDS_ONE)
-    row = ask(alice, version)
+def test_a_rejection_with_its_comment_shows_in_the_dialog_and_the_history(auth, team, asked):
+    _admin, _alice, bob, _eve = team
+    version, row = asked
     as_(auth, bob)
     auth.post(f"/reviews/{row.id}/reject", data={"comment": "temperature too low"})
     page = auth.get(f"/reviews/{row.id}").get_data(as_text=True)
@@ -286,11 +285,9 @@ def test_a_rejection_with_its_comment_shows_in_the_dialog_and_the_history(auth, 
     assert "Rejected by bob@example.com: <q>temperature too low</q>" in history
 
 
-def test_only_the_requester_or_an_admin_withdraws(auth, db, team, factories):
-    admin, alice, bob, _eve = team
-    version = candidate(factories, alice)
-    governance.set_policy(admin, "workspace", NEEDS_ONE)
-    row = ask(alice, version)
+def test_only_the_requester_or_an_admin_withdraws(auth, db, team, asked):
+    _admin, alice, bob, _eve = team
+    _version, row = asked
     as_(auth, bob)
     assert ">Withdraw</button>" not in auth.get(f"/reviews/{row.id}").get_data(as_text=True)
     assert auth.post(f"/reviews/{row.id}/withdraw").status_code == 403
