@@ -53,12 +53,13 @@ RULES: dict[str, object] = {
     "gamenight_members.campaign_preview": Role.promoter, "gamenight_members.cancel_campaign_dialog": Role.promoter,
     "schedules.delete_schedule_dialog": Role.promoter, "schedules.skip_night_dialog": Role.promoter,
     "gamenight_members.call_off_campaign_dialog": Role.promoter,
+    "governance.index": Role.promoter, "governance.review": Role.promoter,  # reviews: those who may approve
     # -- admins
     "accounts.keys": Role.admin, "webhooks.index": Role.admin, "webhooks.endpoint": Role.admin,
     "accounts.members": Role.admin,
     "outbox.jobs": Role.admin, "gamenight_members.settings": Role.admin, "world_admin.settings": Role.admin,
     "world_admin.live_world": Role.admin, "world_admin.live_room": Role.admin, "world_admin.live_room_removal": Role.admin,
-    "world_admin.live_exit_removal": Role.admin,
+    "world_admin.live_exit_removal": Role.admin, "governance.policy": Role.admin,
     # -- routes whose answer does not depend on who asks (a redirect, or a feature switched off)
     "accounts.index": {"*": 302},  # to the login, or to the processes
     "gamenight_members.my_availability": {"*": 302},  # to the login, or to the workspace's availability page
@@ -138,12 +139,19 @@ def acme(db, factories, redis):
     from webapp.webhooks import services as webhooks
 
     endpoint, _ = webhooks.create_endpoint(admin, "https://hooks.example/acme")  # its page and delivery log
+    from webapp.governance import services as governance
+    from webapp.processes import promotion as version_promotion
+
+    # a promotion request, for its review dialog: the process needs one approval (other pages are unaffected)
+    governance.set_policy(admin, f"process:{proc.id}", governance.PolicyCommand(required_approvals=1))
+    review = governance.request_promotion(admin, governance.RequestCommand(
+        flow="process", source=candidate.id, preview_token=version_promotion.promotion_preview(admin, candidate.id).token))
     values = {"slug": proc.slug, "version_id": draft.id, "project_id": project.id, "room_id": live_room.id,
               "campaign_id": campaign.id, "day": today, "token": "not-a-signed-link", "job_id": job.id,
               "instance_number": 0, "queue_name": "default", "registry_name": "queued", "per_page": 8,
               "order": "asc", "page": 1, "effect_id": 1, "token_id": 1, "endpoint_id": endpoint.id, "user_id": admin.user_id,
               "exit_id": live_exit.id, "feed_token": feed_token, "schedule_id": schedule.id,
-              "night_id": schedule.nights[-1].id, "request_id": 1}
+              "night_id": schedule.nights[-1].id, "request_id": review.id}
     # Where an argument's name means something else on some routes: (rule prefix, argument) → value.
     special = {("/w/", "slug"): "acme", ("/builds/", "room_id"): project.rooms[0].id,
                ("/builds/<int:project_id>/unpromote", "project_id"): live_project.id,

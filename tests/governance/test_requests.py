@@ -20,15 +20,6 @@ from webapp.worlds import promotion as world_promotion
 NEEDS_ONE = PolicyCommand(required_approvals=1)
 
 
-@pytest.fixture
-def team(factories):
-    admin = factories.user("admin", "Acme", email="admin@example.com")
-    alice = factories.user("promoter", "Acme", email="alice@example.com")
-    bob = factories.user("promoter", "Acme", email="bob@example.com")
-    eve = factories.user("editor", "Acme", email="eve@example.com")
-    return admin, alice, bob, eve
-
-
 def sandbox_version(factories, actor, config=None):
     proc = factories.process(actor, "Support bot")
     factories.production(actor, proc, {"prompt": "v1"})

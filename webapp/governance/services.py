@@ -22,8 +22,9 @@ from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
 from flask import current_app
-from sqlalchemy import column, select, table
+from sqlalchemy import column, func, or_, select, table
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
 
 from webapp.accounts.models import Membership, Role, User, Workspace
 from webapp.accounts.services import Actor
@@ -421,12 +422,17 @@ def listing(actor: Actor, states: Sequence[RequestState] = (), limit: int = 50) 
 
 
 def waiting_for(actor: Actor) -> int:
-    """How many open requests `actor` could review now (the nav's badge)."""
+    """How many open requests `actor` could review now (the nav's badge): `may_review` as one count query."""
     if not actor.can(Role.promoter):
         return 0
-    rows = db.session.scalars(select(PromotionRequest).where(
-        PromotionRequest.workspace_id == actor.workspace_id, PromotionRequest.state == RequestState.open))
-    return sum(1 for r in rows if may_review(actor, r) is None)
+    reviewed = select(Approval.id).where(Approval.request_id == PromotionRequest.id,
+                                         Approval.user_id == actor.user_id).exists()
+    own = PromotionRequest.requested_by_id == actor.user_id
+    return db.session.scalar(select(func.count()).select_from(PromotionRequest).where(
+        PromotionRequest.workspace_id == actor.workspace_id, PromotionRequest.state == RequestState.open,
+        PromotionRequest.approver_role.in_([r for r in Role if actor.can(r)]),
+        or_(PromotionRequest.requester_may_approve, ~own, PromotionRequest.requested_by_id.is_(None)),
+        ~reviewed)) or 0
 
 
 def for_links(workspace_id: int, *, process_id: int | None = None, build_project_id: int | None = None,
@@ -436,7 +442,16 @@ def for_links(workspace_id: int, *, process_id: int | None = None, build_project
     return list(db.session.scalars(
         select(PromotionRequest).where(PromotionRequest.workspace_id == workspace_id,
                                        column == (process_id or build_project_id))
+        .options(selectinload(PromotionRequest.decisions))
         .order_by(PromotionRequest.id.desc()).limit(limit)))
+
+
+def history(workspace_id: int, **links: int) -> list[dict[str, Any]]:
+    """`for_links` as `request_json`, the people named with one query (the process page's and build page's
+    "who asked, who approved")."""
+    rows = for_links(workspace_id, **links)
+    people = names([u for r in rows for u in (r.requested_by_id, r.applied_by_id, *(d.user_id for d in r.decisions))])
+    return [request_json(r, people) for r in rows]
 
 
 def names(user_ids: Sequence[int | None]) -> dict[int, str]:

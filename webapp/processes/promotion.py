@@ -123,7 +123,7 @@ class VersionPromotion(GovernedPromotion[Promoted]):
         return f"{name}: roll back to v{number}" if self.version.is_production else f"{name} v{number} → production"
 
     def policy_subjects(self) -> list[str]:
-        return [process_subject(self.version.process_id), WORKSPACE_SUBJECT]
+        return policy_subjects(self.version.process_id)
 
     def links(self) -> dict[str, int]:
         return {"process_id": self.version.process_id}
@@ -163,6 +163,16 @@ class VersionPromotion(GovernedPromotion[Promoted]):
                       details | {"version_id": promoted.id})
         db.session.flush()  # the engine commits: a failure there is told apart from one here
         return Promoted(promoted=promoted, deprecated=current, cache_entries=entries)
+
+
+def policy_subjects(process_id: int) -> list[str]:
+    """The approval policies that may govern promoting this process's versions, most specific first."""
+    return [process_subject(process_id), WORKSPACE_SUBJECT]
+
+
+def approval_policy(actor: Actor, process_id: int) -> governance.Policy:
+    """The policy a promotion of this process passes now (the dialog: promote, or request approval)."""
+    return governance.policy_for(actor.workspace_id, policy_subjects(process_id))
 
 
 def promotion_preview(actor: Actor, version_id: int) -> Preview:

@@ -16,7 +16,9 @@ from webapp.accounts.context import current_actor, signed_in_only
 from webapp.accounts.models import Role
 from webapp.commands import from_form, from_query, parse
 from webapp.errors import BadRequest, Conflict, DomainError, Invalid, NotFound
-from webapp.htmx import is_htmx, render
+from webapp.governance import forms as governance_forms
+from webapp.governance import services as governance
+from webapp.htmx import is_htmx, redirect_after_post, render
 from webapp.processes import documents, promotion, propagation
 from webapp.processes.commands import ArchiveProcess, CompareVersions, CreateProcess, DraftForm, PromoteVersion
 from webapp.processes.diff import line_diff
@@ -92,9 +94,11 @@ def _history_context(process: Any, page: int) -> dict[str, Any]:
 
 @bp.get("/processes/<slug>")
 def detail(slug: str) -> Response:
-    process = documents.get_process(current_actor(), slug)
+    actor = current_actor()
+    process = documents.get_process(actor, slug)
     return render("processes/detail.html", "history", **_history_context(process, _page_arg()),
-                  propagation=propagation.report(process))
+                  propagation=propagation.report(process), policy=promotion.approval_policy(actor, process.id),
+                  promotion_requests=governance.history(actor.workspace_id, process_id=process.id))
 
 
 @bp.post("/processes/<slug>/archive")
@@ -230,7 +234,25 @@ def _dialog(status: int = 200, **context: Any) -> Response:
     context.setdefault("preview", None)
     context.setdefault("message", None)
     context.setdefault("change_notes", "")
+    context.setdefault("open_request", None)
+    preview = context["preview"]
+    actor = current_actor()
+    # What the confirm needs: promote directly, or (the policy requiring approval) request it.
+    context["approval"] = None if preview is None else governance_forms.dialog_approval(
+        actor, promotion.approval_policy(actor, preview.source.process_id),
+        url_for(".request_promotion", version_id=preview.source.id), context.pop("open_request"))
     return render("processes/promote.html", "dialog", status=status, **context)
+
+
+def _dialog_again(actor: Any, version_id: int, refusal: DomainError, notes: str) -> Response:
+    """The dialog after a refused confirm: the refusal above the preview as it is now (or alone, when no preview
+    can be had: a version gone, a role too low)."""
+    try:
+        fresh = promotion.promotion_preview(actor, version_id)
+    except DomainError:
+        return _dialog(refusal.status, message=refusal.message, change_notes=notes)
+    return _dialog(refusal.status, preview=fresh, message=refusal.message, change_notes=notes,
+                   open_request=governance_forms.open_request(refusal))
 
 
 @bp.get("/versions/<int:version_id>/promote")
@@ -248,13 +270,12 @@ def promote(version_id: int) -> Any:
     notes = request.form.get("change_notes", "")
     try:
         command = from_form(PromoteVersion)
-        result = promotion.promote(actor, version_id, command.change_notes or "", command.preview_token or None)
-    except promotion.ProductionChanged as exc:
-        try:
-            fresh = promotion.promotion_preview(actor, version_id)
-        except DomainError as again:
-            return _dialog(again.status, message=again.message)
-        return _dialog(exc.status, preview=fresh, message=exc.message, change_notes=notes)
+        override = from_form(governance_forms.Override).override_reason
+        result = promotion.promote(actor, version_id, command.change_notes or "", command.preview_token or None,
+                                   override_reason=override)
+    except (promotion.ProductionChanged, governance.ApprovalRequired, Invalid) as exc:
+        # production moved, or the policy changed since the dialog opened, or the override had no reason
+        return _dialog_again(actor, version_id, exc, notes)
     except DomainError as exc:
         return _dialog(exc.status, message=exc.message, change_notes=notes)
 
@@ -270,3 +291,21 @@ def promote(version_id: int) -> Any:
     response.headers["HX-Retarget"] = "#history"
     response.headers["HX-Reswap"] = "outerHTML"
     return _trigger(response, closeDialog=True, toast={"level": "success", "message": message})
+
+
+@bp.post("/versions/<int:version_id>/request")
+def request_promotion(version_id: int) -> Any:
+    """The dialog's "Request promotion": a request bound to the preview it showed (governance)."""
+    actor = current_actor()
+    notes = request.form.get("change_notes", "")
+    try:
+        form = from_form(governance_forms.Request)
+        row = governance.request_promotion(actor, governance.RequestCommand(
+            flow=promotion.FLOW.name, source=version_id, preview_token=form.preview_token,
+            change_notes=form.change_notes, apply_when_approved=form.apply_when_approved))
+    except (Conflict, Invalid) as exc:  # production moved, already requested, no approval needed (any more)
+        return _dialog_again(actor, version_id, exc, notes)
+    except DomainError as exc:
+        return _dialog(exc.status, message=exc.message, change_notes=notes)
+    flash(governance_forms.requested_message(row), "success")
+    return redirect_after_post(url_for("governance.review", request_id=row.id))

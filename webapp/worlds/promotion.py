@@ -101,6 +101,14 @@ def _sandbox_entry(project: BuildProject) -> Room:
     return room
 
 
+POLICY_SUBJECTS = (WORLDS_SUBJECT, WORKSPACE_SUBJECT)  # the approval policies of world builds, most specific first
+
+
+def approval_policy(actor: Actor) -> governance.Policy:
+    """The policy an area's promotion passes now (the dialog: promote, or request approval)."""
+    return governance.policy_for(actor.workspace_id, POLICY_SUBJECTS)
+
+
 def promotable(actor: Actor, project_id: int) -> BuildProject:
     """Role, tenancy and state before content: the project this actor may promote now (403, 404, 409), checked
     before the views read the target, so another workspace's id is a 404 whatever the request carries."""
@@ -204,7 +212,7 @@ class AreaPromotion(GovernedPromotion[WorldPromotion]):
         return f"{self.project.name} → live, {where(self.direction)} {self.connection.name}"
 
     def policy_subjects(self) -> list[str]:
-        return [WORLDS_SUBJECT, WORKSPACE_SUBJECT]
+        return list(POLICY_SUBJECTS)
 
     def links(self) -> dict[str, int]:
         return {"build_project_id": self.ids[0]}

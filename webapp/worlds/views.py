@@ -14,7 +14,9 @@ from webapp import inputs
 from webapp.accounts.context import current_actor, signed_in_only
 from webapp.accounts.models import Role
 from webapp.commands import from_form, parse
-from webapp.errors import BadRequest, DomainError, Invalid
+from webapp.errors import BadRequest, Conflict, DomainError, Invalid
+from webapp.governance import forms as governance_forms
+from webapp.governance import services as governance
 from webapp.htmx import redirect_after_post, render, render_page
 from webapp.worlds import (
     announcements,
@@ -99,6 +101,7 @@ def import_project() -> Any:
 
 
 def _detail(project: BuildProject, status: int = 200, **context: Any) -> Response:
+    context.setdefault("promotion_requests", governance.history(project.workspace_id, build_project_id=project.id))
     context.setdefault("room_form", {})
     context.setdefault("exit_form", {})
     context.setdefault("errors", {})
@@ -221,6 +224,12 @@ def _dialog(template: str, project_id: int, status: int = 200, **context: Any) -
     context.setdefault("preview", None)
     context.setdefault("message", None)
     context.setdefault("form", {})
+    open_request = context.pop("open_request", None)
+    if template == PROMOTE_DIALOG and context["preview"] is not None:
+        # What the confirm needs: promote directly, or (the policy requiring approval) request it.
+        actor = current_actor()
+        context["approval"] = governance_forms.dialog_approval(
+            actor, promotion.approval_policy(actor), url_for(".request_promotion", project_id=project_id), open_request)
     return render(template, "dialog", status=status, project_id=project_id, **context)
 
 
@@ -262,21 +271,53 @@ def promote(project_id: int) -> Any:
     command: PromoteBuild | None = None
     try:
         promotion.promotable(actor, project_id)
-        command = parse(PromoteBuild, {"connection_room_id": request.form.get("connection_room_id"),
-                                       "connection_direction": request.form.get("direction"),
-                                       "preview_token": request.form.get("preview_token") or None})
+        command = _promote_command()
         result = promotion.promote(actor, project_id, command.connection_room_id, command.connection_direction,
-                                   command.preview_token)
+                                   command.preview_token, override_reason=from_form(governance_forms.Override)
+                                   .override_reason)
     except DomainError as exc:
-        fresh = None if command is None else _preview_beside(
-            exc, (promotion.WorldChanged, design.ExitConflict),
-            lambda: promotion.promotion_preview(actor, project_id, command.connection_room_id,
-                                                command.connection_direction))
-        return _dialog(PROMOTE_DIALOG, project_id, exc.status, preview=fresh, message=exc.message)
+        # the world moved, or the policy changed since the dialog opened, or the override had no reason
+        return _promote_refused(actor, project_id, command, exc,
+                                (promotion.WorldChanged, design.ExitConflict, governance.ApprovalRequired, Invalid))
     message = result.message
     target = url_for(".world_map", highlight=project_id)
     flash(message, "success")
     return redirect_after_post(target)
+
+
+def _promote_command() -> PromoteBuild:
+    return parse(PromoteBuild, {"connection_room_id": request.form.get("connection_room_id"),
+                                "connection_direction": request.form.get("direction"),
+                                "preview_token": request.form.get("preview_token") or None})
+
+
+def _promote_refused(actor: Any, project_id: int, command: PromoteBuild | None, refusal: DomainError,
+                     kinds: tuple[type[DomainError], ...]) -> Response:
+    """The promote dialog after a refused confirm or request: the refusal, beside the fresh preview for `kinds`."""
+    fresh = None if command is None else _preview_beside(
+        refusal, kinds, lambda: promotion.promotion_preview(actor, project_id, command.connection_room_id,
+                                                            command.connection_direction))
+    return _dialog(PROMOTE_DIALOG, project_id, refusal.status, preview=fresh, message=refusal.message,
+                   open_request=governance_forms.open_request(refusal))
+
+
+@bp.post("/builds/<int:project_id>/request")
+def request_promotion(project_id: int) -> Any:
+    """The dialog's "Request promotion": a request bound to the preview it showed (governance)."""
+    actor = current_actor()
+    command: PromoteBuild | None = None
+    try:
+        promotion.promotable(actor, project_id)
+        command = _promote_command()
+        form = from_form(governance_forms.Request)
+        row = governance.request_promotion(actor, governance.RequestCommand(
+            flow=promotion.FLOW.name, source=[project_id, command.connection_room_id, command.connection_direction],
+            preview_token=form.preview_token, apply_when_approved=form.apply_when_approved))
+    except DomainError as exc:  # the world moved, already requested, no approval needed (any more), not the owner
+        return _promote_refused(actor, project_id, command, exc,
+                                (promotion.WorldChanged, design.ExitConflict, Conflict, Invalid))
+    flash(governance_forms.requested_message(row), "success")
+    return redirect_after_post(url_for("governance.review", request_id=row.id))
 
 
 # -- return to sandbox -----------------------------------------------------------------------------
