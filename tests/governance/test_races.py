@@ -10,7 +10,7 @@ from typing import Any
 
 from flask import Flask
 
-from tests.governance.test_requests import ask, sandbox_version, team  # noqa: F401  (team is a fixture)
+from tests.governance.test_requests import ask, sandbox_version
 from tests.races import require_postgres
 from webapp.errors import DomainError
 from webapp.governance import services as governance
@@ -43,7 +43,7 @@ def together(app: Flask, *calls: Callable[[], Any]) -> list[Any]:
     return results
 
 
-def test_two_approvers_at_once_both_count_and_the_request_approves_once(app, db, team, factories):  # noqa: F811
+def test_two_approvers_at_once_both_count_and_the_request_approves_once(app, db, team, factories):
     require_postgres(db)
     admin, alice, bob, _eve = team
     version = sandbox_version(factories, alice)
@@ -57,7 +57,7 @@ def test_two_approvers_at_once_both_count_and_the_request_approves_once(app, db,
     assert row.state is RequestState.approved and len(row.decisions) == 2
 
 
-def test_with_one_approval_needed_the_second_of_two_simultaneous_approvers_gets_a_409(app, db, team, factories):  # noqa: F811
+def test_with_one_approval_needed_the_second_of_two_simultaneous_approvers_gets_a_409(app, db, team, factories):
     require_postgres(db)
     admin, alice, bob, _eve = team
     version = sandbox_version(factories, alice)
@@ -72,7 +72,7 @@ def test_with_one_approval_needed_the_second_of_two_simultaneous_approvers_gets_
     assert len(db.session.get(PromotionRequest, request_id).decisions) == 1
 
 
-def test_an_approval_racing_a_hotfix_applies_over_what_was_reviewed_or_goes_stale(app, db, team, factories):  # noqa: F811
+def test_an_approval_racing_a_hotfix_applies_over_what_was_reviewed_or_goes_stale(app, db, team, factories):
     require_postgres(db)
     admin, alice, bob, _eve = team
     version = sandbox_version(factories, alice)
