@@ -25,15 +25,16 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any, Literal
 
 from flask import current_app
-from pydantic import BeforeValidator, Field
-from sqlalchemy import select, update
+from pydantic import BeforeValidator, Field, model_validator
+from sqlalchemy import column, select, table, update
 from sqlalchemy.exc import IntegrityError
 
+from webapp import inputs
 from webapp.accounts.models import Membership, Role, User, Workspace
 from webapp.accounts.services import Actor
 from webapp.audit import services as audit
 from webapp.commands import Command, Id, Line, Text, bad_request, whole
-from webapp.errors import Conflict, DomainError, Invalid, NotFound
+from webapp.errors import BadRequest, Conflict, DomainError, Invalid, NotFound
 from webapp.extensions import courier, db, utcnow
 from webapp.governance import services as governance
 from webapp.governance.models import PromotionRequest, RequestState, ScheduledPromotion, ScheduleState
@@ -51,6 +52,8 @@ RUNNING_LEASE = timedelta(minutes=2)  # a claim this old whose worker died is ta
 PENDING = (ScheduleState.scheduled, ScheduleState.running)
 # A source the flow no longer promotes (an older sandbox version, a project back in building): it moved.
 MOVED_CODES = frozenset({"not_promotable", "invalid_transition"})
+# The processes table as far as a page's address needs it (governance sits below the processes flow).
+_PROCESSES = table("processes", column("id"), column("slug"))
 _CLOCK = re.compile(r"([0-9]{1,2}):([0-9]{2})")
 
 
@@ -61,6 +64,26 @@ def _clock(value: Any) -> time:
     if match is None or int(match.group(1)) > 23 or int(match.group(2)) > 59:
         raise bad_request("is a local time HH:MM, e.g. 21:00")
     return time(int(match.group(1)), int(match.group(2)))
+
+
+def _an_id(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= inputs.MAX_ID
+
+
+def _source(command: ScheduleCommand) -> ScheduleCommand:
+    """The source in the shape its flow reads: a version id, or [project id, connection room id, direction]."""
+    source, ok = command.source, True
+    if source is None:
+        return command
+    if command.flow == "process":
+        ok = _an_id(source)
+    elif command.flow == "world":
+        ok = (isinstance(source, list) and len(source) == 3 and isinstance(source[2], str) and len(source[2]) <= 32
+              and all(_an_id(n) for n in source[:2]))
+    if not ok:
+        raise BadRequest("`source` is a version id (flow process) or [project id, connection room id, direction] "
+                         "(flow world).", details={"source": "not a source of this flow"})
+    return command
 
 
 class ScheduleCommand(Command):
@@ -79,6 +102,10 @@ class ScheduleCommand(Command):
     preview_token: Line = ""
     change_notes: Text = ""
     deadline_minutes: whole(1, DEADLINE_MAX) = DEADLINE_DEFAULT  # type: ignore[valid-type]
+
+    @model_validator(mode="after")
+    def _source_fits_its_flow(self) -> ScheduleCommand:
+        return _source(self)
 
 
 class ScheduleNotPending(Conflict):
@@ -393,8 +420,7 @@ def _tell_stale(effect: Any) -> dict[str, Any]:
     if row is None or row.state is not ScheduleState.stale or row.created_by_id is None:
         return {"sent": 0, "why": "not stale"}
     outcome = row.outcome or {}
-    link = current_app.config["SETTINGS"].PUBLIC_URL.rstrip("/") + (
-        f"/processes/{row.process_id}" if row.process_id else f"/builds/{row.build_project_id}")
+    link = current_app.config["SETTINGS"].PUBLIC_URL.rstrip("/") + page_path(row)
     message = delivery.Message(
         f"schedule:{row.id}:stale", row.created_by_id, f"Scheduled promotion not applied: {row.title}",
         f"{row.title}, scheduled for {row.run_at.astimezone(_zone(row)):%Y-%m-%d %H:%M}, was not applied: "
@@ -403,6 +429,14 @@ def _tell_stale(effect: Any) -> dict[str, Any]:
     sent = delivery.deliver(row.workspace_id, STALE_SOURCE, row.id, [message],
                             local_time=utcnow().astimezone(_zone(row)).time(), dry_run=False, require_opt_in=False)
     return {status.value: n for status, n in sent.items()}
+
+
+def page_path(row: ScheduledPromotion) -> str:
+    """The page the schedule is listed on: its process's or its build project's."""
+    if row.build_project_id:
+        return f"/builds/{row.build_project_id}"
+    slug = db.session.scalar(select(_PROCESSES.c.slug).where(_PROCESSES.c.id == row.process_id))
+    return f"/processes/{slug}" if slug else "/processes"
 
 
 def _zone(row: ScheduledPromotion) -> Any:
