@@ -54,16 +54,14 @@ PENDING = (ScheduleState.scheduled, ScheduleState.running)
 MOVED_CODES = frozenset({"not_promotable", "invalid_transition"})
 # The processes table as far as a page's address needs it (governance sits below the processes flow).
 _PROCESSES = table("processes", column("id"), column("slug"))
-_CLOCK = re.compile(r"([0-9]{1,2}):([0-9]{2})")
+_CLOCK = re.compile(r"([0-9]{1,2}):([0-9]{2})(?::([0-9]{2}))?")  # HH:MM; scripts may add :SS
 
 
 def _clock(value: Any) -> time:
-    if isinstance(value, time):
-        return value
     match = _CLOCK.fullmatch(value.strip()) if isinstance(value, str) else None
-    if match is None or int(match.group(1)) > 23 or int(match.group(2)) > 59:
+    if match is None or int(match.group(1)) > 23 or int(match.group(2)) > 59 or int(match.group(3) or 0) > 59:
         raise bad_request("is a local time HH:MM, e.g. 21:00")
-    return time(int(match.group(1)), int(match.group(2)))
+    return time(int(match.group(1)), int(match.group(2)), int(match.group(3) or 0))
 
 
 def _an_id(value: Any) -> bool:
@@ -97,7 +95,7 @@ class ScheduleCommand(Command):
     request_id: Id | None = None  # type: ignore[valid-type]
     day: date = Field(alias="date", description="The local date, in the workspace's time zone.",
                       examples=["2026-12-24"])
-    clock: Annotated[time, BeforeValidator(_clock), Field(alias="time", description="The local clock time HH:MM.",
+    clock: Annotated[time, BeforeValidator(_clock), Field(alias="time", description="The local clock time HH:MM (or HH:MM:SS).",
                                                           examples=["21:00"])]
     preview_token: Line = ""
     change_notes: Text = ""
