@@ -81,8 +81,9 @@ def test_it_never_fires_before_run_at_and_fires_once_at_it(db, team, factories):
     _admin, alice, _bob, _eve = team
     version = sandbox_version(factories, alice)
     row = later(factories, alice, version)
-    assert schedules.fire(row.id, now=row.run_at - timedelta(seconds=1)) == "early"
-    assert db.session.get(ScheduledPromotion, row.id).state is ScheduleState.scheduled
+    assert schedules.fire(row.id, now=row.run_at - timedelta(seconds=5)) == "early"
+    early = db.session.get(ScheduledPromotion, row.id)
+    assert early.state is ScheduleState.scheduled and early.runs == 1  # back on RQ under a new job id
     assert current_production(version.process_id).number == 2
     assert schedules.fire(row.id, now=row.run_at) == "done"
     assert schedules.fire(row.id, now=row.run_at + timedelta(seconds=1)) == "done"
@@ -92,6 +93,18 @@ def test_it_never_fires_before_run_at_and_fires_once_at_it(db, team, factories):
     event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "version.promoted")
                             .order_by(AuditEvent.id.desc()).limit(1))
     assert event.actor_id == alice.user_id and event.actor_label == "scheduler for alice@example.com"
+
+
+def test_a_run_within_rqs_lead_waits_for_run_at_itself_before_it_applies(db, team, factories, monkeypatch):
+    _admin, alice, _bob, _eve = team
+    version = sandbox_version(factories, alice)
+    row = later(factories, alice, version)
+    waited = []
+    monkeypatch.setattr(schedules, "_sleep", waited.append)
+    assert schedules.fire(row.id, now=row.run_at - timedelta(seconds=0.75)) == "done"
+    assert waited == [0.75]
+    assert db.session.get(ScheduledPromotion, row.id).started_at == row.run_at
+    assert current_production(version.process_id).number == 4
 
 
 def test_two_claims_of_one_schedule_apply_it_once(db, team, factories):

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time as time_module
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any, Literal
 
@@ -48,6 +49,9 @@ JOB_FUNCTION = "jobs.governance.fire_scheduled_promotion"
 STALE_EFFECT = "governance.tell_schedule_stale"
 STALE_SOURCE = "scheduled_promotion"  # the delivery ledger's source type
 DEADLINE_DEFAULT, DEADLINE_MAX = 10, 24 * 60  # minutes after run_at a schedule may still fire
+# RQ's scheduler moves a due job about once a second and the worker then forks its work horse: the job goes on RQ
+# this much before run_at and waits for run_at in the horse (never applying early), so it applies on time.
+LEAD = timedelta(seconds=1)
 RUNNING_LEASE = timedelta(minutes=2)  # a claim this old whose worker died is taken back by the reconciler
 PENDING = (ScheduleState.scheduled, ScheduleState.running)
 # A source the flow no longer promotes (an older sandbox version, a project back in building): it moved.
@@ -182,7 +186,7 @@ def schedule(actor: Actor, command: ScheduleCommand, now: datetime | None = None
         db.session.rollback()
         raise _already_pending(actor, promotion.flow, promotion.source_key()) from None
     audit.record(actor, "promotion.scheduled", "scheduled_promotion", row.id, _details(row))
-    outbox.enqueue_after_commit(JOB_FUNCTION, row.id, job_id=rq_job_id(row), at=run_at)
+    outbox.enqueue_after_commit(JOB_FUNCTION, row.id, job_id=rq_job_id(row), at=run_at - LEAD)
     flow, key = row.flow, row.source_key
     try:
         db.session.commit()
@@ -297,6 +301,10 @@ def _creator(row: ScheduledPromotion) -> Actor | None:
                  label=f"scheduler for {found.email}")
 
 
+def _sleep(seconds: float) -> None:
+    time_module.sleep(max(seconds, 0.0))
+
+
 def fire(schedule_id: int, now: datetime | None = None) -> str:
     """Apply one scheduled promotion, if it is due and everything its dialog promised still holds. Safe to run any
     number of times, by any number of workers at once: one claim wins, the others leave it."""
@@ -304,14 +312,20 @@ def fire(schedule_id: int, now: datetime | None = None) -> str:
     if row is None:
         return "missing"
     db.session.refresh(row)
-    now = now or utcnow()
+    real_time, now = now is None, now or utcnow()
     if row.state not in PENDING:
         return row.state.value
     if row.state is ScheduleState.running and row.started_at and row.started_at > now - RUNNING_LEASE:
         return "running elsewhere"
-    if now < row.run_at:  # never early, whoever enqueued it
-        _put_back(row, row.run_at)
+    if now < row.run_at - 2 * LEAD:  # never early, whoever enqueued it
+        _put_back(row, row.run_at - LEAD)
         return "early"
+    if now < row.run_at:  # RQ's lead: wait here for the time itself
+        db.session.rollback()
+        _sleep((row.run_at - now).total_seconds())
+        while real_time and (now := utcnow()) < row.run_at:  # the wall clock, not sleep's, decides
+            _sleep((row.run_at - now).total_seconds())
+        now = now if real_time else row.run_at
     if now > row.deadline_at:
         _end(row.id, ScheduleState.missed, {"reason": "no worker fired it before its deadline; it is not applied "
                                                       "late"}, claimed_at=row.started_at, now=now)
