@@ -117,6 +117,26 @@ def test_two_claims_of_one_schedule_apply_it_once(db, team, factories):
     assert current_production(version.process_id).number == 4  # one promotion, not two
 
 
+def test_a_worker_that_outlived_its_lease_does_not_apply_after_another_took_the_row_back(db, team, factories,
+                                                                                         monkeypatch):
+    _admin, alice, _bob, _eve = team
+    version = sandbox_version(factories, alice)
+    row = later(factories, alice, version)
+    apply, runs, stalled = schedules._apply, [], []
+    after_lease = row.run_at + schedules.RUNNING_LEASE + timedelta(seconds=1)
+
+    def slow_first_worker(schedule_id, claimed_at):
+        if not stalled:  # the first worker stalls after its claim; a second one takes the row back meanwhile
+            stalled.append(claimed_at)
+            runs.append(schedules.fire(schedule_id, now=after_lease))
+        return apply(schedule_id, claimed_at)
+
+    monkeypatch.setattr(schedules, "_apply", slow_first_worker)
+    assert schedules.fire(row.id, now=row.run_at) == "taken"
+    assert runs == ["done"]
+    assert current_production(version.process_id).number == 4  # one promotion, by the second worker
+
+
 def test_a_claim_already_held_by_a_live_worker_is_left_to_it(db, team, factories):
     _admin, alice, _bob, _eve = team
     version = sandbox_version(factories, alice)
@@ -163,6 +183,31 @@ def test_a_running_schedule_whose_worker_died_fires_again_once(db, team, factori
     assert schedules.fire(row.id, now=after_lease) == "done"
     assert schedules.reconcile(now=after_lease)["schedules_enqueued"] == 0
     assert current_production(version.process_id).number == 4
+
+
+def test_a_running_schedule_whose_worker_died_after_its_deadline_is_missed_once(db, team, factories, redis):
+    _admin, alice, _bob, _eve = team
+    version = sandbox_version(factories, alice)
+    row = later(factories, alice, version)
+    row.state, row.started_at = ScheduleState.running, row.run_at
+    db.session.commit()
+    late = row.deadline_at + timedelta(seconds=1)
+    assert schedules.reconcile(now=late)["schedules_missed"] == 1
+    assert schedules.reconcile(now=late)["schedules_missed"] == 0
+    assert schedules.fire(row.id, now=late) == "missed"
+    assert db.session.scalar(select(func.count()).select_from(AuditEvent)
+                             .where(AuditEvent.action == "promotion.schedule_missed")) == 1
+    assert current_production(version.process_id).number == 2
+
+
+def test_a_policy_that_starts_requiring_approval_after_scheduling_makes_it_stale(db, team, factories):
+    admin, alice, _bob, _eve = team
+    version = sandbox_version(factories, alice)
+    row = later(factories, alice, version)
+    governance.set_policy(admin, "workspace", PolicyCommand(required_approvals=1))
+    assert schedules.fire(row.id, now=row.run_at) == "stale"
+    assert "approval" in db.session.get(ScheduledPromotion, row.id).outcome["reason"]
+    assert current_production(version.process_id).number == 2
 
 
 def test_production_moving_after_scheduling_makes_it_stale_and_the_creator_is_told_once(db, team, factories, sink):

@@ -155,6 +155,7 @@ def schedule(actor: Actor, command: ScheduleCommand, now: datetime | None = None
                            code="request_not_approved", details={"request_id": request.id,
                                                                  "state": request.state.value})
         promotion = governance._reopen_as_reviewed(actor, request)  # stale (409) when what was reviewed moved
+        promotion.check()
         seen, diff_hash, notes = request.seen, request.diff_hash, request.change_notes
     else:
         if command.flow is None or command.source is None:
@@ -290,6 +291,11 @@ def _end(row_id: int, state: ScheduleState, outcome: dict[str, Any], *, claimed_
     return bool(moved)
 
 
+def _decided(moved: bool, state: str) -> str:
+    """What a run answers: the state it moved the row to, or "taken" when another run decided the row first."""
+    return state if moved else "taken"
+
+
 def _creator(row: ScheduledPromotion) -> Actor | None:
     """Who the scheduler promotes on behalf of: the creator, with their role now."""
     found = db.session.execute(select(User.email, Membership.role).join(Membership, Membership.user_id == User.id)
@@ -327,9 +333,8 @@ def fire(schedule_id: int, now: datetime | None = None) -> str:
             _sleep((row.run_at - now).total_seconds())
         now = now if real_time else row.run_at
     if now > row.deadline_at:
-        _end(row.id, ScheduleState.missed, {"reason": "no worker fired it before its deadline; it is not applied "
-                                                      "late"}, claimed_at=row.started_at, now=now)
-        return "missed"
+        return _decided(_end(row.id, ScheduleState.missed, {"reason": "no worker fired it before its deadline; it is not applied "
+                                                      "late"}, claimed_at=row.started_at, now=now), "missed")
     previous = row.started_at
     claimed = db.session.execute(
         update(ScheduledPromotion).where(
@@ -348,9 +353,8 @@ def _apply(schedule_id: int, claimed_at: datetime) -> str:
     db.session.refresh(row)
     actor = _creator(row)
     if actor is None:
-        _end(row.id, ScheduleState.failed, {"reason": "Whoever scheduled it is no longer a member of the workspace."},
-             claimed_at=claimed_at, now=utcnow())
-        return "failed"
+        return _decided(_end(row.id, ScheduleState.failed, {"reason": "Whoever scheduled it is no longer a member of the workspace."},
+             claimed_at=claimed_at, now=utcnow()), "failed")
     request = db.session.get(PromotionRequest, row.request_id) if row.request_id else None
     if request is not None and request.state is not RequestState.approved:
         return _stale(actor, row, f"its request is {request.state.value} now, no longer approved", claimed_at)
@@ -359,9 +363,8 @@ def _apply(schedule_id: int, claimed_at: datetime) -> str:
     except DomainError as exc:
         if exc.code in MOVED_CODES:
             return _stale(actor, row, exc.message, claimed_at)
-        _end(row.id, ScheduleState.failed, {"reason": exc.message, "code": exc.code}, claimed_at=claimed_at,
-             now=utcnow())
-        return "failed"
+        return _decided(_end(row.id, ScheduleState.failed, {"reason": exc.message, "code": exc.code}, claimed_at=claimed_at,
+             now=utcnow()), "failed")
     if request is None and governance.policy_for(row.workspace_id, promotion.policy_subjects()).required_approvals:
         return _stale(actor, row, "the approval policy now requires approval", claimed_at)
     if governance._as_json(promotion.seen_now()) != row.seen:
@@ -380,9 +383,8 @@ def _apply(schedule_id: int, claimed_at: datetime) -> str:
     except PreviewChanged as exc:  # a concurrent promotion won the race
         return _stale(actor, row, exc.message, claimed_at)
     except DomainError as exc:  # the flow's own refusal (an exit taken meanwhile)
-        _end(schedule_id, ScheduleState.failed, {"reason": exc.message, "code": exc.code}, claimed_at=claimed_at,
-             now=utcnow())
-        return "failed"
+        return _decided(_end(schedule_id, ScheduleState.failed, {"reason": exc.message, "code": exc.code}, claimed_at=claimed_at,
+             now=utcnow()), "failed")
     return "done"
 
 
@@ -406,8 +408,7 @@ def _stale(actor: Actor, row: ScheduledPromotion, reason: str, claimed_at: datet
     db.session.rollback()
     outcome = {"reason": reason, "summary": preview_summary(preview),
                "preview": {k: v for k, v in preview.items() if k not in governance.VOLATILE}}
-    _end(row_id, ScheduleState.stale, outcome, claimed_at=claimed_at, now=utcnow())
-    return "stale"
+    return _decided(_end(row_id, ScheduleState.stale, outcome, claimed_at=claimed_at, now=utcnow()), "stale")
 
 
 def preview_summary(preview: dict[str, Any]) -> str:
