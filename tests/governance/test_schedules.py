@@ -172,6 +172,20 @@ def test_the_reconciler_marks_missed_what_passed_its_deadline_and_enqueues_what_
     assert {r.state for r in db.session.scalars(select(ScheduledPromotion))} == {ScheduleState.missed}
 
 
+def test_a_job_killed_while_it_waited_for_run_at_is_enqueued_again_once_it_is_overdue(db, team, factories, redis):
+    from rq.job import JobStatus
+
+    from webapp.extensions import courier
+
+    _admin, alice, _bob, _eve = team
+    row = later(factories, alice, sandbox_version(factories, alice))
+    job = courier.queue().enqueue(schedules.JOB_FUNCTION, row.id, job_id=schedules.rq_job_id(row))
+    job.set_status(JobStatus.STARTED)  # its horse took it in the lead, then was SIGKILLed before the claim
+    assert schedules.reconcile(now=row.run_at + timedelta(seconds=1))["schedules_enqueued"] == 0  # may still claim
+    assert schedules.reconcile(now=row.run_at + timedelta(seconds=30))["schedules_enqueued"] == 1
+    assert db.session.get(ScheduledPromotion, row.id).runs == 1
+
+
 def test_a_running_schedule_whose_worker_died_fires_again_once(db, team, factories, redis):
     _admin, alice, _bob, _eve = team
     version = sandbox_version(factories, alice)

@@ -476,7 +476,10 @@ def reconcile(now: datetime | None = None) -> dict[str, int]:
             missed += _end(row.id, ScheduleState.missed, {"reason": "no worker fired it before its deadline; it is "
                                                                     "not applied late"},
                            claimed_at=row.started_at if row.state is ScheduleState.running else None, now=now)
-        # A running one's worker died (the row applied nothing: one transaction), or Redis lost the job.
-        elif row.state is ScheduleState.running or not outbox.job_is_alive(connection, rq_job_id(row)):
+        # A running one's worker died (the row applied nothing: one transaction), or Redis lost the job. A job RQ
+        # calls started counts while its horse may still be waiting for run_at; soon after, it would have claimed
+        # the row: one that has not died waiting (a SIGKILL in the lead).
+        elif row.state is ScheduleState.running or not outbox.job_is_alive(
+                connection, rq_job_id(row), running=now - row.run_at < outbox.OVERDUE_GRACE):
             enqueued += _put_back(row, None)
     return {"schedules_due": len(due), "schedules_enqueued": enqueued, "schedules_missed": missed}
