@@ -1,14 +1,6 @@
-"""The governance tests' team: an admin, two promoters (alice asks, bob reviews) and an editor, all of Acme."""
+"""The governance tests' team (an admin, two promoters: alice asks, bob reviews, and an editor, all of Acme), the
+fixture tests/governance/test_requests.py defines, for every governance test module."""
 
 from __future__ import annotations
 
-import pytest
-
-
-@pytest.fixture
-def team(factories):
-    admin = factories.user("admin", "Acme", email="admin@example.com")
-    alice = factories.user("promoter", "Acme", email="alice@example.com")
-    bob = factories.user("promoter", "Acme", email="bob@example.com")
-    eve = factories.user("editor", "Acme", email="eve@example.com")
-    return admin, alice, bob, eve
+from tests.governance.test_requests import team  # noqa: F401  (a fixture)

@@ -271,21 +271,29 @@ def test_a_policy_requiring_approval_refuses_a_schedule_without_an_approved_requ
     assert count(db, ScheduledPromotion) == 0
 
 
+def requested(admin, requester, version, **kwargs):
+    """A policy of one approval, and `requester`'s request to promote `version`."""
+    governance.set_policy(admin, "workspace", PolicyCommand(required_approvals=1))
+    token = promotion.promotion_preview(requester, version.id).token
+    return governance.request_promotion(requester, RequestCommand(flow="process", source=version.id,
+                                                                  preview_token=token, **kwargs))
+
+
+def schedule_request(actor, request, minutes=30):
+    day, clock = local(utcnow() + timedelta(minutes=minutes))
+    return schedules.schedule(actor, ScheduleCommand.model_validate(
+        {"request_id": request.id, "date": day.isoformat(), "time": f"{clock:%H:%M}"}))
+
+
 def test_an_approved_request_is_scheduled_bound_to_what_was_reviewed_and_becomes_applied(db, team, factories):
     admin, alice, bob, _eve = team
     version = sandbox_version(factories, alice)
-    governance.set_policy(admin, "workspace", PolicyCommand(required_approvals=1))
-    token = promotion.promotion_preview(alice, version.id).token
-    request = governance.request_promotion(alice, RequestCommand(flow="process", source=version.id,
-                                                                 preview_token=token, change_notes="reviewed"))
-    day, clock = local(utcnow() + timedelta(minutes=30))
+    request = requested(admin, alice, version, change_notes="reviewed")
     with pytest.raises(Conflict) as caught:  # not approved yet
-        schedules.schedule(alice, ScheduleCommand.model_validate(
-            {"request_id": request.id, "date": day.isoformat(), "time": f"{clock:%H:%M}"}))
+        schedule_request(alice, request)
     assert caught.value.code == "request_not_approved" and count(db, ScheduledPromotion) == 0
     governance.decide(bob, request.id, Decision.approve)
-    row = schedules.schedule(alice, ScheduleCommand.model_validate(
-        {"request_id": request.id, "date": day.isoformat(), "time": f"{clock:%H:%M}"}))
+    row = schedule_request(alice, request)
     assert row.request_id == request.id and row.change_notes == "reviewed"
     assert row.diff_hash == db.session.get(PromotionRequest, request.id).diff_hash
     assert schedules.fire(row.id, now=row.run_at) == "done"
@@ -296,14 +304,9 @@ def test_an_approved_request_is_scheduled_bound_to_what_was_reviewed_and_becomes
 def test_a_request_withdrawn_after_scheduling_makes_the_schedule_stale(db, team, factories):
     admin, alice, bob, _eve = team
     version = sandbox_version(factories, alice)
-    governance.set_policy(admin, "workspace", PolicyCommand(required_approvals=1))
-    token = promotion.promotion_preview(alice, version.id).token
-    request = governance.request_promotion(alice, RequestCommand(flow="process", source=version.id,
-                                                                 preview_token=token))
+    request = requested(admin, alice, version)
     governance.decide(bob, request.id, Decision.approve)
-    day, clock = local(utcnow() + timedelta(minutes=30))
-    row = schedules.schedule(alice, ScheduleCommand.model_validate(
-        {"request_id": request.id, "date": day.isoformat(), "time": f"{clock:%H:%M}"}))
+    row = schedule_request(alice, request)
     governance.withdraw(alice, request.id)
     assert schedules.fire(row.id, now=row.run_at) == "stale"
     assert current_production(version.process_id).number == 2
