@@ -115,7 +115,8 @@ def test_reconcile_prints_its_counts(app, db, factories, monkeypatch):
     assert parts[:3] == ["revived=0", "due=1", "enqueued=1"]
     assert sorted(parts[3:]) == sorted([
         "campaign_jobs_due=0", "campaign_jobs_enqueued=0", "discord_threads_lost=0", "scheduled_nights_added=0",
-        "scheduled_nights_due=0", "scheduled_nights_enqueued=0", "propagation_written=0"])
+        "scheduled_nights_due=0", "scheduled_nights_enqueued=0", "propagation_written=0", "schedules_due=0",
+        "schedules_enqueued=0", "schedules_missed=0"])
 
 
 def test_seed_demo_builds_a_small_live_world_and_a_mill_ready_to_promote(app, db):

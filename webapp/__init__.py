@@ -97,6 +97,7 @@ def _register_blueprints(app: Flask) -> None:
     from webapp.gamenight.schedule_views import bp as schedules_bp
     from webapp.gamenight.views import bp as gamenight_bp
     from webapp.gamenight.views import members as gamenight_members_bp
+    from webapp.governance.schedule_views import bp as scheduled_promotions_bp
     from webapp.governance.views import bp as governance_bp
     from webapp.ops import init_ops
     from webapp.outbox.views import bp as outbox_bp
@@ -106,7 +107,8 @@ def _register_blueprints(app: Flask) -> None:
     from webapp.worlds.views import bp as worlds_bp
 
     for bp in (accounts_bp, processes_bp, worlds_bp, world_admin_bp, gamenight_bp, gamenight_members_bp, planning_bp,
-               schedules_bp, discord_bp, discord_members_bp, governance_bp, audit_bp, outbox_bp, webhooks_bp, api_bp):
+               schedules_bp, scheduled_promotions_bp, discord_bp, discord_members_bp, governance_bp, audit_bp, outbox_bp,
+               webhooks_bp, api_bp):
         app.register_blueprint(bp)
     csrf.exempt(api_bp)  # bearer tokens, not cookies: nothing for a forged request to ride on
     init_ops(app)

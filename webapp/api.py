@@ -12,6 +12,7 @@ from webapp.audit import api as _audit_api  # noqa: F401
 from webapp.gamenight import api as _gamenight_api  # noqa: F401
 from webapp.gamenight import schedule_api as _gamenight_schedule_api  # noqa: F401
 from webapp.governance import api as _governance_api  # noqa: F401
+from webapp.governance import schedule_api as _governance_schedule_api  # noqa: F401
 from webapp.openapi import Reply, build, documented
 from webapp.processes import api as _processes_api  # noqa: F401
 from webapp.webhooks import api as _webhooks_api  # noqa: F401

@@ -259,7 +259,8 @@ def test_reconcile_does_not_enqueue_an_effect_redis_still_holds(app, db, live):
     assert outbox.reconcile() == {"revived": 0, "due": 1, "enqueued": 0,
                                   "campaign_jobs_due": 0, "campaign_jobs_enqueued": 0, "discord_threads_lost": 0,
                                   "scheduled_nights_added": 0, "scheduled_nights_due": 0, "scheduled_nights_enqueued": 0,
-                                  "propagation_written": 0}
+                                  "propagation_written": 0, "schedules_due": 0, "schedules_enqueued": 0,
+                                  "schedules_missed": 0}
 
 
 def test_one_flows_reconciler_failing_does_not_keep_the_others_from_running(app, db, live, monkeypatch):

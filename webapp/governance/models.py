@@ -173,6 +173,10 @@ class ScheduledPromotion(KeptPromotion, db.Model):
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     cancelled_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     outcome: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # The fingerprint (`services.fingerprint`) of the preview when it was scheduled (or the approved request's).
+    diff_hash: Mapped[str | None] = mapped_column(String(64))
+    # How many times the row was put on RQ: each enqueue has a job id of its own (`schedules.rq_job_id`).
+    runs: Mapped[int] = mapped_column(default=0, server_default="0")
 
 
 class ReviewSubscription(db.Model):
