@@ -122,3 +122,27 @@ def test_the_build_page_lists_a_scheduled_area_and_its_dialog_offers_promote_at(
     assert answer.status_code == 303 and answer.headers["Location"].endswith(f"/builds/{project.id}")
     page = auth.get(f"/builds/{project.id}").get_data(as_text=True)
     assert 'id="scheduled-promotions"' in page and "→ live, north of" in page
+
+
+def test_a_gated_dialog_offers_no_promote_at_and_an_approved_requests_review_page_schedules_it(
+        db, team, factories, auth):
+    from webapp.governance import services as governance
+    from webapp.governance.models import Decision
+
+    admin, alice, bob, _eve = team
+    version = sandbox_version(factories, alice)
+    governance.set_policy(admin, "workspace", governance.PolicyCommand(required_approvals=1))
+    auth.login("alice@example.com")
+    dialog = auth.get(f"/versions/{version.id}/promote").get_data(as_text=True)
+    assert "Request promotion" in dialog and "Or promote later" not in dialog  # scheduling waits for the approval
+    request = governance.request_promotion(alice, governance.RequestCommand(
+        flow="process", source=version.id, preview_token=promotion.promotion_preview(alice, version.id).token))
+    assert "Apply it later" not in auth.get(f"/reviews/{request.id}").get_data(as_text=True)  # not approved yet
+    governance.decide(bob, request.id, Decision.approve)
+    page = auth.get(f"/reviews/{request.id}").get_data(as_text=True)
+    assert "Apply it later" in page and f'name="request_id" value="{request.id}"' in page
+    answer = auth.post("/scheduled-promotions", htmx=True, data={"request_id": str(request.id), **when()})
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+    [row] = db.session.scalars(select(ScheduledPromotion)).all()
+    assert row.request_id == request.id and row.state is ScheduleState.scheduled
+    assert f"approved request #{request.id}" in auth.get(f"/reviews/{request.id}").get_data(as_text=True)

@@ -459,9 +459,10 @@ def test_cancelling_a_campaign_whose_message_waits_for_a_retry_fails_it_and_ends
 
     promoter = factories.user("promoter", "Acme", email="promoter@example.com")
     with Sink() as sink:
-        factories.player(promoter.workspace_id, "m0@example.com", target=sink.target("m0"))
-        sink.failing.add("m0")
         local = (utcnow() + timedelta(minutes=20)).astimezone(ZoneInfo("Europe/Ljubljana"))
+        # available on the campaign's day: after 23:40 local that is tomorrow
+        factories.player(promoter.workspace_id, "m0@example.com", target=sink.target("m0"), day=local.date())
+        sink.failing.add("m0")
         campaign, _ = campaigns.create(promoter, CampaignChoices(day=local.date().isoformat(), start_time=local.strftime("%H:%M")))
         reminder = next(j for j in campaign.jobs if j.kind is JobKind.reminder)
         assert campaign_runs.run_job(reminder.id, now=reminder.run_at) == "retrying"

@@ -54,6 +54,9 @@ def _fragment(links: dict[str, int]) -> Response:
 def _command() -> ScheduleCommand:
     form = request.form
     data: dict[str, Any] = {k: form[k] for k in FORM_FIELDS if form.get(k, "") != ""}
+    if form.get("request_id"):  # an approved request, from its review page: its source and notes
+        data["request_id"] = inputs.as_whole_number(form["request_id"]) or form["request_id"]
+        return parse(ScheduleCommand, data)
     flow = form.get("flow", "")
     data["flow"] = flow
     if flow == "process":
