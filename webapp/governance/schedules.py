@@ -154,7 +154,7 @@ def schedule(actor: Actor, command: ScheduleCommand, now: datetime | None = None
             raise Conflict(f"This request is {request.state.value}; only an approved request can be scheduled.",
                            code="request_not_approved", details={"request_id": request.id,
                                                                  "state": request.state.value})
-        promotion = governance._reopen_as_reviewed(actor, request)  # stale (409) when what was reviewed moved
+        promotion = governance.reopen_as_reviewed(actor, request)  # stale (409) when what was reviewed moved
         promotion.check()
         seen, diff_hash, notes = request.seen, request.diff_hash, request.change_notes
     else:
@@ -172,10 +172,10 @@ def schedule(actor: Actor, command: ScheduleCommand, now: datetime | None = None
             raise governance.ApprovalRequired(
                 f"{promotion.title()} needs approval first: request it, and schedule the approved request.",
                 details=policy.as_json())
-        seen, diff_hash, notes = (governance._as_json(promotion.seen_now()),
+        seen, diff_hash, notes = (governance.plain_json(promotion.seen_now()),
                                   governance.fingerprint(promotion.fresh_preview()), command.change_notes)
     row = ScheduledPromotion(
-        workspace_id=actor.workspace_id, flow=promotion.flow, source=governance._as_json(promotion.source()),
+        workspace_id=actor.workspace_id, flow=promotion.flow, source=governance.plain_json(promotion.source()),
         source_key=promotion.source_key(), seen=seen, diff_hash=diff_hash, title=promotion.title()[:255],
         change_notes=notes or "", request_id=command.request_id, run_at=run_at,
         deadline_at=run_at + timedelta(minutes=command.deadline_minutes), created_by_id=actor.user_id, runs=0,
@@ -367,7 +367,7 @@ def _apply(schedule_id: int, claimed_at: datetime) -> str:
              now=utcnow()), "failed")
     if request is None and governance.policy_for(row.workspace_id, promotion.policy_subjects()).required_approvals:
         return _stale(actor, row, "the approval policy now requires approval", claimed_at)
-    if governance._as_json(promotion.seen_now()) != row.seen:
+    if governance.plain_json(promotion.seen_now()) != row.seen:
         return _stale(actor, row, "production (or the connection room) changed after it was scheduled", claimed_at)
     if governance.fingerprint(promotion.fresh_preview()) != row.diff_hash:
         return _stale(actor, row, "what it would promote changed after it was scheduled", claimed_at)
@@ -379,7 +379,7 @@ def _apply(schedule_id: int, claimed_at: datetime) -> str:
         db.session.rollback()
         return "taken"
     try:
-        engine_confirm(promotion, None, also=lambda result: _applied(actor, mine, request, result))
+        engine_confirm(promotion, None, also=lambda result: _schedule_applied(actor, mine, request, result))
     except PreviewChanged as exc:  # a concurrent promotion won the race
         return _stale(actor, row, exc.message, claimed_at)
     except DomainError as exc:  # the flow's own refusal (an exit taken meanwhile)
@@ -388,13 +388,13 @@ def _apply(schedule_id: int, claimed_at: datetime) -> str:
     return "done"
 
 
-def _applied(actor: Actor, row: ScheduledPromotion, request: PromotionRequest | None, result: Any) -> None:
+def _schedule_applied(actor: Actor, row: ScheduledPromotion, request: PromotionRequest | None, result: Any) -> None:
     shown = result.as_json() if hasattr(result, "as_json") else {}
-    row.state, row.finished_at, row.outcome = ScheduleState.done, utcnow(), {"result": governance._as_json(shown)}
+    row.state, row.finished_at, row.outcome = ScheduleState.done, utcnow(), {"result": governance.plain_json(shown)}
     audit.record(actor, "promotion.schedule_done", "scheduled_promotion", row.id, _details(row))
     if request is not None:
         request.state = RequestState.applied
-        governance._applied(actor, request, result)
+        governance.record_applied(actor, request, result)
 
 
 def _stale(actor: Actor, row: ScheduledPromotion, reason: str, claimed_at: datetime) -> str:

@@ -174,7 +174,7 @@ def confirm(promotion: GovernedPromotion[Result], preview_token: str | None, *,
     def applied(result: Result) -> None:
         db.session.add(row)
         db.session.flush()
-        _applied(actor, row, result, override_reason=reason)
+        record_applied(actor, row, result, override_reason=reason)
 
     return engine_confirm(promotion, preview_token, also=applied)
 
@@ -206,7 +206,7 @@ def fingerprint(preview: Preview) -> str:
     return hashlib.sha256(json.dumps(shown, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def _as_json(value: Any) -> Any:
+def plain_json(value: Any) -> Any:
     return json.loads(json.dumps(value))
 
 
@@ -214,8 +214,8 @@ def _new_request(promotion: GovernedPromotion[Any], policy: Policy, change_notes
                  apply_when_approved: bool) -> PromotionRequest:
     actor = promotion.actor
     return PromotionRequest(
-        workspace_id=actor.workspace_id, flow=promotion.flow, source=_as_json(promotion.source()),
-        source_key=promotion.source_key(), seen=_as_json(promotion.seen_now()),
+        workspace_id=actor.workspace_id, flow=promotion.flow, source=plain_json(promotion.source()),
+        source_key=promotion.source_key(), seen=plain_json(promotion.seen_now()),
         diff_hash=fingerprint(promotion.fresh_preview()), title=promotion.title()[:255],
         change_notes=change_notes or "", required_approvals=max(policy.required_approvals, 1),
         approver_role=policy.approver_role, requester_may_approve=policy.requester_may_approve,
@@ -290,7 +290,7 @@ def reviewed(actor: Actor, row: PromotionRequest) -> bool:
     return actor.user_id is not None and any(d.user_id == actor.user_id for d in row.decisions)
 
 
-def _reopen_as_reviewed(actor: Actor, row: PromotionRequest) -> GovernedPromotion[Any]:
+def reopen_as_reviewed(actor: Actor, row: PromotionRequest) -> GovernedPromotion[Any]:
     """The flow's promotion of `row`, locked, provided it would still do what the requester saw; else the request
     is marked stale (committed) and a 409 carries the fresh preview."""
     flow = FLOWS[row.flow]
@@ -299,7 +299,7 @@ def _reopen_as_reviewed(actor: Actor, row: PromotionRequest) -> GovernedPromotio
     except (Conflict, NotFound) as exc:  # the source went (promoted, archived, deleted): nothing to review
         _mark_stale(actor, row, {"reason": exc.message})
         raise
-    if _as_json(promotion.seen_now()) != row.seen or fingerprint(promotion.fresh_preview()) != row.diff_hash:
+    if plain_json(promotion.seen_now()) != row.seen or fingerprint(promotion.fresh_preview()) != row.diff_hash:
         preview = promotion.fresh_preview().as_json()
         _mark_stale(actor, row, {"reason": "production changed after the request"})
         raise RequestStale(RequestStale.default_message, details=preview | {"request_id": row.id, "state": "stale"})
@@ -327,7 +327,7 @@ def decide(actor: Actor, request_id: int, decision: Decision, comment: str = "")
         replay = reviewed(actor, row)  # the same member again
         db.session.rollback()
         raise Conflict(why, code="already_reviewed", details={"request_id": request_id}) if replay else Forbidden(why)
-    promotion = _reopen_as_reviewed(actor, row) if decision is Decision.approve else None
+    promotion = reopen_as_reviewed(actor, row) if decision is Decision.approve else None
     row.decisions.append(Approval(user_id=actor.user_id, decision=decision, comment=(comment or "").strip()))
     if decision is Decision.reject:
         row.state, row.decided_at = RequestState.rejected, utcnow()
@@ -352,21 +352,21 @@ def apply(actor: Actor, request_id: int) -> tuple[PromotionRequest, Any]:
     actor.require(Role.promoter, "apply promotions")
     row = get_request(actor, request_id, for_update=True)
     _require_state(row, RequestState.approved, doing="be applied (it needs its approvals first)")
-    return row, _apply(actor, row, _reopen_as_reviewed(actor, row))
+    return row, _apply(actor, row, reopen_as_reviewed(actor, row))
 
 
 def _apply(actor: Actor, row: PromotionRequest, promotion: GovernedPromotion[Result]) -> Result:
     def applied(result: Result) -> None:
         row.state = RequestState.applied
-        _applied(actor, row, result)
+        record_applied(actor, row, result)
 
     return engine_confirm(promotion, None, also=applied)
 
 
-def _applied(actor: Actor, row: PromotionRequest, result: Any, override_reason: str | None = None) -> None:
+def record_applied(actor: Actor, row: PromotionRequest, result: Any, override_reason: str | None = None) -> None:
     row.applied_at, row.applied_by_id = utcnow(), actor.user_id
     shown = result.as_json() if hasattr(result, "as_json") else {}
-    row.outcome = {"result": _as_json(shown)} | ({"override_reason": override_reason} if override_reason else {})
+    row.outcome = {"result": plain_json(shown)} | ({"override_reason": override_reason} if override_reason else {})
     _event(actor, row, "applied", {"override_reason": override_reason} if override_reason else {})
 
 
