@@ -1,6 +1,7 @@
-"""Reviews racing each other and production on PostgreSQL, where row locks decide: two approvers at once count
-once each and never approve twice; an approval that applies while an admin's hotfix goes to production either
-applies over exactly the production the requester saw or goes stale — never over one nobody reviewed."""
+"""Reviews and schedules racing each other and production on PostgreSQL, where row locks decide: two approvers at
+once count once each and never approve twice; an approval that applies (or a schedule that fires) while an admin's
+hotfix goes to production either applies over exactly the production the requester saw or goes stale — never over
+one nobody reviewed; two workers firing one schedule apply it once."""
 
 from __future__ import annotations
 
@@ -91,4 +92,41 @@ def test_an_approval_racing_a_hotfix_applies_over_what_was_reviewed_or_goes_stal
     else:
         assert row.state is RequestState.stale and isinstance(results[0], DomainError)
         assert results[0].code == "request_stale"
+        assert current_production(version.process_id).promoted_from_id == hotfix_id
+
+
+def test_two_workers_firing_one_schedule_at_once_apply_it_once(app, db, team, factories):
+    from tests.governance.test_schedules import later
+    from webapp.governance import schedules
+
+    require_postgres(db)
+    _admin, alice, _bob, _eve = team
+    version = sandbox_version(factories, alice)
+    row = later(factories, alice, version)
+    row_id, run_at = row.id, row.run_at
+    results = together(app, lambda: schedules.fire(row_id, now=run_at), lambda: schedules.fire(row_id, now=run_at))
+    assert sorted(results) == ["done", "taken"] or sorted(results) == ["done", "running elsewhere"]
+    assert current_production(version.process_id).number == 4  # one promotion, not two
+
+
+def test_a_schedule_firing_while_a_hotfix_lands_applies_over_what_it_saw_or_goes_stale(app, db, team, factories):
+    from tests.governance.test_schedules import later
+    from webapp.governance import schedules
+    from webapp.governance.models import ScheduledPromotion, ScheduleState
+
+    require_postgres(db)
+    admin, alice, _bob, _eve = team
+    version = sandbox_version(factories, alice)
+    seen = current_production(version.process_id).id
+    hotfix_id = factories.version(alice, version.process, {"prompt": "hotfix"}).id
+    row = later(factories, alice, version)
+    row_id, run_at = row.id, row.run_at
+    results = together(app, lambda: schedules.fire(row_id, now=run_at),
+                       lambda: promotion.promote(admin, hotfix_id).promoted.number)
+    db.session.expire_all()
+    row = db.session.get(ScheduledPromotion, row_id)
+    if row.state is ScheduleState.done:
+        assert row.outcome["result"]["deprecated_version"]["id"] == seen and results[1] == 5
+    else:
+        assert row.state is ScheduleState.stale and results[0] == "stale"
         assert current_production(version.process_id).promoted_from_id == hotfix_id
