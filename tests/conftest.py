@@ -245,16 +245,16 @@ def auth(client: FlaskClient) -> Auth:
 
 @pytest.fixture
 def worker(app: Flask, redis: redis_lib.Redis) -> Any:
-    """`worker()` runs every queued job in this process (an RQ SimpleWorker in burst mode)."""
-    from rq import SimpleWorker
-
+    """`worker()` runs every queued job in this process (an RQ SimpleWorker in burst mode, which stops within a
+    second of its queue running empty, not RQ's minute: webapp/outbox/worker.py)."""
     from jobs.worker import set_app
     from webapp.extensions import courier
+    from webapp.outbox.worker import PromptSimpleWorker
 
     set_app(app)
 
     def run(with_scheduler: bool = False) -> bool:
-        w = SimpleWorker([courier.queue()], connection=courier.connection)
+        w = PromptSimpleWorker([courier.queue()], connection=courier.connection)
         return w.work(burst=True, with_scheduler=with_scheduler)
 
     return run

@@ -111,10 +111,11 @@ def rq_jobs(redis) -> dict[str, Job]:
 
 
 def assert_ids_only(jobs: dict[str, Job], sink: Sink) -> None:
-    """Job arguments are a campaign job's id (and a share number): never a handle or a target."""
-    assert jobs
+    """Job arguments are row ids (a campaign job's, and a share number; an outbox effect's): never a handle or a
+    target. Every job is one of the app's entry points in jobs/."""
+    assert any(job.func_name == campaign_runs.JOB_FUNCTION for job in jobs.values())
     for job in jobs.values():
-        assert job.func_name == campaign_runs.JOB_FUNCTION
+        assert job.func_name.startswith("jobs."), (job.id, job.func_name)
         assert job.kwargs == {} and all(type(arg) is int for arg in job.args), (job.id, job.args)
         assert f"127.0.0.1:{sink.port}" not in repr((job.args, job.kwargs, job.meta, job.description))
 

@@ -11,10 +11,11 @@ import socket
 import sys
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import redis
 from flask import Flask
-from rq import Worker
+from rq import SimpleWorker, Worker
 from rq.scheduler import SCHEDULER_KEY_TEMPLATE, RQScheduler
 from rq.scripts import release_lock
 
@@ -78,20 +79,28 @@ def release_stale_scheduler_locks(connection: redis.Redis, queue_names: Iterable
     return released
 
 
-class PromptWorker(Worker):
-    """RQ's worker, whose pubsub thread (it listens for "stop the job" commands) wakes every PUBSUB_WAKE_SECONDS
+class PromptPubsub:
+    """An RQ worker whose pubsub thread (it listens for "stop the job" commands) wakes every PUBSUB_WAKE_SECONDS
     instead of RQ's 60: since redis-py 8 stopping that thread waits for it, so a worker told to stop (SIGTERM
     from systemd, the end of a `--burst`) took up to a minute to exit when the thread had just gone back to
-    waiting for a subscription."""
+    waiting for a subscription. Mixed into RQ's worker classes, before them."""
 
     PUBSUB_WAKE_SECONDS = 1.0
 
-    def subscribe(self) -> None:
+    def subscribe(self: Any) -> None:
         self.log.info("Worker %s: subscribing to channel %s", self.name, self.pubsub_channel_name)
         self.pubsub = self.connection.pubsub()
         self.pubsub.subscribe(**{self.pubsub_channel_name: self.handle_payload})
         self.pubsub_thread = self.pubsub.run_in_thread(sleep_time=self.PUBSUB_WAKE_SECONDS, daemon=True,
                                                        exception_handler=self._pubsub_exception_handler)
+
+
+class PromptWorker(PromptPubsub, Worker):
+    """`flask --app wsgi worker`: RQ's forking worker, stopping promptly."""
+
+
+class PromptSimpleWorker(PromptPubsub, SimpleWorker):
+    """RQ's in-process worker (the tests' `worker` fixture, scripts), stopping promptly."""
 
 
 def run_worker(app: Flask, *, burst: bool = False) -> None:
