@@ -41,7 +41,7 @@ from webapp.governance import services as governance
 from webapp.governance.models import PromotionRequest, RequestState, ScheduledPromotion, ScheduleState
 from webapp.notify import delivery
 from webapp.outbox import services as outbox
-from webapp.promotion import FLOWS, PreviewChanged, changed_since_opened
+from webapp.promotion import FLOWS, PreviewChanged
 from webapp.promotion import confirm as engine_confirm
 
 log = logging.getLogger(__name__)
@@ -156,30 +156,23 @@ def schedule(actor: Actor, command: ScheduleCommand, now: datetime | None = None
                                                                  "state": request.state.value})
         promotion = governance.reopen_as_reviewed(actor, request)  # stale (409) when what was reviewed moved
         promotion.check()
-        seen, diff_hash, notes = request.seen, request.diff_hash, request.change_notes
+        kept = governance.kept_columns(promotion, request.change_notes, request.seen, request.diff_hash)
     else:
         if command.flow is None or command.source is None:
             raise Invalid("Say what to promote: `flow` and `source`, or an approved `request_id`.",
                           details={"source": "required"})
-        promotion = FLOWS[command.flow].reopen(actor, command.source, command.change_notes)
-        if command.preview_token and not promotion.token.still_holds(command.preview_token, promotion.source(),
-                                                                     promotion.seen_now()):
-            changed_since_opened(promotion.changed, promotion.fresh_preview)
-        promotion.check()
+        promotion = governance.reopen_as_shown(actor, command.flow, command.source, command.preview_token,
+                                               command.change_notes)
         policy = governance.policy_for(actor.workspace_id, promotion.policy_subjects())
         if policy.required_approvals:
             db.session.rollback()
             raise governance.ApprovalRequired(
                 f"{promotion.title()} needs approval first: request it, and schedule the approved request.",
                 details=policy.as_json())
-        seen, diff_hash, notes = (governance.plain_json(promotion.seen_now()),
-                                  governance.fingerprint(promotion.fresh_preview()), command.change_notes)
-    row = ScheduledPromotion(
-        workspace_id=actor.workspace_id, flow=promotion.flow, source=governance.plain_json(promotion.source()),
-        source_key=promotion.source_key(), seen=seen, diff_hash=diff_hash, title=promotion.title()[:255],
-        change_notes=notes or "", request_id=command.request_id, run_at=run_at,
-        deadline_at=run_at + timedelta(minutes=command.deadline_minutes), created_by_id=actor.user_id, runs=0,
-        **promotion.links())
+        kept = governance.kept_columns(promotion, command.change_notes)
+    row = ScheduledPromotion(**kept, request_id=command.request_id, run_at=run_at,
+                             deadline_at=run_at + timedelta(minutes=command.deadline_minutes),
+                             created_by_id=actor.user_id, runs=0)
     db.session.add(row)
     try:
         db.session.flush()
@@ -235,7 +228,7 @@ def cancel(actor: Actor, schedule_id: int) -> ScheduledPromotion:
 
 
 def list_schedules(actor: Actor, *, process_id: int | None = None, build_project_id: int | None = None,
-            state: ScheduleState | None = None, limit: int = 100) -> list[ScheduledPromotion]:
+                   state: ScheduleState | None = None, limit: int = 100) -> list[ScheduledPromotion]:
     """The workspace's scheduled promotions (of one process or build project), soonest first."""
     query = select(ScheduledPromotion).where(ScheduledPromotion.workspace_id == actor.workspace_id)
     if process_id is not None:

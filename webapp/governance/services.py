@@ -210,27 +210,40 @@ def plain_json(value: Any) -> Any:
     return json.loads(json.dumps(value))
 
 
+def kept_columns(promotion: GovernedPromotion[Any], change_notes: str, seen: Any = None,
+                 diff_hash: str | None = None) -> dict[str, Any]:
+    """The columns a request and a schedule share (`KeptPromotion`), from the flow's locked promotion: what the
+    dialog saw of the target and its fingerprint, unless a reviewed request's are given."""
+    return {"workspace_id": promotion.actor.workspace_id, "flow": promotion.flow,
+            "source": plain_json(promotion.source()), "source_key": promotion.source_key(),
+            "seen": plain_json(promotion.seen_now()) if diff_hash is None else seen,
+            "diff_hash": diff_hash or fingerprint(promotion.fresh_preview()), "title": promotion.title()[:255],
+            "change_notes": change_notes or "", **promotion.links()}
+
+
 def _new_request(promotion: GovernedPromotion[Any], policy: Policy, change_notes: str, *,
                  apply_when_approved: bool) -> PromotionRequest:
-    actor = promotion.actor
     return PromotionRequest(
-        workspace_id=actor.workspace_id, flow=promotion.flow, source=plain_json(promotion.source()),
-        source_key=promotion.source_key(), seen=plain_json(promotion.seen_now()),
-        diff_hash=fingerprint(promotion.fresh_preview()), title=promotion.title()[:255],
-        change_notes=change_notes or "", required_approvals=max(policy.required_approvals, 1),
+        **kept_columns(promotion, change_notes), required_approvals=max(policy.required_approvals, 1),
         approver_role=policy.approver_role, requester_may_approve=policy.requester_may_approve,
-        apply_when_approved=apply_when_approved, requested_by_id=actor.user_id, **promotion.links())
+        apply_when_approved=apply_when_approved, requested_by_id=promotion.actor.user_id)
+
+
+def reopen_as_shown(actor: Actor, flow: str, source: Any, preview_token: str, change_notes: str,
+                    ) -> GovernedPromotion[Any]:
+    """The flow's promotion, locked, as the dialog showed it (409 with the fresh preview when the target moved
+    since `preview_token`), past the flow's own refusals: what a request and a schedule both start from."""
+    promotion = FLOWS[flow].reopen(actor, source, change_notes)
+    if preview_token and not promotion.token.still_holds(preview_token, promotion.source(), promotion.seen_now()):
+        changed_since_opened(promotion.changed, promotion.fresh_preview)
+    promotion.check()
+    return promotion
 
 
 def request_promotion(actor: Actor, command: RequestCommand) -> PromotionRequest:
     """Ask for a promotion the policy says needs approval, bound to the preview the requester saw."""
-    flow = FLOWS[command.flow]
-    promotion = flow.reopen(actor, command.source, command.change_notes)
+    promotion = reopen_as_shown(actor, command.flow, command.source, command.preview_token, command.change_notes)
     promotion.check_requester()
-    if command.preview_token and not promotion.token.still_holds(command.preview_token, promotion.source(),
-                                                                 promotion.seen_now()):
-        changed_since_opened(promotion.changed, promotion.fresh_preview)
-    promotion.check()
     policy = policy_for(actor.workspace_id, promotion.policy_subjects())
     if not policy.required_approvals:
         db.session.rollback()
