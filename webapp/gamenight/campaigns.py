@@ -56,6 +56,8 @@ def create(actor: Actor, choices: CampaignChoices | None = None, *, idempotency_
     rate_limit(actor, "create")
     p = plan(actor, choices, now=now)
     if p.existing is not None:
+        if key and p.existing.idempotency_key == key:  # the same key committed between our two reads
+            return p.existing, False
         raise already_promoted(p.local_day, p.existing)
     dry_run = choices.dry_run
     campaign = Campaign(workspace_id=actor.workspace_id, promoter_id=actor.user_id, local_day=p.local_day,
