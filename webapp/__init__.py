@@ -91,6 +91,7 @@ def _register_blueprints(app: Flask) -> None:
     from webapp.accounts.views import bp as accounts_bp
     from webapp.api import bp as api_bp
     from webapp.audit.views import bp as audit_bp
+    from webapp.desk.views import bp as desk_bp
     from webapp.gamenight.discord_views import bp as discord_bp
     from webapp.gamenight.discord_views import members as discord_members_bp
     from webapp.gamenight.planning_views import bp as planning_bp
@@ -106,7 +107,7 @@ def _register_blueprints(app: Flask) -> None:
     from webapp.worlds.admin_views import bp as world_admin_bp
     from webapp.worlds.views import bp as worlds_bp
 
-    for bp in (accounts_bp, processes_bp, worlds_bp, world_admin_bp, gamenight_bp, gamenight_members_bp, planning_bp,
+    for bp in (desk_bp, accounts_bp, processes_bp, worlds_bp, world_admin_bp, gamenight_bp, gamenight_members_bp, planning_bp,
                schedules_bp, scheduled_promotions_bp, discord_bp, discord_members_bp, governance_bp, audit_bp, outbox_bp,
                webhooks_bp, api_bp):
         app.register_blueprint(bp)

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.e2e.conftest import assert_no_page_problems, browser_unavailable
+from tests.e2e.conftest import assert_no_page_problems, browser_unavailable, follow_nav
 
 _why = browser_unavailable()
 if _why:
@@ -42,7 +42,7 @@ def test_a_promoter_creates_a_campaign_through_the_dialog_and_sees_the_timeline(
     page.get_by_label("E-mail").fill(EMAIL)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
-    page.get_by_role("link", name="Campaigns").click()
+    follow_nav(page, "Game nights", "Campaigns")
     form = page.locator("#promote-tonight")
     form.get_by_label("Date").fill(night["date"])
     form.get_by_label("Start").fill(night["start"])

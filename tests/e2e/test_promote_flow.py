@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import assert_no_page_problems, browser_unavailable
+from tests.e2e.conftest import assert_no_page_problems, browser_unavailable, follow_nav
 
 _why = browser_unavailable()
 if _why:
@@ -69,7 +69,7 @@ def sign_in(page: Page, email: str) -> None:
     page.get_by_label("E-mail").fill(email)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
-    expect(page).to_have_url(re.compile(r"/processes$"))
+    expect(page).to_have_url(re.compile(r"/$"))  # the desk
 
 
 def history_row(page: Page, number: int) -> Locator:
@@ -94,6 +94,7 @@ def screenshot_path(tmp_path: Path) -> Path:
 
 def test_promote_flow(page: Page, seeded: Seeded, tmp_path: Path) -> None:
     sign_in(page, seeded.email)
+    follow_nav(page, "Processes")
 
     # The list shows the process with v2 in production; open it.
     row = page.get_by_role("row").filter(has_text="Ticket summariser")
