@@ -173,9 +173,10 @@ def serve(slug: str) -> Response:
 @documented("Render the active version's config with an input", auth="environment",
             body=JsonValue, body_required=False,
             responses={200: Invocation, 404: "no process of that slug, or no active version in the key's environment",
-                       422: "the input does not match the input schema (`input_invalid`, `details` lists each error), "
-                            "the config cannot be rendered with it (`render_failed`, `schema_unusable`), or what it "
-                            "rendered does not match the output schema (`output_invalid`, `details` lists each error)"})
+                       422: "the input does not match the input schema (`input_invalid`, `details.errors` lists each "
+                            "`{path, message}`), the config cannot be rendered with it (`render_failed`, "
+                            "`schema_unusable`), or what it rendered does not match the output schema "
+                            "(`output_invalid`, `details.errors` likewise)"})
 def invoke(slug: str) -> Response:
     """The body is the input, any JSON (validated by the version's input schema, not by a command)."""
     return jsonify(serving.invoke(bearer_token(), slug, json_body(object_required=False)))
