@@ -106,6 +106,16 @@ def assert_no_page_problems(page: Any, allow: tuple[str, ...] = ()) -> None:
     assert not problems, "the page reported problems:\n" + "\n".join(problems)
 
 
+def screenshot(page: Any, tmp_path: Path, name: str, *, full_page: bool = False) -> Path:
+    """The page as a picture: into docs/ for the README with UPDATE_SCREENSHOTS=1, else into the test's tmp_path."""
+    import os
+
+    folder = E2E_DIR.parent.parent / "docs" if os.environ.get("UPDATE_SCREENSHOTS") == "1" else tmp_path
+    path = folder / name
+    page.screenshot(path=str(path), full_page=full_page)
+    return path
+
+
 def follow_nav(page: Any, *path: str) -> None:
     """Go somewhere as a member would, through the header: open each menu named (Game nights, Manage, the
     account), then click the link; on a phone the Menu button first."""

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import assert_no_page_problems, browser_unavailable, follow_nav, open_page
+from tests.e2e.conftest import assert_no_page_problems, browser_unavailable, follow_nav, open_page, screenshot
 
 _why = browser_unavailable()
 if _why:
@@ -140,3 +141,52 @@ def test_the_dialog_keeps_focus_inside_closes_on_escape_and_returns_focus_to_its
     page.keyboard.press("Escape")
     expect(dialog).to_be_hidden()
     expect(opener).to_be_focused()
+
+
+def test_a_busy_workspaces_desk_fits_1280_and_390_px_and_shows_each_part(
+        browser: Any, live_server: str, factories: Any, tmp_path: Path) -> None:
+    """What an admin of a working team sees: a review waiting, a scheduled promotion, a failed job, tonight's
+    night and the latest promotions (the README's pictures of the desk and of a phone come from here)."""
+    from tests.governance.test_requests import NEEDS_ONE, ask, sandbox_version
+    from tests.governance.test_schedule_pages import when
+    from webapp.extensions import db
+    from webapp.governance import schedules
+    from webapp.governance import services as governance
+    from webapp.outbox.models import EffectStatus, OutboxEffect
+    from webapp.processes import promotion
+    from webapp.worlds import promotion as world_promotion
+
+    admin = factories.user("admin", "Acme", email="dana.admin@example.com")
+    alice = factories.user("promoter", "Acme", email="alice@example.com")
+    for name, status in (("Ada", "available"), ("Bor", "looking"), ("Cene", "maybe")):
+        factories.player(admin.workspace_id, f"{name.lower()}@example.com", status, name=name)
+    greeter = factories.process(admin, "Greeter")
+    factories.production(admin, greeter, {"greeting": "Hello"})
+    limbo = factories.live_room(admin)
+    world_promotion.promote(admin, factories.build_project(admin).id, limbo.id, "north")
+    scheduled = factories.version(admin, greeter, {"greeting": "Hello again"})
+    schedules.schedule(admin, schedules.ScheduleCommand.model_validate(
+        {"flow": "process", "source": scheduled.id, **when(90),
+         "preview_token": promotion.promotion_preview(admin, scheduled.id).token}))
+    version = sandbox_version(factories, alice)
+    governance.set_policy(admin, "workspace", NEEDS_ONE)
+    ask(alice, version)
+    db.session.add(OutboxEffect(workspace_id=admin.workspace_id, kind="webhook.deliver", payload={},
+                                status=EffectStatus.failed))
+    db.session.commit()
+    for width, name in ((1280, "desk.png"), (390, "desk-phone.png")):
+        with open_page(browser, live_server) as page:
+            page.set_viewport_size({"width": width, "height": 900 if width > 400 else 844})
+            sign_in(page, "dana.admin@example.com")
+            waiting = page.get_by_role("article", name="Waiting for you")
+            expect(waiting).to_contain_text("yours to review")
+            expect(waiting).to_contain_text("Greeter")
+            expect(waiting).to_contain_text("1 failed")
+            expect(page.get_by_role("article", name="Latest promotions")).to_contain_text("into the live world")
+            assert page_fits(page), width
+            if width < 400:
+                page.get_by_role("button", name="Menu").click()
+                page.locator("header summary", has_text="Manage").click()
+                assert page_fits(page)
+            screenshot(page, tmp_path, name, full_page=width < 400)
+            assert_no_page_problems(page)
