@@ -248,7 +248,9 @@ def rows(workspace_id: int, events: Sequence[AuditEvent], zone: tzinfo) -> list[
 
 @says("process.created")
 def _process_created(line: Line) -> Markup:
-    return M("created the process {}").format(line.process(line.resource_id, line.get("slug") or line.get("name")))
+    slug, name = line.get("slug"), line.get("name")
+    return M("created the process {}").format(line.process(line.resource_id, slug) if slug or line.resource_id
+                                              else q(name))
 
 
 @says("process.archived")
@@ -305,7 +307,8 @@ def _version_promoted(line: Line) -> Markup:
     if (replaced := line.get("replaced_version")) is not None:
         text = M("{}, replacing v{}").format(text, replaced)
     if (entries := line.get("cache_entries")) is not None:
-        text = M("{}; {} cleared").format(text, plural(entries, "cache entry", "cache entries"))
+        text = M("{}; {}").format(text, f"{plural(entries, 'cache entry', 'cache entries')} cleared" if entries
+                                  else "no cache entries to clear")
     if notes := line.get("change_notes"):
         text = M("{}: {}").format(text, q(notes))
     return text
@@ -848,7 +851,7 @@ def _webhook_event(line: Line) -> Markup:
     else:
         text = M("disabled {}").format(hook)
     if events:
-        text = M("{}: {}").format(text, ", ".join(events) if isinstance(events, list) else events)
+        text = M("{} for {}").format(text, ", ".join(events) if isinstance(events, list) else events)
     return text
 
 
