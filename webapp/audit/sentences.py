@@ -186,7 +186,8 @@ class Line:
         return link(f"the game night of {when}", "gamenight_members.campaign", campaign_id=cid)
 
     def request(self, request_id: Any = None) -> Markup:
-        rid = as_id(request_id if request_id is not None else self.get("request_id"))
+        rid = as_id(request_id if request_id is not None else self.details.get("request_id"))
+        self.skip("request_id")
         title = self.get("title")
         found = self.names.requests.get(rid or -1)
         text = M("request #{} {}").format(rid, q(found.title if found else title)) if (found or title) \
@@ -387,9 +388,9 @@ def _build_unpromoted(line: Line) -> Markup:
     line.skip("project_id", "sandbox_id", "direction", "forced")
     text = M("took the area {} ({}) out of the live world").format(
         line.project(line.resource_id, line.get("name")), plural(line.get("rooms"), "room"))
-    if line.get("connection_room_id") or line.get("connection_room"):
-        text = M("{}, away from {}").format(
-            text, line.room(line.details.get("connection_room_id"), line.details.get("connection_room")))
+    room_id, handle = line.get("connection_room_id"), line.get("connection_room")
+    if room_id or handle:
+        text = M("{}, away from {}").format(text, line.room(room_id, handle))
     if removed := line.get("removed_exits"):
         text = M("{}; removed {}").format(text, plural(len(removed), "exit"))
         line.said.discard("removed_exits")  # and name them below
@@ -419,6 +420,8 @@ def _world_exit(line: Line) -> Markup:
     if line.action == "world.exit_removed":
         return M("removed the exit {} from {} to {}").format(direction, source, destination)
     text = M("added the exit {} from {} to {}").format(direction, source, destination)
+    if aliases := line.get("aliases"):
+        text = M("{} (also {})").format(text, ", ".join(aliases) if isinstance(aliases, list) else aliases)
     if line.get("both_ways"):
         text = M("{}, both ways").format(text)
     return text
@@ -504,7 +507,7 @@ SCHEDULE_WORDS = {
 
 @says(*SCHEDULE_WORDS)
 def _scheduled(line: Line) -> Markup:
-    line.skip("schedule_id")
+    line.skip("schedule_id", "preview")  # the fresh preview of a stale one is on its page; its summary is said
     title = line.get("title")
     values = {"title": q(title) if title else "promotion", "subject": line.subject(),
               "when": line.when(line.get("run_at"))}
@@ -513,6 +516,8 @@ def _scheduled(line: Line) -> Markup:
         text = M("{}, as approved in {}").format(text, line.request(rid))
     if reason := line.get("reason"):
         text = M("{}: {}").format(text, reason)
+    if summary := line.get("summary"):
+        text = M("{} ({})").format(text, summary)
     line.skip("code")
     return text
 
@@ -531,7 +536,8 @@ def _policy_updated(line: Line) -> Markup:
     text = M("set the approval policy of {}: {}").format(
         _policy_subject(line), plural(needed, "approval") if needed else "no approval needed")
     if needed:
-        text = M("{} by a {} or above").format(text, line.get("approver_role") or "promoter")
+        text = M("{} by {}").format(text, "admins" if line.get("approver_role") == "admin"
+                                    else "promoters or admins")
         text = M("{}, {}").format(text, "the requester may approve" if line.get("requester_may_approve")
                                   else "not by the requester")
     line.skip("approver_role", "requester_may_approve")
@@ -594,10 +600,10 @@ def _campaign_answered(line: Line) -> Markup:
     answer = line.get("answer")
     if line.get("withdrawn"):
         return M("{} withdrew their answer to {}").format(who, line.campaign())
-    text = M("{} {} {}").format(who, ANSWERS.get(answer, f"answered {answer} to" if answer else "answered"), line.campaign())
-    if minutes := line.get("late_minutes"):
-        text = M("{} ({} late)").format(text, plural(minutes, "minute"))
-    return text
+    words = ANSWERS.get(answer, f"answered {answer} to" if answer else "answered")
+    if (minutes := line.get("late_minutes")) and answer == "late":
+        words = f"is coming {plural(minutes, 'minute')} late to"
+    return M("{} {} {}").format(who, words, line.campaign())
 
 
 AVAILABILITY = {"available": "available", "maybe": "maybe", "looking": "looking for a game",
@@ -606,11 +612,14 @@ AVAILABILITY = {"available": "available", "maybe": "maybe", "looking": "looking 
 
 @says("availability.set", "availability.cleared")
 def _availability(line: Line) -> Markup:
+    """The member is the event's resource; the actor may be them, a bot or the seed."""
     on = day_words(line.get("day"))
+    member = line.names.user(line.resource_id)
     if line.action == "availability.cleared":
-        return M("cleared their availability for {}").format(on)
+        return M("cleared {} availability for {}").format(M("{}'s").format(member) if member else "the", on)
     status = line.get("status")
-    return M("said they are {} on {}").format(AVAILABILITY.get(status, status), on)
+    return M("{} {} on {}").format(member or "a member", "is " + AVAILABILITY.get(status, status or "?")
+                                   if status != "maybe" else "might come", on)
 
 
 @says("calendar_feed.created", "calendar_feed.revoked")
@@ -653,6 +662,16 @@ def _planning_settings(line: Line) -> Markup:
     text = M("changed the planning settings")
     if (threshold := line.get("planning_threshold")) is not None:
         text = M("{}: a planning room opens at {}").format(text, plural(threshold, "ready player"))
+    if "announcement" in line.details:
+        channel = line.get("announcement")
+        text = M("{}; {}").format(text, f"teams are posted to {channel}" if channel else "teams are not posted")
+    if "discord_channel_id" in line.details:
+        channel = line.get("discord_channel_id")
+        text = M("{}; {}").format(text, f"Discord threads in channel {channel}" if channel
+                                  else "no Discord threads")
+    if "discord_bot" in line.details:
+        bot = line.get("discord_bot")
+        text = M("{}; {}").format(text, f"Discord bot token {bot}" if bot else "Discord bot token removed")
     return text
 
 
