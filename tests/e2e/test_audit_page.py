@@ -91,7 +91,7 @@ def test_the_audit_page_fits_1280_and_stacks_at_390_with_sentences_that_link(pag
     card = page.locator("table.audit-table tbody tr").first
     when, what = card.locator("td.audit-when").bounding_box(), card.locator("td.audit-what").bounding_box()
     assert when and what and what["y"] > when["y"]  # stacked: the sentence under when / who, not beside them
-    assert page.locator("table.audit-table thead").bounding_box()["height"] <= 1  # headers hidden; cells labelled
+    assert page.locator("table.audit-table thead").bounding_box()["height"] <= 1  # headers hidden visually, kept for screen readers
     expect(page.locator("table.audit-table tbody tr").filter(has_text="into the live world")
            .get_by_role("link", name="Village square")).to_be_visible()
     screenshot(page, "audit-390.png", tmp_path)
