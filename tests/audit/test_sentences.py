@@ -73,17 +73,19 @@ def caller(who, on, key):
         collector.expand(path, calls[2].args[1])  # ACTIONS is not a global of this test module
 
 
-@pytest.mark.parametrize("action", sorted(SENTENCES))
-def test_each_sentence_reads_without_python_internals_when_details_are_missing_or_unknown(app, action):
+def test_every_sentence_reads_without_python_internals_when_details_are_missing_or_unknown(app):
+    bad = []
     with app.test_request_context():
-        bare = describe(AuditEvent(action=action, resource_type="thing", resource_id="999", details={}),
-                        Names(), LJUBLJANA)
-        odd = describe(AuditEvent(action=action, resource_type="thing", resource_id=None,
-                                  details={"counts": {"sent": 3, "failed": 0}, "nothing": None, "empty": "",
-                                           "flags": [True, False]}), Names(), LJUBLJANA)
-    assert bare.strip() and not PYTHON_INTERNALS.search(bare), bare
-    assert not PYTHON_INTERNALS.search(odd), odd
-    assert "nothing" not in odd and "empty" not in odd
+        for action in sorted(SENTENCES):
+            bare = describe(AuditEvent(action=action, resource_type="thing", resource_id="999", details={}),
+                            Names(), LJUBLJANA)
+            odd = describe(AuditEvent(action=action, resource_type="thing", resource_id=None,
+                                      details={"counts": {"sent": 3, "failed": 0}, "nothing": None, "empty": "",
+                                               "flags": [True, False]}), Names(), LJUBLJANA)
+            if not bare.strip() or PYTHON_INTERNALS.search(bare) or PYTHON_INTERNALS.search(odd) \
+                    or "nothing" in odd or "empty" in odd:
+                bad.append(f"{action}: {bare!s} | {odd!s}")
+    assert not bad, "\n".join(bad)
 
 
 def test_an_unknown_action_reads_as_words_and_its_details_as_key_value_pairs(app):
