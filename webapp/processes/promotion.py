@@ -157,7 +157,7 @@ class VersionPromotion(GovernedPromotion[Promoted]):
         details = {"process": process.slug, "version": promoted.number, "from_version": source.number,
                    "replaced_version": current.number if current else None, "change_notes": notes}
         audit.record(actor, "version.rolled_back" if rollback else "version.promoted", "process_version",
-                     promoted.id, details)
+                     promoted.id, details | {"cache_entries": entries})
         outbox.add(actor.workspace_id, "cache.invalidate_process", {"process_id": process.id})
         webhooks.emit(actor.workspace_id, "process.rolled_back" if rollback else "process.promoted",
                       details | {"version_id": promoted.id})
