@@ -112,6 +112,58 @@ def test_confirm_with_stale_preview_answers_409_with_fresh_preview_and_message(a
     assert documents.current_production(proc.id).number == 6
 
 
+def _submit_buttons(html: str) -> dict[str, str]:
+    """Each submit button's label → its opening tag (to see whether it is disabled)."""
+    return {re.sub(r"<[^>]+>", "", m.group(2)).strip(): m.group(1)
+            for m in re.finditer(r'(<button type="submit"[^>]*>)(.*?)</button>', html, re.DOTALL)}
+
+
+def test_a_dialog_identical_to_production_says_so_and_disables_promote_and_schedule(auth, db, factories):
+    actor = _signed_in(auth, factories, "promoter")
+    proc = factories.process(actor)
+    factories.production(actor, proc, {"prompt": "same"})  # v1 → v2
+    twin = factories.version(actor, proc, {"prompt": "same"})  # v3
+    html = auth.get(f"/versions/{twin.id}/promote", htmx=True).get_data(as_text=True)
+    assert "Identical to production — nothing to promote." in html
+    assert "v3 has the same config and schemas as v2 (copy of v1)." in html
+    buttons = _submit_buttons(html)
+    assert " disabled" in buttons["Promote"] and " disabled" in buttons["Schedule"]
+
+    before = _version_count(db)
+    response = auth.post(f"/versions/{twin.id}/promote", htmx=True, data={"preview_token": _token(html)})
+    again = response.get_data(as_text=True)
+    assert response.status_code == 409
+    assert "Identical to production — nothing to promote: v3 has the same config" in again
+    assert " disabled" in _submit_buttons(again)["Promote"]  # the dialog again, still refusing
+    assert _version_count(db) == before
+
+
+def test_a_dialog_with_changes_offers_an_enabled_promote(auth, factories):
+    actor = _signed_in(auth, factories, "promoter")
+    proc = factories.process(actor)
+    factories.production(actor, proc, {"prompt": "old"})
+    changed = factories.version(actor, proc, {"prompt": "new"})
+    html = auth.get(f"/versions/{changed.id}/promote", htmx=True).get_data(as_text=True)
+    assert "Identical to production" not in html
+    assert " disabled" not in _submit_buttons(html)["Promote"]
+
+
+def test_history_and_dialog_say_which_version_a_copy_copies(auth, factories):
+    actor = _signed_in(auth, factories, "promoter")
+    proc = factories.process(actor)
+    first = factories.production(actor, proc, {"prompt": "one"})  # v2 (copy of v1)
+    factories.production(actor, proc, {"prompt": "two"})  # v4 (copy of v3)
+    promotion.promote(actor, first.id)  # v5 (copy of v2)
+    history = auth.get(f"/processes/{proc.slug}").get_data(as_text=True)
+    assert re.search(r"<strong>v5</strong></a> <small class=\"copy-of\">\(copy of v2\)</small>", history)
+    assert re.search(r"<strong>v3</strong></a>\s*</td>", history)  # a sandbox version copies nothing
+    four = documents.history(proc).items[1]
+    dialog = auth.get(f"/versions/{four.id}/promote", htmx=True).get_data(as_text=True)
+    assert "v4 (copy of v3) (production deprecated)" in dialog and "v5 (copy of v2), promoted" in dialog
+    page = auth.get(f"/versions/{four.id}").get_data(as_text=True)
+    assert re.search(r"copy of <a href=\"/versions/\d+\">v3</a>", page)
+
+
 @pytest.mark.parametrize("role", ["viewer", "editor"])
 def test_viewer_and_editor_get_403_on_promote_dialog_and_confirm(auth, factories, role):
     admin = factories.user("admin")

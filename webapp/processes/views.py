@@ -273,8 +273,10 @@ def promote(version_id: int) -> Any:
         override = from_form(governance_forms.Override).override_reason
         result = promotion.promote(actor, version_id, command.change_notes or "", command.preview_token or None,
                                    override_reason=override)
-    except (promotion.ProductionChanged, governance.ApprovalRequired, Invalid) as exc:
-        # production moved, or the policy changed since the dialog opened, or the override had no reason
+    except (promotion.ProductionChanged, promotion.IdenticalToProduction, governance.ApprovalRequired,
+            Invalid) as exc:
+        # production moved, or is this already, or the policy changed since the dialog opened, or the override
+        # had no reason
         return _dialog_again(actor, version_id, exc, notes)
     except DomainError as exc:
         return _dialog(exc.status, message=exc.message, change_notes=notes)
