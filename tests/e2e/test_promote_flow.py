@@ -105,8 +105,8 @@ def test_promote_flow(page: Page, seeded: Seeded, tmp_path: Path) -> None:
     expect(history_row(page, 3)).to_contain_text("sandbox")
 
     # Compare production v2 with the candidate v3.
-    page.get_by_label("Compare from v2").check()
-    page.get_by_label("Compare to v3").check()
+    page.get_by_label("Old v2").check()
+    page.get_by_label("New v3").check()
     history.get_by_role("button", name="Compare").click()
     expect(page).to_have_url(re.compile(rf"/processes/{seeded.slug}/compare\?"))
     expect(page.get_by_role("heading", name=re.compile(r"Compare v2\s*→\s*v3"))).to_be_visible()

@@ -401,7 +401,57 @@ def test_compare_page_shows_added_removed_and_modified_with_paths(auth, factorie
 
     fragment = auth.get(f"/processes/{proc.slug}/compare?old={old.id}&new={new.id}", htmx=True)
     assert "<html" not in fragment.get_data(as_text=True) and "4 changes" in fragment.get_data(as_text=True)
-    assert auth.get(f"/processes/{proc.slug}/compare?old={old.id}").status_code == 400
+    assert auth.get(f"/processes/{proc.slug}/compare?old={old.id}").status_code == 422
+
+
+def test_compare_pickers_have_visible_old_and_new_labels_naming_the_version(auth, factories):
+    actor = _signed_in(auth, factories, "viewer")
+    admin = factories.user("admin")
+    proc = factories.process(admin)
+    v1 = factories.version(admin, proc, {"prompt": "a"})
+    html = auth.get(f"/processes/{proc.slug}").get_data(as_text=True)
+    for side, label in (("old", "Old"), ("new", "New")):
+        assert re.search(rf'<input type="radio" id="compare-{side}-{v1.id}" name="{side}" value="{v1.id}"', html)
+        assert f'<label for="compare-{side}-{v1.id}">{label} <small class="muted">v1</small></label>' in html
+    assert actor.label  # a viewer compares too
+
+
+@pytest.mark.parametrize(("query", "message"), [
+    ("", "Pick two versions to compare: one in the Old column and one in the New column."),
+    ("?old={a}", "Pick a new version too (the New column)."),
+    ("?new={a}&old=", "Pick an old version too (the Old column)."),
+])
+def test_compare_with_a_picker_left_empty_answers_422_beside_the_pickers(auth, factories, query, message):
+    _signed_in(auth, factories, "viewer")
+    admin = factories.user("admin")
+    proc = factories.process(admin)
+    a = factories.version(admin, proc, {"prompt": "a"})
+    url = f"/processes/{proc.slug}/compare" + query.format(a=a.id)
+
+    fragment = auth.get(url, htmx=True, headers={"HX-Target": "compare-message"})
+    assert fragment.status_code == 422
+    assert fragment.get_data(as_text=True).strip() == (
+        f'<span class="notice notice-error compare-error" role="alert">{message}</span>')
+
+    page = auth.get(url)  # no JS: the process page again, the message inside the compare form, the pick kept
+    html = page.get_data(as_text=True)
+    assert page.status_code == 422 and "<html" in html and "<h2>History</h2>" in html
+    assert re.search(rf'<form id="compare-form"[\s\S]*?role="alert">{re.escape(message)}</span></span>\s*</form>',
+                     html)
+    picked = re.search(rf'<input type="radio" id="compare-old-{a.id}"[^>]*>', html).group(0)
+    assert (" checked" in picked) == ("old=" + str(a.id) in url)
+
+
+def test_compare_form_sent_by_htmx_with_both_picked_goes_to_the_compare_page(auth, factories):
+    _signed_in(auth, factories, "viewer")
+    admin = factories.user("admin")
+    proc = factories.process(admin)
+    a = factories.version(admin, proc, {"prompt": "a"})
+    b = factories.version(admin, proc, {"prompt": "b"})
+    response = auth.get(f"/processes/{proc.slug}/compare?old={a.id}&new={b.id}", htmx=True,
+                        headers={"HX-Target": "compare-message"})
+    assert response.status_code == 204
+    assert response.headers["HX-Redirect"] == f"/processes/{proc.slug}/compare?old={a.id}&new={b.id}"
 
 
 def test_a_10000_key_diff_with_a_50kb_prompt_renders_every_change(auth, factories):
