@@ -90,14 +90,9 @@ class ProcessVersion(db.Model):
         return {"config": self.config, "input_schema": self.input_schema, "output_schema": self.output_schema}
 
     @property
-    def copied_from(self) -> ProcessVersion | None:
-        """The version this one is a copy of: every production version copies the version that was promoted
-        (a sandbox version, or an earlier production one promoted again), so "v8 (copy of v5)" names its source."""
-        return self.promoted_from
-
-    @property
     def label(self) -> str:
-        """"v8", or "v8 (copy of v5)": how lists, dialogs and messages name a version."""
+        """"v8", or "v8 (copy of v5)": how dialogs and messages name a version. Every production version copies
+        the version that was promoted (a sandbox one, or an earlier production one promoted again)."""
         source = self.promoted_from
         return f"v{self.number}" if source is None else f"v{self.number} (copy of v{source.number})"
 
