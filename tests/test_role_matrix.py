@@ -115,7 +115,7 @@ def acme(db, factories, redis):
     proc = factories.process(admin, "Greeter")
     factories.production(admin, proc)
     draft = factories.version(admin, proc, activate=False)
-    candidate = factories.version(admin, proc)  # active in the sandbox: promotable
+    candidate = factories.version(admin, proc, {"prompt": "Hi {{ name }}"})  # sandbox active, unlike production: promotable
     live_room = factories.live_room(admin)
     from webapp.worlds import live
 

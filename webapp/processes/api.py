@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from flask import Response, jsonify, request, url_for
-from pydantic import BaseModel, JsonValue
+from pydantic import BaseModel, Field, JsonValue
 
 from webapp.accounts.context import api_actor, bearer_token
 from webapp.apiblueprint import bp, json_body
@@ -65,6 +65,8 @@ class VersionOut(BaseModel):
     change_notes: str
     created_at: datetime
     promoted_by: str | None
+    copied_from: int | None = Field(description="The number of the version this one is a copy of (a "
+                                    "production version copies the version that was promoted), else null.")
 
 
 class PromotedVersion(VersionOut):
@@ -77,6 +79,7 @@ class VersionBrief(BaseModel):
     created_at: datetime
     environment: Literal["sandbox", "production"]
     status: Literal["draft", "active", "deprecated"]
+    copied_from: int | None = Field(description="The number of the version this one is a copy of, else null.")
 
 
 class Change(BaseModel):
@@ -110,6 +113,8 @@ class PromotionPreview(BaseModel):
     source: VersionBrief
     current_production: VersionBrief | None
     diff: DiffOut
+    identical_to_production: bool = Field(description="Production already serves exactly this (the diff is "
+                                          "empty): promoting it is refused with 409 `identical_to_production`.")
     cache_entries: int | None
     preview_token: str
     output_check: OutputCheckOut | None
