@@ -4,6 +4,7 @@ can't be sent twice; the dialog keeps the focus inside, closes on Escape and giv
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from pathlib import Path
@@ -190,3 +191,13 @@ def test_a_busy_workspaces_desk_fits_1280_and_390_px_and_shows_each_part(
                 assert page_fits(page)
             screenshot(page, tmp_path, name, full_page=width < 400)
             assert_no_page_problems(page)
+
+
+def test_a_link_that_looks_like_a_button_answers_space(page: Page, factories: Any) -> None:
+    admin = factories.user("admin", "Acme")
+    factories.player(admin.workspace_id, "ada@example.com", "available", name="Ada")
+    sign_in(page, "ada@example.com")
+    link = page.get_by_role("button", name="Set my availability")
+    link.focus()
+    page.keyboard.press("Space")
+    expect(page).to_have_url(re.compile(r"/w/[^/]+/availability$"))

@@ -106,6 +106,13 @@
     if (t) { t.remove(); }
   });
 
+  // A link that looks like a button (role="button": it goes somewhere) answers Space as a button does.
+  document.addEventListener("keydown", function (e) {
+    if (e.key !== " " || e.defaultPrevented) { return; }
+    var a = e.target.closest && e.target.closest('a[role="button"]');
+    if (a) { e.preventDefault(); a.click(); }
+  });
+
   // -- the nav: the phone's Menu button, and its dropdowns close on a click elsewhere or Escape --------------
   document.addEventListener("click", function (e) {
     var toggle = e.target.closest && e.target.closest("[data-nav-toggle]");
@@ -147,10 +154,13 @@
     var elt = e.detail.elt;
     var verb = e.detail.requestConfig ? e.detail.requestConfig.verb : "get";
     if (busy.has(elt)) { e.preventDefault(); return; }  // already on its way: not twice
-    if (e.detail.target && e.detail.target.id === "dialog-body" && elt.tagName !== "FORM") { opener = elt; }
+    var trigger = e.detail.requestConfig && e.detail.requestConfig.triggeringEvent;
+    var d = dialog();
+    if (e.detail.target && e.detail.target.id === "dialog-body" && d && !d.open) {  // what opens the dialog
+      opener = elt.tagName === "FORM" ? ((trigger && trigger.submitter) || document.activeElement) : elt;
+    }
     // A live search or a poll keeps its field usable; a button, a link acting as one, or a form goes busy.
     if ((verb === "get" && !elt.matches("form, button, a")) || (elt.dataset && elt.dataset.pollEtag !== undefined)) { return; }
-    var trigger = e.detail.requestConfig && e.detail.requestConfig.triggeringEvent;
     markBusy(elt, trigger && trigger.submitter);
   });
   document.addEventListener("htmx:afterRequest", function (e) {
