@@ -177,6 +177,7 @@ class Console:
 
 
 _console: Console | None = None
+_started = time.monotonic()
 
 
 def _say(text: str, *, error: bool = False) -> None:
@@ -187,8 +188,9 @@ def _say(text: str, *, error: bool = False) -> None:
 
 
 def _log(text: str) -> None:
+    """To the log alone, with the seconds since the supervisor started (where a slow start spends its time)."""
     if _console is not None:
-        _console.log(text)
+        _console.log(f"{text} [+{time.monotonic() - _started:.1f} s]")
 
 
 def _launch_valkey(env: dict[str, str]) -> Child:
