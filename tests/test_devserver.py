@@ -239,6 +239,8 @@ def test_the_database_itself_says_whether_a_start_must_migrate_or_seed(tmp_path,
 
 
 def test_the_demo_inbox_sink_keeps_each_message_for_the_inbox_page(tmp_path):
+    import apprise
+
     from webapp.devinbox.store import read_newest_first
     from webapp.devserver import _start_demo_inbox
 
@@ -246,11 +248,12 @@ def test_the_demo_inbox_sink_keeps_each_message_for_the_inbox_page(tmp_path):
     server = _start_demo_inbox(path, port)
     assert server is not None
     try:
-        for to, body in (("ana", json.dumps({"version": "1.0", "title": "Game night", "message": "At 20:00\nBe there",
-                                             "type": "info"}).encode()), ("rooms", b"not json")):
-            request = urllib.request.Request(f"http://127.0.0.1:{port}/{to}", data=body, method="POST")
-            with urllib.request.urlopen(request, timeout=5) as response:
-                assert response.status == 200
+        sender = apprise.Apprise()  # what the worker's delivery sends through
+        sender.add(f"json://127.0.0.1:{port}/ana")
+        assert sender.notify(title="Game night", body="At 20:00\nBe there")
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/rooms", data=b"not json", method="POST")
+        with urllib.request.urlopen(request, timeout=5) as response:
+            assert response.status == 200
     finally:
         server.shutdown()
     newest, oldest = read_newest_first(path)

@@ -449,7 +449,7 @@ def main() -> int:
                     valkey = None
                     _say(f"devserver: {exc}", error=True)
                     return 1
-            _say("devserver: " + ("migrating the database and seeding the demo (a minute the first time)…"
+            _say("devserver: " + ("migrating the database and seeding the demo (once, a few seconds)…"
                                   if todo == "migrate" else "seeding the demo workspace…"))
             prepared = _spawn("database preparation", [sys.executable, "-m", "webapp.devserver", PREPARE_FLAG],
                               env)
