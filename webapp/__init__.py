@@ -11,6 +11,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from webapp.config import INSTANCE_DIR, Settings, SettingsError
+from webapp.devinbox import init_devinbox
 from webapp.extensions import courier, csrf, db, login_manager, migrate
 from webapp.inputs import init_inputs
 from webapp.sealing import redact_secret_paths
@@ -57,6 +58,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     init_inputs(app)  # before the routes: it replaces the `int` converter
     init_templating(app)
     _register_blueprints(app)
+    init_devinbox(app)  # /dev/inbox and the sign-in page's demo logins, in development only
     _register_privacy_hooks()
     from webapp.cli import register_cli
     from webapp.errors import register_error_handlers
