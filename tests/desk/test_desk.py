@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from tests.governance.test_requests import NEEDS_ONE, ask, sandbox_version
 from tests.governance.test_schedule_pages import when
 from webapp.desk import services as desk
+from webapp.extensions import db as _db
 from webapp.governance import schedules
 from webapp.governance import services as governance
 from webapp.outbox.models import EffectStatus, OutboxEffect
@@ -101,7 +102,7 @@ def test_the_latest_promotions_span_the_three_flows_newest_first_with_who_and_li
     world_promotion.promote(admin, area.id, limbo.id, "north")
     tomorrow = (datetime.now(UTC) + timedelta(days=1)).astimezone(_ws_zone(admin)).date()
     night, _ = campaigns.create(admin, CampaignChoices(day=tomorrow.isoformat(), start_time="21:00"))
-    latest = desk.latest(admin.workspace_id)
+    latest, _ = desk.latest(admin.workspace_id)
     assert [p.flow for p in latest] == ["game night", "world", "process"]
     assert latest[2].what == "v1 to production as v2" and latest[2].who == "admin@example.com"
     assert latest[1].what == "into the live world" and latest[0].what == "reminders scheduled"
@@ -135,7 +136,9 @@ def test_tonight_is_the_promoted_campaign_and_next_a_weekly_nights_tentative_one
     assert found.next_night.state == "tentative" and found.next_night.campaign_id is None
 
 
-ADMIN_ONLY = ("/settings/keys", "/settings/webhooks", "/settings/members", "/jobs", "/settings/gamenight", "/reviews/policy")
+ADMIN_ONLY = ("/settings/keys", "/settings/webhooks", "/settings/members", "/jobs", "/settings/gamenight", "/reviews/policy",
+              "/world/settings")
+REDIRECTS = {"/availability": "/w/acme/availability"}  # "Availability" is the workspace's own page
 
 
 def test_the_nav_shows_each_role_only_links_it_may_open_and_each_answers(auth, db, factories):
@@ -151,5 +154,46 @@ def test_the_nav_shows_each_role_only_links_it_may_open_and_each_answers(auth, d
         assert "/rq/" not in links  # operators only
         for url in links:
             answer = auth.get(url)
-            assert answer.status_code in (200, 302), (role, url, answer.status_code)
+            if url in REDIRECTS:
+                assert (answer.status_code, answer.headers["Location"]) == (302, REDIRECTS[url]), (role, url)
+            else:
+                assert answer.status_code == 200, (role, url, answer.status_code)
         auth.logout()
+
+
+def test_the_desk_reads_in_the_same_number_of_queries_however_much_waits(auth, db, factories):
+    from sqlalchemy import event
+
+    admin = factories.user("admin", "Acme", email="admin@example.com")
+    alice = factories.user("promoter", "Acme", email="alice@example.com")
+    auth.login("admin@example.com")
+
+    def queries() -> int:
+        seen: list[str] = []
+        listener = lambda *args: seen.append(args[2])
+        event.listen(_db.engine, "before_cursor_execute", listener)
+        try:
+            assert auth.get("/").status_code == 200
+        finally:
+            event.remove(_db.engine, "before_cursor_execute", listener)
+        return len(seen)
+
+    def more(n: int, start: int) -> None:
+        """n more processes, each in production, with a scheduled promotion and an open request."""
+        governance.set_policy(admin, "workspace", governance.PolicyCommand(required_approvals=0))
+        for i in range(start, start + n):
+            proc = factories.process(alice, f"Bot {i}")
+            factories.production(alice, proc, {"prompt": f"v1 {i}"})
+            soon = factories.version(alice, proc, {"prompt": f"soon {i}"})
+            schedules.schedule(alice, schedules.ScheduleCommand.model_validate(
+                {"flow": "process", "source": soon.id, **when(60 + i),
+                 "preview_token": promotion.promotion_preview(alice, soon.id).token}))
+        governance.set_policy(admin, "workspace", NEEDS_ONE)
+        for i in range(start, start + n):
+            proc_version = factories.version(alice, factories.process(alice, f"Asked {i}"), {"prompt": f"ask {i}"})
+            ask(alice, proc_version)
+
+    more(1, 0)
+    few = queries()
+    more(4, 1)
+    assert queries() == few

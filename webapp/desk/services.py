@@ -4,6 +4,7 @@ and for every member their own availability and next game night. Read only: noth
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -78,20 +79,24 @@ def desk(actor: Actor, now: datetime | None = None) -> Desk:
         found.reviewable = {r.id for r in waiting if r.state.value == "open" and governance.may_review(actor, r) is None}
         waiting.sort(key=lambda r: r.id not in found.reviewable)  # stable: oldest first within each group
         found.reviews, found.reviews_total = waiting[:SHOWN], len(waiting)
-    pending = schedules.list_schedules(actor, state=ScheduleState.scheduled)
-    found.schedules, found.schedules_total = sorted(pending, key=lambda s: s.run_at)[:SHOWN], len(pending)
-    found.schedule_paths = {s.id: schedules.page_path(s) for s in found.schedules}
+    pending = (ScheduledPromotion.workspace_id == actor.workspace_id,
+               ScheduledPromotion.state == ScheduleState.scheduled)
+    found.schedules = list(db.session.scalars(select(ScheduledPromotion).where(*pending)
+                                              .order_by(ScheduledPromotion.run_at, ScheduledPromotion.id).limit(SHOWN)))
+    found.schedules_total = db.session.scalar(select(func.count()).select_from(ScheduledPromotion).where(*pending)) or 0
+    found.schedule_paths = schedules.page_paths(found.schedules)
     if actor.can(Role.admin):
         found.failed_jobs = db.session.scalar(select(func.count()).select_from(OutboxEffect).where(
             OutboxEffect.workspace_id == actor.workspace_id, OutboxEffect.status == EffectStatus.failed)) or 0
-    found.tonight, found.next_night = _nights(ws.id, today)
-    found.latest = latest(actor.workspace_id)
-    found.people = governance.names([u for r in found.reviews for u in (r.requested_by_id,)]
-                                    + [s.created_by_id for s in found.schedules])
+    ready = {d.day: d.ready for d in found.my_days}
+    found.tonight, found.next_night = _nights(ws.id, today, ready)
+    found.latest, people = latest(actor.workspace_id, also=[r.requested_by_id for r in found.reviews]
+                                  + [s.created_by_id for s in found.schedules])
+    found.people = people
     return found
 
 
-def _nights(workspace_id: int, today: date) -> tuple[Night | None, Night | None]:
+def _nights(workspace_id: int, today: date, ready: dict[date, int]) -> tuple[Night | None, Night | None]:
     """Tonight's game night and the next one after today: a campaign (not cancelled), else a weekly schedule's
     pending night."""
     campaigns = list(db.session.scalars(
@@ -109,7 +114,7 @@ def _nights(workspace_id: int, today: date) -> tuple[Night | None, Night | None]
         if c.local_day not in nights or nights[c.local_day][2] is None:
             nights[c.local_day] = (c.start_at, c.status.value, c.id)
     days = sorted(nights)
-    ready = {d: availability.ready(workspace_id, d) for d in days[:2]}
+    ready = {d: ready[d] if d in ready else availability.ready(workspace_id, d) for d in days[:2]}
 
     def night(day: date) -> Night:
         start_at, state, campaign_id = nights[day]
@@ -120,9 +125,11 @@ def _nights(workspace_id: int, today: date) -> tuple[Night | None, Night | None]
     return tonight, night(later[0]) if later else None
 
 
-def latest(workspace_id: int, limit: int = LATEST) -> list[Promotion]:
+def latest(workspace_id: int, limit: int = LATEST, also: Sequence[int | None] = ()) -> tuple[list[Promotion],
+                                                                                            dict[int, str]]:
     """The newest promotions of the three flows: process versions published to production, world areas
-    promoted into the live world, game nights promoted (campaigns), merged newest first."""
+    promoted into the live world, game nights promoted (campaigns), merged newest first; and the names of the
+    people they name and of `also` (read with theirs in one query)."""
     versions = db.session.execute(
         select(ProcessVersion, Process.name, Process.slug).join(Process, Process.id == ProcessVersion.process_id)
         .where(Process.workspace_id == workspace_id, ProcessVersion.environment == Environment.production,
@@ -137,7 +144,7 @@ def latest(workspace_id: int, limit: int = LATEST) -> list[Promotion]:
         select(Campaign).where(Campaign.workspace_id == workspace_id)
         .order_by(Campaign.created_at.desc()).limit(limit)).all()
     people = governance.names([v.promoted_by_id for v, _, _ in versions] + [a.promoted_by_id for a in areas]
-                              + [c.promoter_id for c in nights])
+                              + [c.promoter_id for c in nights] + list(also))
     found = [Promotion("process", name, f"v{copied[v.promoted_from_id]} to production as v{v.number}"
                        if v.promoted_from_id in copied else f"v{v.number} to production",
                        people.get(v.promoted_by_id or 0), v.published_at, "processes.detail", {"slug": slug})
@@ -149,7 +156,7 @@ def latest(workspace_id: int, limit: int = LATEST) -> list[Promotion]:
     found += [Promotion("game night", f"Game night {c.local_day.isoformat()}", _night_words(c),
                         people.get(c.promoter_id or 0), c.created_at, "gamenight_members.campaign",
                         {"campaign_id": c.id}) for c in nights]
-    return sorted(found, key=lambda p: p.at, reverse=True)[:limit]
+    return sorted(found, key=lambda p: p.at, reverse=True)[:limit], people
 
 
 def _night_words(campaign: Campaign) -> str:

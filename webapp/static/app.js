@@ -3,7 +3,6 @@
 (function () {
   "use strict";
   var TOAST_MS = 5000;
-  document.documentElement.classList.add("js");  // the phone nav collapses only where this script runs
 
   function dialog() { return document.getElementById("dialog"); }
 
@@ -142,14 +141,25 @@
     var buttons = submitButtons(elt).filter(function (b) { return !b.disabled; });
     buttons.forEach(function (b) {
       b.disabled = true;
+      b.setAttribute("data-busy", "");
       if (!submitter || b === submitter || buttons.length === 1) { b.setAttribute("aria-busy", "true"); }
     });
     busy.set(elt, buttons);
   }
+  function release(b) { b.disabled = false; b.removeAttribute("aria-busy"); b.removeAttribute("data-busy"); }
   function unmarkBusy(elt) {
-    (busy.get(elt) || []).forEach(function (b) { b.disabled = false; b.removeAttribute("aria-busy"); });
+    (busy.get(elt) || []).forEach(release);
     busy.delete(elt);
   }
+  // Every busy button of the page works again: before htmx keeps the page for Back (its answer has come), and
+  // when Back brings a page back from htmx's history or the browser's cache.
+  function releaseAll() {
+    document.querySelectorAll("[data-busy]").forEach(release);
+    document.querySelectorAll("form[data-sending]").forEach(function (f) { delete f.dataset.sending; });
+    busy = new WeakMap();
+  }
+  document.addEventListener("htmx:beforeHistorySave", releaseAll);
+  document.addEventListener("htmx:historyRestore", releaseAll);
   document.addEventListener("htmx:beforeRequest", function (e) {
     var elt = e.detail.elt;
     var verb = e.detail.requestConfig ? e.detail.requestConfig.verb : "get";
@@ -178,11 +188,7 @@
     // After this event the browser has read the form (the submitter's name and value included); then disable.
     setTimeout(function () { markBusy(form, submitter); }, 0);
   });
-  // Back to a page from the browser's cache: its buttons work again.
-  window.addEventListener("pageshow", function (e) {
-    if (!e.persisted) { return; }
-    document.querySelectorAll("form[data-sending]").forEach(function (f) { delete f.dataset.sending; unmarkBusy(f); });
-  });
+  window.addEventListener("pageshow", function (e) { if (e.persisted) { releaseAll(); } });
 
   // -- the dialog gives focus back to what opened it ---------------------------------------------------------
   var opener = null;
