@@ -2,8 +2,9 @@
 1280 px or at 390 px, and axe-core (vendored by axe-playwright-python) finds no serious or critical violation.
 
 The pages are the app's own GET rules (not the JSON API, static files or the RQ dashboard), each filled with the
-real ids of `tests.urlmap.one_of_everything`; per role, one URL per rule: the first of its fillings that the role
-may open (200, text/html). A rule no filling of which answers 200 to a role is a page that role may not open.
+real ids of `tests.urlmap.one_of_everything` (plus a long, nested sandbox change, and the query strings the compare
+page and the world promote dialog need); per role, one URL per rule: the first of its fillings that the role may
+open as a page (200, a whole HTML document). A rule no filling of which does is a page that role may not open.
 axe runs at 1280 px only: its rules (names, contrast, landmarks, headings) do not depend on the width here, and the
 narrow layout is the overflow check's.
 
@@ -100,13 +101,38 @@ def make_member(factories: Any, role: str) -> str | None:
     return player.label
 
 
-def pages_for(app: Any, client: Any, world: dict[str, Any]) -> list[Visit]:
+# A long, nested change to the production prompt (a long text, a URL, a key, nested JSON) as a sandbox version of
+# its own: the compare page and the promote dialog show it, the widest diff a reviewer meets.
+LONG_CHANGE = {"prompt": "\n".join(f"Step {n}: read the customer's message and answer it kindly." for n in range(12)),
+               "model": "gpt-4o-mini-2024-07-18-deployment-for-the-support-team-in-the-eu-west-region",
+               "endpoint": "https://inference.example.com/v1/deployments/" + "a1b2c3" * 10 + "/chat/completions",
+               "api_key_hint": "sk-live-" + "x9" * 32,
+               "tools": [{"name": "lookup_order", "parameters": {"type": "object", "properties": {
+                   "order_id": {"type": "string", "pattern": "^[A-Z]{3}-[0-9]{8}$"}}}}]}
+
+
+def add_long_change(factories: Any, world: dict[str, Any]) -> dict[str, str]:
+    """LONG_CHANGE as the production process's active sandbox version (its id joins the real version ids); the
+    query strings of the pages that need one to be a page (not a 400): rule → query."""
+    from webapp.processes import documents
+
+    admin, ids = world["admin"], world["ids"]
+    version = factories.version(admin, documents.get_process(admin, world["slugs"][0]), LONG_CHANGE)
+    production = ids["version_id"][1]
+    ids["version_id"].insert(-1, version.id)
+    limbo = ids["room_id"][1]  # a live room the built area can be attached to
+    return {"/processes/<slug>/compare": f"old={production}&new={version.id}",
+            "/builds/<int:project_id>/promote": f"connection_room_id={limbo}&direction=west"}
+
+
+def pages_for(app: Any, client: Any, world: dict[str, Any], queries: dict[str, str]) -> list[Visit]:
     """One URL per HTML GET rule: the first filling with real ids that this client may open as a page."""
     visits = []
     for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
         if "GET" not in rule.methods or rule.rule.startswith("/api/") or rule.endpoint.startswith(SKIPPED_ENDPOINTS):
             continue
-        for url in urls(rule.rule, world):
+        query = f"?{queries[rule.rule]}" if rule.rule in queries else ""
+        for url in (u + query for u in urls(rule.rule, world)):
             answer = client.get(url)
             if answer.status_code == 200 and answer.mimetype == "text/html" and is_document(answer.data):
                 visits.append(Visit(rule.rule, url))
@@ -171,12 +197,15 @@ def test_no_page_scrolls_sideways_or_has_a_serious_axe_violation(app, auth, clie
     # of some 500 page loads (Flask's default makes it revalidate each one), so the run's time goes to the pages.
     monkeypatch.setitem(app.config, "SEND_FILE_MAX_AGE_DEFAULT", 3600)
     world = one_of_everything(db, factories)
+    queries = add_long_change(factories, world)
     email = make_member(factories, role)
     if email:
         auth.login(email)
-    visits = pages_for(app, client, world)
+    visits = pages_for(app, client, world, queries)
     opened = {v.rule for v in visits}
     assert ("/account" in opened) == bool(email), f"signed in as {role}: {email}; opened {sorted(opened)}"
+    if role == "admin":  # the pages with the widest content: the diff of LONG_CHANGE and both promote dialogs
+        assert {*queries, "/versions/<int:version_id>/promote"} <= opened, sorted(opened)
     cookies = session_cookies(app, client, live_server)
     overflow, violations, outside = [], [], []
     with context_at(browser, live_server, AXE_WIDTH, cookies, outside, axe=True) as wide, \
