@@ -112,14 +112,24 @@ LONG_CHANGE = {"prompt": "\n".join(f"Step {n}: read the customer's message and a
 
 
 def add_long_change(factories: Any, world: dict[str, Any]) -> dict[str, str]:
-    """LONG_CHANGE as the production process's active sandbox version (its id joins the real version ids); the
-    query strings of the pages that need one to be a page (not a 400): rule → query."""
+    """What `one_of_everything` lacks for some pages to be pages: LONG_CHANGE as the production process's active
+    sandbox version (its id joins the real version ids), the signed links of a reminder and of a quorum warning
+    (they join the real tokens); returns the query strings of the pages that need one (not a 400): rule → query."""
+    from webapp.extensions import db
+    from webapp.gamenight import campaign_links
+    from webapp.gamenight.models import CampaignRecipient, Status
     from webapp.processes import documents
 
     admin, ids = world["admin"], world["ids"]
     version = factories.version(admin, documents.get_process(admin, world["slugs"][0]), LONG_CHANGE)
     production = ids["version_id"][1]
     ids["version_id"].insert(-1, version.id)
+    campaign = ids["campaign_id"][0]
+    # The admin (linked and available, but not opted in) as one of the reminder's recipients, so their link opens.
+    db.session.merge(CampaignRecipient(campaign_id=campaign, user_id=admin.user_id, status=Status.available))
+    db.session.commit()
+    ids["token"][:0] = [campaign_links.answer_token(campaign, admin.user_id),
+                        campaign_links.call_off_token(campaign, admin.user_id)]
     limbo = ids["room_id"][1]  # a live room the built area can be attached to
     return {"/processes/<slug>/compare": f"old={production}&new={version.id}",
             "/builds/<int:project_id>/promote": f"connection_room_id={limbo}&direction=west"}
@@ -205,7 +215,8 @@ def test_no_page_scrolls_sideways_or_has_a_serious_axe_violation(app, auth, clie
     opened = {v.rule for v in visits}
     assert ("/account" in opened) == bool(email), f"signed in as {role}: {email}; opened {sorted(opened)}"
     if role == "admin":  # the pages with the widest content: the diff of LONG_CHANGE and both promote dialogs
-        assert {*queries, "/versions/<int:version_id>/promote"} <= opened, sorted(opened)
+        assert {*queries, "/versions/<int:version_id>/promote", "/gamenight/answer/<token>",
+                "/gamenight/call-off/<token>"} <= opened, sorted(opened)
     cookies = session_cookies(app, client, live_server)
     overflow, violations, outside = [], [], []
     with context_at(browser, live_server, AXE_WIDTH, cookies, outside, axe=True) as wide, \
