@@ -42,9 +42,12 @@ evennia: $(EVENNIA_STAMP)
 	@$(PY) -c "import secrets; print('SECRET_KEY=' + secrets.token_hex(32))" > .env
 	@echo "wrote .env with a fresh SECRET_KEY"
 
+# The supervisor migrates and seeds only when the database says it must (webapp/devserver.py), prints one block
+# (URL, demo logins, demo inbox) and keeps the children's output in instance/dev.log. The app's bytecode is written
+# once here, even where PYTHONDONTWRITEBYTECODE is set: each of the four Pythons would compile it again every start.
 run: install .env
-	$(FLASK) db upgrade
-	$(PY) -m webapp.devserver
+	@PYTHONDONTWRITEBYTECODE= $(PY) -m compileall -q webapp jobs wsgi.py
+	@$(PY) -m webapp.devserver
 
 # On every core (pytest-xdist): each pytest process has its own SQLite file, PostgreSQL schema and Redis db.
 # Bytecode is cached even where PYTHONDONTWRITEBYTECODE is set: the suite starts dozens of Pythons (workers,

@@ -580,7 +580,7 @@ def test_a_connection_lost_during_a_world_promotion_is_503_saying_what_happened_
     response = client.post(f"/api/v1/builds/{project.id}/promote", headers=bearer(token),
                            json={"connection_room_id": limbo.id, "connection_direction": "north"})
     assert_4xx(response, 503)
-    assert response.get_json() == {"error": "database_unavailable", "message": message}
+    assert response.get_json() == {"error": "database_unavailable", "message": message, "details": {}}
     monkeypatch.undo()
     assert _world_state(db, project.id) == before == ("built", True, before[2], 0)  # here nothing reached the disk
 

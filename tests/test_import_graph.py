@@ -29,6 +29,7 @@ LAYERS = {
     "webapp.seed": ENTRY,
     "webapp.api": ENTRY,
     "webapp.devserver": ENTRY,
+    "webapp.desk": ENTRY,  # the home page reads all three flows
     "webapp.processes": FLOW,
     "webapp.worlds": FLOW,
     "webapp.gamenight": FLOW,

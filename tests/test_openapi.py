@@ -117,7 +117,8 @@ def test_every_operation_has_an_id_a_summary_a_success_answer_and_known_security
 
 def test_error_answers_share_one_schema_of_error_message_and_details(document):
     error = document["components"]["schemas"]["Error"]
-    assert error["required"] == ["error", "message"] and set(error["properties"]) == {"error", "message", "details"}
+    assert error["required"] == ["error", "message", "details"]
+    assert set(error["properties"]) == {"error", "message", "details"} and error["properties"]["details"]["type"] == "object"
 
 
 def test_the_three_kinds_of_token_are_bearer_schemes(document):

@@ -42,7 +42,7 @@ RULES: dict[str, object] = {
     "gamenight_members.export_my_data": Role.viewer,
     "schedules.schedule_list": Role.viewer, "schedules.schedule": Role.viewer,
     "planning.today": Role.viewer, "planning.shared": Role.viewer,
-    "audit.index": Role.viewer, "audit.export": Role.viewer,
+    "desk.index": Role.viewer, "audit.index": Role.viewer, "audit.export": Role.viewer,
     "accounts.tokens": Role.viewer, "accounts.account": Role.viewer,
     "worlds.edit_room": Role.editor,  # the form is for those who may save it
     # -- editors and up
@@ -61,7 +61,6 @@ RULES: dict[str, object] = {
     "world_admin.live_world": Role.admin, "world_admin.live_room": Role.admin, "world_admin.live_room_removal": Role.admin,
     "world_admin.live_exit_removal": Role.admin, "governance.policy": Role.admin,
     # -- routes whose answer does not depend on who asks (a redirect, or a feature switched off)
-    "accounts.index": {"*": 302},  # to the login, or to the processes
     "gamenight_members.my_availability": {"*": 302},  # to the login, or to the workspace's availability page
     "planning.past": {"*": 302},  # the matrix asks for today: to the login, or to /planning/today
     "discord.login": {"*": 404},  # Discord is not configured in the tests
@@ -116,7 +115,7 @@ def acme(db, factories, redis):
     proc = factories.process(admin, "Greeter")
     factories.production(admin, proc)
     draft = factories.version(admin, proc, activate=False)
-    candidate = factories.version(admin, proc)  # active in the sandbox: promotable
+    candidate = factories.version(admin, proc, {"prompt": "Hi {{ name }}"})  # sandbox active, unlike production: promotable
     live_room = factories.live_room(admin)
     from webapp.worlds import live
 

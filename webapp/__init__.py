@@ -11,6 +11,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from webapp.config import INSTANCE_DIR, Settings, SettingsError
+from webapp.devinbox import init_devinbox
 from webapp.extensions import courier, csrf, db, login_manager, migrate
 from webapp.inputs import init_inputs
 from webapp.sealing import redact_secret_paths
@@ -57,6 +58,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     init_inputs(app)  # before the routes: it replaces the `int` converter
     init_templating(app)
     _register_blueprints(app)
+    init_devinbox(app)  # /dev/inbox and the sign-in page's demo logins, in development only
     _register_privacy_hooks()
     from webapp.cli import register_cli
     from webapp.errors import register_error_handlers
@@ -91,6 +93,7 @@ def _register_blueprints(app: Flask) -> None:
     from webapp.accounts.views import bp as accounts_bp
     from webapp.api import bp as api_bp
     from webapp.audit.views import bp as audit_bp
+    from webapp.desk.views import bp as desk_bp
     from webapp.gamenight.discord_views import bp as discord_bp
     from webapp.gamenight.discord_views import members as discord_members_bp
     from webapp.gamenight.planning_views import bp as planning_bp
@@ -106,7 +109,7 @@ def _register_blueprints(app: Flask) -> None:
     from webapp.worlds.admin_views import bp as world_admin_bp
     from webapp.worlds.views import bp as worlds_bp
 
-    for bp in (accounts_bp, processes_bp, worlds_bp, world_admin_bp, gamenight_bp, gamenight_members_bp, planning_bp,
+    for bp in (desk_bp, accounts_bp, processes_bp, worlds_bp, world_admin_bp, gamenight_bp, gamenight_members_bp, planning_bp,
                schedules_bp, scheduled_promotions_bp, discord_bp, discord_members_bp, governance_bp, audit_bp, outbox_bp,
                webhooks_bp, api_bp):
         app.register_blueprint(bp)

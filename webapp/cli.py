@@ -10,11 +10,8 @@ from flask import Flask, current_app
 from sqlalchemy import select
 
 from webapp.accounts import services as accounts
+from webapp.demo import DEMO_EMAIL, DEMO_PASSWORD, DEMO_WORKSPACE
 from webapp.errors import DomainError
-
-DEMO_EMAIL = "demo@example.com"
-DEMO_PASSWORD = "promote-me"
-DEMO_WORKSPACE = "Demo"
 
 
 def _fail(exc: DomainError) -> None:

@@ -92,6 +92,10 @@ class Settings:
     DISCORD_API_URL: str = "https://discord.com/api/v10"
     DISCORD_API_TIMEOUT_SECONDS: float = 10.0
     RQ_QUEUES: tuple[str, ...] = field(default=("default",))
+    # Set by `make run`'s supervisor (webapp/devserver.py) for its children, never in production: the demo inbox
+    # page (/dev/inbox, reading the file the supervisor's sink writes) and the demo logins on the sign-in page.
+    DEVELOPMENT: bool = False
+    DEV_INBOX_PATH: str = str(INSTANCE_DIR / "dev-inbox.jsonl")
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:

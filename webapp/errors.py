@@ -1,18 +1,25 @@
 """Domain errors raised by services, and the one set of handlers that turns them into answers.
 
 A service raises `Invalid`, `NotFound`, `Forbidden`, `Conflict` (…); the web layer answers a
-full page, an htmx fragment or JSON `{"error", "message"}` depending on who asked.
+full page, an htmx fragment or JSON depending on who asked. Every JSON error, a domain error's or werkzeug's own
+(an unknown route, a wrong method, a body too large), has one shape::
+
+    {"error": "not_found", "message": "There is nothing here. …", "details": {}}
+
+`error` a snake_case code, `message` a sentence for a person, `details` an object (`{}` when there is nothing
+more: for a 405 the allowed methods, for a 413 the limit, for a 415 the expected and the sent content type).
 """
 
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 from flask import Flask, Response, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from webapp.extensions import db
 from webapp.htmx import toast
@@ -32,7 +39,7 @@ class DomainError(Exception):
         if code is not None:
             cls.code = code
 
-    def __init__(self, message: str, *, code: str | None = None, details: Any = None) -> None:
+    def __init__(self, message: str, *, code: str | None = None, details: dict[str, Any] | None = None) -> None:
         super().__init__(message)
         self.message = message
         if code:
@@ -52,6 +59,7 @@ class Forbidden(DomainError, status=403, code="forbidden"): """The role is too l
 class NotFound(DomainError, status=404, code="not_found"): """Not there, or in another workspace."""
 class Conflict(DomainError, status=409, code="conflict"): """The state changed, or a race was lost."""
 class Gone(DomainError, status=410, code="gone"): """It was there and is withdrawn (an archived process)."""
+class UnsupportedMediaType(DomainError, status=415, code="unsupported_media_type"): """A body not of the type read."""
 class Invalid(DomainError, status=422, code="invalid"): """Readable, but breaks a rule."""
 class DatabaseUnavailable(DomainError, status=503, code="database_unavailable"): """The database failed."""
 
@@ -112,12 +120,9 @@ def wants_json() -> bool:
     )
 
 
-def error_response(status: int, code: str, message: str, details: Any = None) -> Response:
+def error_response(status: int, code: str, message: str, details: dict[str, Any] | None = None) -> Response:
     if wants_json():
-        body: dict[str, Any] = {"error": code, "message": message}
-        if details is not None:
-            body["details"] = details
-        response = jsonify(body)
+        response = jsonify({"error": code, "message": message, "details": {} if details is None else details})
     elif request.headers.get("HX-Request"):
         # Let htmx swap error fragments into the place that asked (see app.js).
         response = toast(Response(render_template("errors/_error.html", message=message, status=status)),
@@ -128,6 +133,20 @@ def error_response(status: int, code: str, message: str, details: Any = None) ->
         )
     response.status_code = status
     return response
+
+
+HTTP_MESSAGES = {
+    404: "There is nothing here. It may have been removed, or it belongs to another workspace.",
+    405: "That method is not allowed here.",
+    413: "The request is too large.",
+}
+_NOT_A_WORD = re.compile(r"[^a-z0-9]+")
+
+
+def http_code(exc: HTTPException) -> str:
+    """werkzeug's name of a status as a snake_case code: `Method Not Allowed` → `method_not_allowed`,
+    `I'm a teapot` → `i_m_a_teapot`."""
+    return _NOT_A_WORD.sub("_", exc.name.lower()).strip("_") or "http_error"
 
 
 def register_error_handlers(app: Flask) -> None:
@@ -144,14 +163,17 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Response:
-        messages = {
-            404: "There is nothing here. It may have been removed, or it belongs to another workspace.",
-            405: "That method is not allowed here.",
-            413: "The request is too large.",
-        }
         status = exc.code or 500
-        message = messages.get(status, exc.description or exc.name)
-        return error_response(status, exc.name.lower().replace(" ", "_"), message)
+        details: dict[str, Any] = {}
+        if isinstance(exc, MethodNotAllowed) and exc.valid_methods:
+            details["allowed"] = sorted(exc.valid_methods)
+        if status == 413 and app.config.get("MAX_CONTENT_LENGTH"):
+            details["max_bytes"] = app.config["MAX_CONTENT_LENGTH"]
+        response = error_response(status, http_code(exc), HTTP_MESSAGES.get(status, exc.description or exc.name),
+                                  details)
+        # werkzeug's own headers (a 405's Allow), less the content type of the HTML page it would have sent
+        response.headers.update({k: v for k, v in exc.get_headers() if k.lower() != "content-type"})
+        return response
 
     @app.errorhandler(DataError)
     def data_error(exc: DataError) -> Response:

@@ -15,7 +15,8 @@ fails on a route without docs::
 
 Responses: a pydantic model or any type pydantic can describe (`list[ProcessOut]`), a JSON Schema dict, a
 `Reply` (other content types, headers), or for an error status a string: its description, with the shared
-error schema `{"error", "message", "details"?}`. 400, 401, 403 and 404 are added where they apply.
+error schema `{"error", "message", "details"}`. 400, 401, 403 and 404 are added where they apply, and 413 and 415
+to every route that takes a body.
 """
 
 from __future__ import annotations
@@ -49,12 +50,16 @@ SECURITY_SCHEMES: dict[str, dict[str, str]] = {
 SCHEME_NAMES = {"personal": "personalToken", "environment": "environmentKey", "bot": "botToken"}
 
 ERROR_SCHEMA: dict[str, Any] = {
-    "type": "object", "title": "Error", "required": ["error", "message"], "additionalProperties": False,
+    "type": "object", "title": "Error", "required": ["error", "message", "details"], "additionalProperties": False,
     "properties": {
-        "error": {"type": "string", "description": "A stable code: `bad_request`, `invalid`, `not_found`, …"},
+        "error": {"type": "string", "pattern": "^[a-z0-9]+(_[a-z0-9]+)*$",
+                  "description": "A stable snake_case code: `bad_request`, `invalid`, `not_found`, "
+                                 "`unsupported_media_type`, …"},
         "message": {"type": "string", "description": "What was wrong, for a person."},
-        "details": {"description": "Where and what: for a typed command, each field path (`config.prompt`, "
-                                   "`rooms[0].name`) mapped to its problem; for a 409, the fresh preview."},
+        "details": {"type": "object", "description": "Where and what, `{}` when there is nothing more: for a typed "
+                                                     "command, each field path (`config.prompt`, `rooms[0].name`) "
+                                                     "mapped to its problem; for a 409, the fresh preview; for a "
+                                                     "415, the `expected` and the sent (`got`) content type."},
     },
 }
 _ERROR_REF = {"$ref": "#/components/schemas/Error"}
@@ -64,6 +69,9 @@ _DEFAULT_ERRORS = {400: "The request cannot be used: a parameter or body field i
                    403: "The token's role is too low for this.",
                    404: "Not found in the token's workspace.",
                    409: "A conflict: someone changed it first, or it is not in a state that allows this.",
+                   413: "The body is larger than the server takes (`details.max_bytes`).",
+                   415: "The body was not sent as JSON: send it with `Content-Type: application/json` "
+                        "(`details.expected`, `details.got`). A request without a body needs no content type.",
                    422: "The values are well-formed but break a rule (`details` names each field)."}
 
 
@@ -210,13 +218,14 @@ def _operation(app: Flask, rule: Rule, method: str, doc: Doc, schemas: _Schemas,
                        for name, prop in schema.get("properties", {}).items()]
     if parameters:
         operation["parameters"] = parameters
-    if doc.body is not None and method != "GET":
+    takes_body = doc.body is not None and method != "GET"
+    if takes_body:
         operation["requestBody"] = {"required": doc.body_required,
                                     "content": {"application/json": {"schema": schemas.of(doc.body, "validation")}}}
     operation["security"] = [{SCHEME_NAMES[kind]: []} for kind in doc.auth]
     responses: dict[str, Any] = {}
     implied = {400: bool(parameters) or doc.body is not None, 401: bool(doc.auth), 403: "personal" in doc.auth,
-               404: any(p["in"] == "path" for p in parameters)}
+               404: any(p["in"] == "path" for p in parameters), 413: takes_body, 415: takes_body}
     for status in sorted(set(doc.responses) | {s for s, applies in implied.items() if applies}):
         responses[str(status)] = _response(status, doc.responses.get(status), schemas)
     operation["responses"] = responses
@@ -279,7 +288,9 @@ def build(app: Flask) -> dict[str, Any]:
         "openapi": "3.1.0",
         "info": {"title": "Promotion Desk API", "version": "1",
                  "description": "The JSON API of Promotion Desk. Errors are `{\"error\", \"message\", "
-                                "\"details\"?}`; tokens are sent as `Authorization: Bearer <token>`."},
+                                "\"details\"}` (`details` is `{}` when there is nothing more); a body is sent "
+                                "as `Content-Type: application/json` (else 415); tokens are sent as "
+                                "`Authorization: Bearer <token>`."},
         "jsonSchemaDialect": "https://spec.openapis.org/oas/3.1/dialect/base",
         "paths": paths,
         "components": {"schemas": schemas.components,

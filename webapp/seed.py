@@ -6,6 +6,7 @@ from sqlalchemy import select
 
 from webapp.accounts import services as accounts
 from webapp.accounts.models import User
+from webapp.demo import DEMO_INBOX, PLAYERS, STAFF
 from webapp.extensions import db
 from webapp.processes import documents, promotion
 
@@ -27,7 +28,7 @@ def seed_demo(email: str, password: str, workspace: str) -> bool:
     user, membership = accounts.create_user(email, password, workspace, "admin", operator=True, password_hash=hashed)
     ws_id = membership.workspace_id
     others = {who: accounts.create_user(f"{who}@example.com", password, workspace, role, password_hash=hashed)[0]
-              for who, role in (("editor", "editor"), ("promoter", "promoter"), ("viewer", "viewer"))}
+              for who, role in STAFF}
     actor = accounts.actor_for_user(user, ws_id)
     seed_world(actor, accounts.actor_for_user(others["promoter"], ws_id))
     seed_game_nights(actor, password, hashed)
@@ -108,13 +109,6 @@ def seed_world(admin: accounts.Actor, promoter: accounts.Actor) -> None:
     lifecycle.transition(admin, mill.id, "submit")
     lifecycle.transition(promoter, mill.id, "approve")
     sandbox.build_sandbox(admin, mill.id)
-
-
-DEMO_INBOX = "json://127.0.0.1:8025"  # `make run` prints what arrives there (webapp/devserver.py)
-PLAYERS = [  # name, today's status, tomorrow's, opted in
-    ("Ana", "available", "available", True), ("Bor", "looking", "maybe", True), ("Cene", "maybe", None, True),
-    ("Dana", "available", "looking", False), ("Eva", "not_available", "available", True),
-]
 
 
 def seed_game_nights(admin: accounts.Actor, password: str, password_hash: str | None = None) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import io
+import re
+from html import unescape
 
 import pytest
 
@@ -43,6 +45,60 @@ def test_audit_page_with_a_bad_date_is_400_with_a_message(auth, audited):
     auth.login(audited.label)
     response = auth.get("/audit?since=yesterday")
     assert response.status_code == 400 and "ISO 8601" in response.get_data(as_text=True)
+
+
+def test_a_filter_that_cannot_be_read_is_said_beside_the_form_which_keeps_what_was_typed(auth, audited):
+    auth.login(audited.label)
+    page = auth.get("/audit?action=webhook&actor=ana%40example.com&actor_match=contains&since=yesterday")
+    html = unescape(page.get_data(as_text=True))
+    assert page.status_code == 400 and '<form class="audit-filters"' in html
+    assert re.search(r'<p class="audit-problem" role="alert">\s*\'since\' must be an ISO 8601 date', html)
+    assert 'name="action" value="webhook"' in html and 'name="actor" value="ana@example.com"' in html
+    assert '<option value="contains" selected>' in html
+    fragment = auth.get("/audit?actor_match=maybe", htmx=True)  # htmx swaps a 400 into #events
+    assert fragment.status_code == 400 and "<form" not in fragment.get_data(as_text=True)
+    assert "'actor_match' must be exact or contains." in unescape(fragment.get_data(as_text=True))
+
+
+@pytest.fixture
+def ana_and_dana(db, factories):
+    ana = factories.user("admin", "Acme", email="ana@example.com")
+    dana = factories.user("editor", "Acme", email="dana@example.com")
+    audit.record(ana, "thing.done", "thing", 1)
+    audit.record(dana, "thing.done", "thing", 2)
+    audit.record(ana, "thing.done", "thing", 3, actor_label="50%_off@example.com")
+    db.session.commit()
+    return ana
+
+
+def test_the_actor_filter_is_exact_unless_contains_is_asked_for(auth, ana_and_dana):
+    auth.login(ana_and_dana.label)
+
+    def actors(query: str) -> list[str]:
+        html = auth.get(f"/audit?{query}", htmx=True).get_data(as_text=True)
+        return re.findall(r'<td class="audit-who"[^>]*>([^<]*)</td>', html)
+
+    assert actors("actor=ana@example.com") == ["ana@example.com"]
+    assert actors("actor=ana@example.com&actor_match=exact") == ["ana@example.com"]
+    assert actors("actor=ana@example.com&actor_match=contains") == ["dana@example.com", "ana@example.com"]
+    assert actors("actor=ana") == []
+    assert actors("actor=%25_off&actor_match=contains") == ["50%_off@example.com"]  # % and _ are not wildcards
+    assert actors("actor=0%25&actor_match=contains") == ["50%_off@example.com"]
+    assert actors("actor=n_&actor_match=contains") == []
+
+
+def test_the_api_matches_the_actor_exactly_unless_contains_is_asked_for(client, factories, ana_and_dana):
+    headers = {"Authorization": f"Bearer {factories.personal_token(ana_and_dana)}"}
+
+    def actors(query: str) -> list[str]:
+        response = client.get(f"/api/v1/audit?action=thing&{query}", headers=headers)
+        assert response.status_code == 200, response.get_json()
+        return [e["actor"] for e in response.get_json()]
+
+    assert actors("actor=ana@example.com") == ["ana@example.com"]
+    assert actors("actor=ana@example.com&actor_match=contains") == ["dana@example.com", "ana@example.com"]
+    bad = client.get("/api/v1/audit?actor=ana&actor_match=maybe", headers=headers)
+    assert bad.status_code == 400 and bad.get_json()["error"] == "bad_request"
 
 
 def test_audit_pages_are_100_events_long(auth, db, factories):

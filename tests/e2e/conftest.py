@@ -21,6 +21,7 @@ CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--no-first-run"]
 VIEWPORT = {"width": 1280, "height": 900}
+PHONE_NAV_PX = 768  # at this width and below the nav folds behind its Menu button (app.css)
 TIMEOUT_MS = 10_000
 E2E_DIR = Path(__file__).resolve().parent
 
@@ -103,6 +104,29 @@ class PageProblems:
 def assert_no_page_problems(page: Any, allow: tuple[str, ...] = ()) -> None:
     problems = page.problems.unexpected(allow)
     assert not problems, "the page reported problems:\n" + "\n".join(problems)
+
+
+def screenshot(page: Any, tmp_path: Path, name: str, *, full_page: bool = False) -> Path:
+    """The page as a picture: into docs/ for the README with UPDATE_SCREENSHOTS=1, else into the test's tmp_path."""
+    import os
+
+    folder = E2E_DIR.parent.parent / "docs" if os.environ.get("UPDATE_SCREENSHOTS") == "1" else tmp_path
+    path = folder / name
+    page.screenshot(path=str(path), full_page=full_page)
+    return path
+
+
+def follow_nav(page: Any, *path: str) -> None:
+    """Go somewhere as a member would, through the header: open each menu named (Game nights, Manage, the
+    account), then click the link; on a phone the Menu button first."""
+    nav = page.locator("header nav")
+    toggle = nav.locator("[data-nav-toggle]")
+    if (page.viewport_size or VIEWPORT)["width"] <= PHONE_NAV_PX and toggle.get_attribute("aria-expanded") != "true":
+        toggle.click()
+    *menus, link = path
+    for menu in menus:
+        nav.locator("summary", has_text=menu).click()
+    nav.get_by_role("link", name=link).click()
 
 
 # Reports every CSP violation of every document of the context to Python (an exposed binding is

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import assert_no_page_problems, browser_unavailable
+from tests.e2e.conftest import assert_no_page_problems, browser_unavailable, follow_nav
 
 _why = browser_unavailable()
 if _why:
@@ -38,7 +38,7 @@ def test_a_member_sets_and_clears_a_status_without_a_page_reload(page: Page, lin
     page.get_by_label("E-mail").fill(EMAIL)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
-    page.get_by_role("link", name="Game nights").click()
+    follow_nav(page, "Game nights", "Availability")
     today = page.get_by_role("article", name="Today")
     expect(today).to_contain_text("0 available")
     page.evaluate("window.__noReload = true")
@@ -61,7 +61,7 @@ def test_an_unlinked_member_gets_a_discord_link_code_from_the_availability_page(
     page.get_by_label("E-mail").fill(EMAIL)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
-    page.get_by_role("link", name="Game nights").click()
+    follow_nav(page, "Game nights", "Availability")
     page.get_by_role("note").get_by_role("button", name="Link Discord").click()  # no Discord sign-in configured
     shown = page.locator(".link-code")
     expect(shown).to_contain_text("on Discord /link code:")

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.e2e.conftest import assert_no_page_problems, browser_unavailable
+from tests.e2e.conftest import assert_no_page_problems, browser_unavailable, follow_nav
 
 _why = browser_unavailable()
 if _why:
@@ -60,7 +60,7 @@ def test_a_member_subscribes_a_calendar_app_and_revokes_it_after_confirming(page
     page.get_by_label("E-mail").fill(EMAIL)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
-    page.get_by_role("link", name="Game nights").click()
+    follow_nav(page, "Game nights", "Availability")
     page.get_by_role("link", name="Add your game nights to your calendar").click()
     card = page.locator("#calendar-feed")
     page.evaluate("window.__noReload = true")

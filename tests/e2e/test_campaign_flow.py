@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.e2e.conftest import assert_no_page_problems, browser_unavailable
+from tests.e2e.conftest import assert_no_page_problems, browser_unavailable, follow_nav, screenshot
 
 _why = browser_unavailable()
 if _why:
@@ -37,12 +38,13 @@ def night(factories: Any) -> dict[str, str]:
     return {"date": start.date().isoformat(), "start": start.strftime("%H:%M")}
 
 
-def test_a_promoter_creates_a_campaign_through_the_dialog_and_sees_the_timeline(page: Page, night: dict) -> None:
+def test_a_promoter_creates_a_campaign_through_the_dialog_and_sees_the_timeline(page: Page, night: dict,
+                                                                             tmp_path: Path) -> None:
     page.goto("/login")
     page.get_by_label("E-mail").fill(EMAIL)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
-    page.get_by_role("link", name="Campaigns").click()
+    follow_nav(page, "Game nights", "Campaigns")
     form = page.locator("#promote-tonight")
     form.get_by_label("Date").fill(night["date"])
     form.get_by_label("Start").fill(night["start"])
@@ -52,6 +54,7 @@ def test_a_promoter_creates_a_campaign_through_the_dialog_and_sees_the_timeline(
     expect(dialog.locator(".recipient-count")).to_have_text("2")  # available + looking; maybe not picked
     expect(dialog).to_contain_text("2 by discord")
     expect(dialog).not_to_contain_text("relay.example")
+    screenshot(page, tmp_path, "game-night-dialog.png")
     dialog.get_by_role("button", name="Promote").click()
     expect(page).to_have_url(re.compile(r"/campaigns/\d+$"))
     timeline = page.locator("#campaign-timeline")

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import assert_no_page_problems, browser_unavailable
+from tests.e2e.conftest import assert_no_page_problems, browser_unavailable, follow_nav
 
 _why = browser_unavailable()
 if _why:
@@ -36,7 +36,7 @@ def test_a_member_opens_the_room_suggests_votes_drafts_and_saves_teams(page: Pag
     page.get_by_label("E-mail").fill("p1@example.com")
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
-    page.get_by_role("link", name="Game nights").click()
+    follow_nav(page, "Game nights", "Availability")
     panel = page.get_by_role("article", name="Planning room")
     expect(panel).to_contain_text("6 ready")
     panel.get_by_role("button", name="Open the planning room").click()

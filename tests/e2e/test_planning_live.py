@@ -48,7 +48,7 @@ def enter_room(page: Page, email: str) -> list[int]:
     page.get_by_label("E-mail").fill(email)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
-    expect(page).to_have_url(re.compile(r"/processes$"))
+    expect(page).to_have_url(re.compile(r"/$"))  # the desk
     polls: list[int] = []
     page.on("response", lambda r: polls.append(r.status) if POLL in r.url else None)
     page.goto("/planning/today")

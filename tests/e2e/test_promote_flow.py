@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import assert_no_page_problems, browser_unavailable
+from tests.e2e.conftest import assert_no_page_problems, browser_unavailable, follow_nav
 
 _why = browser_unavailable()
 if _why:
@@ -69,7 +69,7 @@ def sign_in(page: Page, email: str) -> None:
     page.get_by_label("E-mail").fill(email)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
-    expect(page).to_have_url(re.compile(r"/processes$"))
+    expect(page).to_have_url(re.compile(r"/$"))  # the desk
 
 
 def history_row(page: Page, number: int) -> Locator:
@@ -94,6 +94,7 @@ def screenshot_path(tmp_path: Path) -> Path:
 
 def test_promote_flow(page: Page, seeded: Seeded, tmp_path: Path) -> None:
     sign_in(page, seeded.email)
+    follow_nav(page, "Processes")
 
     # The list shows the process with v2 in production; open it.
     row = page.get_by_role("row").filter(has_text="Ticket summariser")
@@ -105,8 +106,8 @@ def test_promote_flow(page: Page, seeded: Seeded, tmp_path: Path) -> None:
     expect(history_row(page, 3)).to_contain_text("sandbox")
 
     # Compare production v2 with the candidate v3.
-    page.get_by_label("Compare from v2").check()
-    page.get_by_label("Compare to v3").check()
+    page.get_by_label("Old v2").check()
+    page.get_by_label("New v3").check()
     history.get_by_role("button", name="Compare").click()
     expect(page).to_have_url(re.compile(rf"/processes/{seeded.slug}/compare\?"))
     expect(page.get_by_role("heading", name=re.compile(r"Compare v2\s*→\s*v3"))).to_be_visible()
@@ -127,7 +128,9 @@ def test_promote_flow(page: Page, seeded: Seeded, tmp_path: Path) -> None:
     notes.fill(NOTES)
     # Typing scrolled the dialog down; show it from its title for the screenshot.
     page.locator("#dialog-body").evaluate("body => { body.scrollTop = 0; }")
-    page.screenshot(path=str(screenshot_path(tmp_path)))
+    # caret="initial": hiding the caret leaves style="" on every input, which htmx's settle would then copy onto
+    # the history's re-rendered pickers (same ids) — an inline style the page's CSP rightly blocks.
+    page.screenshot(path=str(screenshot_path(tmp_path)), caret="initial")
 
     # Confirm: the dialog closes, the history shows v4 live in production, a toast says so.
     dialog.get_by_role("button", name="Promote", exact=True).click()
@@ -173,3 +176,52 @@ def test_stale_dialog_answers_409_with_the_fresh_diff(page: Page, seeded: Seeded
     expect(page.locator("#toasts .toast")).to_contain_text("v6 is now in production (replaced v5)")
     expect(history_row(page, 6)).to_contain_text("live")
     assert_no_page_problems(page, allow=(EXPECTED_409,))
+
+
+def test_space_on_the_focused_promote_button_opens_the_dialog(page: Page, seeded: Seeded) -> None:
+    sign_in(page, seeded.email)
+    page.goto(f"/processes/{seeded.slug}")
+    promote = history_row(page, 3).get_by_role("button", name="Promote to Production")
+    promote.focus()
+    expect(promote).to_be_focused()
+    page.keyboard.press("Space")
+    dialog = page.get_by_role("dialog")
+    expect(dialog).to_be_visible()
+    expect(dialog.get_by_role("heading", name="Promote v3 to production")).to_be_visible()
+    assert_no_page_problems(page)
+
+
+def test_a_dialog_identical_to_production_says_so_and_its_promote_is_disabled(page: Page, seeded: Seeded,
+                                                                               factories: Any) -> None:
+    actor = factories.user("promoter", email="twin.maker@example.com")
+    twin = factories.version(actor, documents.get_process(actor, seeded.slug), V1_CONFIG, notes="same as live")  # v4
+    sign_in(page, seeded.email)
+    page.goto(f"/processes/{seeded.slug}")
+    expect(history_row(page, 2)).to_contain_text("(copy of v1)")
+    dialog = open_promote_dialog(page, twin.number)
+    expect(dialog.locator(".diff-summary")).to_have_text("No changes")
+    expect(dialog.get_by_role("status")).to_contain_text("Identical to production — nothing to promote.")
+    expect(dialog.get_by_role("button", name="Promote", exact=True)).to_be_disabled()
+    expect(dialog.get_by_role("button", name="Schedule")).to_be_disabled()
+    assert documents.current_production(seeded.process_id).number == 2
+    assert_no_page_problems(page)
+
+
+def test_compare_with_nothing_picked_says_so_beside_the_labelled_pickers(page: Page, seeded: Seeded) -> None:
+    sign_in(page, seeded.email)
+    page.goto(f"/processes/{seeded.slug}")
+    url = page.url
+    form = page.locator("#compare-form")
+    form.get_by_role("button", name="Compare").click()
+    expect(form.get_by_role("alert")).to_have_text(
+        "Pick two versions to compare: one in the Old column and one in the New column.")
+    assert page.url == url  # the page stays; only the message came
+    page.get_by_label("Old v2").check()  # the labels are visible and name the version
+    expect(page.locator("label[for^=compare-old-]", has_text="v2")).to_be_visible()
+    form.get_by_role("button", name="Compare").click()
+    expect(form.get_by_role("alert")).to_have_text("Pick a new version too (the New column).")
+    page.get_by_label("New v3").check()
+    form.get_by_role("button", name="Compare").click()
+    expect(page).to_have_url(re.compile(rf"/processes/{seeded.slug}/compare\?old=\d+&new=\d+$"))
+    expect(page.locator(".diff-summary")).to_have_text("2 changes: 1 added, 1 modified")
+    assert_no_page_problems(page, allow=("status of 422",))

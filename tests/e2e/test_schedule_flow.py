@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import assert_no_page_problems, browser_unavailable
+from tests.e2e.conftest import assert_no_page_problems, browser_unavailable, follow_nav
 
 _why = browser_unavailable()
 if _why:
@@ -39,7 +39,7 @@ def test_a_promoter_sets_a_weekly_night_skips_one_and_deletes_it_after_confirmin
     page.get_by_label("E-mail").fill(EMAIL)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
-    page.get_by_role("link", name="Weekly nights").click()
+    follow_nav(page, "Game nights", "Weekly nights")
     form = page.locator("#new-schedule")
     for day in days:
         form.get_by_label(day, exact=True).check()

@@ -64,7 +64,7 @@ def _sign_in(page: Page) -> None:
     page.get_by_label("E-mail").fill(EMAIL)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+    expect(page.get_by_role("heading", name="Desk")).to_be_visible()
 
 
 def _page_width(page: Page) -> tuple[int, int]:

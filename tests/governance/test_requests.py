@@ -56,6 +56,16 @@ def test_a_policy_requiring_approval_refuses_a_direct_promote_and_writes_nothing
     assert current_production(version.process_id).number == 2
 
 
+def test_a_request_for_a_version_identical_to_production_is_refused_and_writes_nothing(db, team, factories):
+    admin, alice, _bob, _eve = team
+    version = sandbox_version(factories, alice, {"prompt": "v1"})  # the same document as production v2
+    governance.set_policy(admin, "workspace", NEEDS_ONE)
+    with pytest.raises(Conflict) as caught:
+        ask(alice, version)
+    assert caught.value.code == "identical_to_production"
+    assert count(db, PromotionRequest) == 0
+
+
 def test_a_second_promoter_approves_and_the_requester_applies_what_was_reviewed(db, team, factories):
     admin, alice, bob, _eve = team
     version = sandbox_version(factories, alice)

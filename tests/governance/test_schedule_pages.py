@@ -145,4 +145,6 @@ def test_a_gated_dialog_offers_no_promote_at_and_an_approved_requests_review_pag
     assert answer.status_code == 200, answer.get_data(as_text=True)
     [row] = db.session.scalars(select(ScheduledPromotion)).all()
     assert row.request_id == request.id and row.state is ScheduleState.scheduled
-    assert f"approved request #{request.id}" in auth.get(f"/reviews/{request.id}").get_data(as_text=True)
+    page = auth.get(f"/reviews/{request.id}").get_data(as_text=True)
+    assert f'(applies <a href="/reviews/{request.id}">the approved request</a>)' in page  # a link, not "#12"
+    assert f"#{request.id}" not in page

@@ -66,6 +66,15 @@ def count(db, model) -> int:
     return db.session.scalar(select(func.count()).select_from(model))
 
 
+def test_scheduling_a_version_identical_to_production_is_409_and_writes_no_schedule(db, team, factories):
+    _admin, alice, _bob, _eve = team
+    twin = sandbox_version(factories, alice, {"prompt": "v1"})  # the same document as production v2
+    with pytest.raises(Conflict) as caught:
+        later(factories, alice, twin)
+    assert caught.value.code == "identical_to_production"
+    assert count(db, ScheduledPromotion) == 0
+
+
 def test_a_schedule_is_a_row_with_its_run_at_in_utc_and_its_deadline_ten_minutes_later(db, team, factories):
     _admin, alice, _bob, _eve = team
     version = sandbox_version(factories, alice)

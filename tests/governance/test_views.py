@@ -57,6 +57,21 @@ def test_without_a_policy_the_dialog_promotes_directly_as_before(auth, team, fac
     assert "Request promotion" not in page and "approval" not in page.lower()
 
 
+def test_an_identical_dialog_under_a_policy_offers_neither_a_request_nor_an_override(auth, db, team, factories):
+    admin, alice, _bob, _eve = team
+    twin = sandbox_version(factories, alice, {"prompt": "v1"})  # the same document as production v2
+    governance.set_policy(admin, "workspace", NEEDS_ONE)
+    as_(auth, admin)  # an admin sees "Apply without approval" too
+    page = auth.get(f"/versions/{twin.id}/promote", htmx=True).get_data(as_text=True)
+    assert "Identical to production — nothing to promote." in page
+    buttons = re.findall(r'<button type="submit"([^>]*)>(Request promotion|Apply without approval)</button>', page)
+    assert sorted(label for _, label in buttons) == ["Apply without approval", "Request promotion"]
+    assert all(" disabled" in attrs for attrs, _ in buttons)
+    response = auth.post(f"/versions/{twin.id}/request", htmx=True, data={"preview_token": token_of(page)})
+    assert response.status_code == 409 and "Identical to production" in response.get_data(as_text=True)
+    assert count(db, PromotionRequest) == 0
+
+
 def test_with_a_policy_the_dialog_says_who_must_approve_and_requests_instead_of_promoting(auth, db, team, factories):
     admin, alice, _bob, _eve = team
     version = candidate(factories, alice)

@@ -15,7 +15,8 @@ from webapp.processes.models import ProcessVersion
 
 # Each request gets a fresh `g`, as in production (the cached actor must not leak between requests).
 
-VERSION_KEYS = {"id", "version", "environment", "status", "change_notes", "created_at", "promoted_by"}
+VERSION_KEYS = {"id", "version", "environment", "status", "change_notes", "created_at", "promoted_by",
+                "copied_from"}
 
 
 def assert_error(response, status: int, code: str | None = None) -> dict:
@@ -154,9 +155,12 @@ def test_promotion_preview_has_the_contract_shape(client, factories, promoter_an
     response = client.get(f"/api/v1/versions/{candidate.id}/promotion-preview", headers=bearer(token))
     assert response.status_code == 200
     body = response.get_json()
-    assert set(body) == {"source", "current_production", "diff", "cache_entries", "preview_token", "output_check"}
+    assert set(body) == {"source", "current_production", "diff", "identical_to_production", "cache_entries",
+                         "preview_token", "output_check"}
     assert body["source"]["id"] == candidate.id and body["source"]["version"] == candidate.number
+    assert body["source"]["copied_from"] is None and body["identical_to_production"] is False
     assert body["current_production"]["id"] == live.id
+    assert body["current_production"]["copied_from"] == live.promoted_from.number
     assert set(body["diff"]) == {"changes", "summary"}
     assert sorted((c["path"], c["type"], c["old"], c["new"]) for c in body["diff"]["changes"]) == [
         ("config.prompt", "modified", "old", "new"), ("config.seed", "added", None, 1)]
@@ -323,3 +327,18 @@ def test_ci_pipeline_create_version_activate_preview_promote_over_http(client, f
     assert [(v["version"], v["environment"], v["status"]) for v in versions] == [
         (2, "production", "active"), (1, "sandbox", "active")]
     assert client.get("/api/v1/processes", headers=h).get_json()[0]["production_version"] == 2
+
+
+def test_promoting_a_version_identical_to_production_is_409_identical_to_production(client, db, factories,
+                                                                                    promoter_and_token):
+    actor, token = promoter_and_token
+    proc = factories.process(actor)
+    factories.production(actor, proc, {"prompt": "same"})
+    twin = factories.version(actor, proc, {"prompt": "same"})
+    preview = client.get(f"/api/v1/versions/{twin.id}/promotion-preview", headers=bearer(token)).get_json()
+    assert preview["identical_to_production"] is True and preview["diff"]["changes"] == []
+    response = client.post(f"/api/v1/versions/{twin.id}/promote", headers=bearer(token),
+                           json={"preview_token": preview["preview_token"]})
+    body = assert_error(response, 409, "identical_to_production")
+    assert body["details"] == {"source": 3, "current_production": 2}
+    assert documents.current_production(proc.id).number == 2

@@ -226,10 +226,10 @@ def test_archive_racing_a_promote_either_comes_after_it_or_refuses_it_never_prom
     require_postgres(db)
     admin = factories.user("admin")
     proc, *_ = _archived_world(factories, admin)
-    candidate = factories.version(admin, proc, {"prompt": "raced"})
     token = factories.personal_token(admin)
     outcomes = set()
-    for _ in range(6):
+    for i in range(6):
+        candidate = factories.version(admin, proc, {"prompt": f"raced {i}"})  # never identical to production
         before = _versions(db)
         (archived, _), (promoted, body) = race(app, [(f"/api/v1/processes/{proc.slug}/archive", {}),
                                                       (f"/api/v1/versions/{candidate.id}/promote", {})], token)

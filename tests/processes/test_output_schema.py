@@ -32,8 +32,8 @@ def test_invoke_answers_422_output_invalid_naming_each_path_and_caches_nothing(c
     assert response.status_code == 422
     body = response.get_json()
     assert body["error"] == "output_invalid"
-    assert [d["path"] for d in body["details"]] == ["labels/1", "prompt"]
-    assert "too long" in body["details"][1]["message"]
+    assert [d["path"] for d in body["details"]["errors"]] == ["labels/1", "prompt"]
+    assert "too long" in body["details"]["errors"][1]["message"]
     assert cache.count(proc.id) == 0
     assert _invoke(client, key, {"name": "Ada Lovelace"}).status_code == 422  # not served from a cache either
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from tests.processes.audit_trail import actions
 from webapp.accounts.models import Environment
@@ -107,3 +107,58 @@ def test_create_activate_and_promote_are_audited_with_the_actor(app, db, factori
     event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "version.promoted"))
     assert event.actor_id == actor.user_id and event.workspace_id == actor.workspace_id
     assert event.details["version"] == promoted.number and event.details["from_version"] == version.number
+
+
+# -- copies and identical promotions ------------------------------------------------------------------------
+
+
+def test_a_production_version_names_the_version_it_copies_in_its_label_and_json(app, db, factories):
+    actor = factories.user("promoter")
+    proc = factories.process(actor)
+    first = factories.production(actor, proc, {"prompt": "one"})  # v1 sandbox → v2 production
+    factories.production(actor, proc, {"prompt": "two"})  # v3 → v4
+    again = promotion.promote(actor, first.id).promoted  # v2 promoted again: v5
+    assert (first.label, again.label) == ("v2 (copy of v1)", "v5 (copy of v2)")
+    assert again.as_json()["copied_from"] == 2
+    assert factories.version(actor, proc, {"prompt": "three"}).as_json()["copied_from"] is None
+
+
+def test_promoting_a_version_identical_to_production_is_409_and_writes_nothing(app, db, factories):
+    actor = factories.user("promoter")
+    proc = factories.process(actor)
+    live = factories.production(actor, proc, {"prompt": "same", "temperature": 0.2})  # v2
+    twin = factories.version(actor, proc, {"temperature": 0.2, "prompt": "same"})  # v3, same document
+    preview = promotion.promotion_preview(actor, twin.id)
+    assert preview.is_identical and preview.as_json()["identical_to_production"] is True
+    events = db.session.scalar(select(func.count()).select_from(AuditEvent))
+    with pytest.raises(Conflict) as exc:
+        promotion.promote(actor, twin.id, preview_token=preview.token)
+    assert (exc.value.status, exc.value.code) == (409, "identical_to_production")
+    assert exc.value.message.startswith("Identical to production — nothing to promote")
+    db.session.expire_all()
+    assert documents.current_production(proc.id).id == live.id
+    assert db.session.scalar(select(func.count()).select_from(ProcessVersion)) == 3
+    assert db.session.scalar(select(func.count()).select_from(AuditEvent)) == events
+
+
+def test_rolling_back_to_the_version_production_already_copies_is_refused_as_identical(app, db, factories):
+    actor = factories.user("promoter")
+    proc = factories.process(actor)
+    first = factories.production(actor, proc, {"prompt": "one"})  # v2
+    factories.production(actor, proc, {"prompt": "two"})  # v4
+    assert not promotion.promotion_preview(actor, first.id).is_identical
+    promotion.promote(actor, first.id)  # v5, a copy of v2, is live
+    assert promotion.promotion_preview(actor, first.id).is_identical
+    with pytest.raises(Conflict) as exc:
+        promotion.promote(actor, first.id)
+    assert exc.value.code == "identical_to_production" and "v5 (copy of v2)" in exc.value.message
+    assert documents.current_production(proc.id).number == 5
+
+
+def test_a_changed_value_of_another_json_type_is_not_identical(app, factories):
+    actor = factories.user("promoter")
+    proc = factories.process(actor)
+    factories.production(actor, proc, {"prompt": "p", "temperature": 1})
+    other = factories.version(actor, proc, {"prompt": "p", "temperature": True})
+    assert not promotion.promotion_preview(actor, other.id).is_identical
+    assert promotion.promote(actor, other.id).promoted.number == 4

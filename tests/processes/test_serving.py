@@ -134,9 +134,9 @@ def test_invoke_with_input_that_breaks_the_schema_is_422_listing_each_error(clie
     assert response.status_code == 422
     body = response.get_json()
     assert body["error"] == "input_invalid" and body["message"]
-    assert len(body["details"]) == 2
-    assert {d["path"] for d in body["details"]} == {"$", "name"}
-    assert all(d["message"] for d in body["details"])
+    assert len(body["details"]["errors"]) == 2
+    assert {d["path"] for d in body["details"]["errors"]} == {"$", "name"}
+    assert all(d["message"] for d in body["details"]["errors"])
     assert cache.count(proc.id) == 0
 
 

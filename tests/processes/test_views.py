@@ -112,6 +112,58 @@ def test_confirm_with_stale_preview_answers_409_with_fresh_preview_and_message(a
     assert documents.current_production(proc.id).number == 6
 
 
+def _submit_buttons(html: str) -> dict[str, str]:
+    """Each submit button's label → its opening tag (to see whether it is disabled)."""
+    return {re.sub(r"<[^>]+>", "", m.group(2)).strip(): m.group(1)
+            for m in re.finditer(r'(<button type="submit"[^>]*>)(.*?)</button>', html, re.DOTALL)}
+
+
+def test_a_dialog_identical_to_production_says_so_and_disables_promote_and_schedule(auth, db, factories):
+    actor = _signed_in(auth, factories, "promoter")
+    proc = factories.process(actor)
+    factories.production(actor, proc, {"prompt": "same"})  # v1 → v2
+    twin = factories.version(actor, proc, {"prompt": "same"})  # v3
+    html = auth.get(f"/versions/{twin.id}/promote", htmx=True).get_data(as_text=True)
+    assert "Identical to production — nothing to promote." in html
+    assert "v3 has the same config and schemas as v2 (copy of v1)." in html
+    buttons = _submit_buttons(html)
+    assert " disabled" in buttons["Promote"] and " disabled" in buttons["Schedule"]
+
+    before = _version_count(db)
+    response = auth.post(f"/versions/{twin.id}/promote", htmx=True, data={"preview_token": _token(html)})
+    again = response.get_data(as_text=True)
+    assert response.status_code == 409
+    assert "Identical to production — nothing to promote: v3 has the same config" in again
+    assert " disabled" in _submit_buttons(again)["Promote"]  # the dialog again, still refusing
+    assert _version_count(db) == before
+
+
+def test_a_dialog_with_changes_offers_an_enabled_promote(auth, factories):
+    actor = _signed_in(auth, factories, "promoter")
+    proc = factories.process(actor)
+    factories.production(actor, proc, {"prompt": "old"})
+    changed = factories.version(actor, proc, {"prompt": "new"})
+    html = auth.get(f"/versions/{changed.id}/promote", htmx=True).get_data(as_text=True)
+    assert "Identical to production" not in html
+    assert " disabled" not in _submit_buttons(html)["Promote"]
+
+
+def test_history_and_dialog_say_which_version_a_copy_copies(auth, factories):
+    actor = _signed_in(auth, factories, "promoter")
+    proc = factories.process(actor)
+    first = factories.production(actor, proc, {"prompt": "one"})  # v2 (copy of v1)
+    factories.production(actor, proc, {"prompt": "two"})  # v4 (copy of v3)
+    promotion.promote(actor, first.id)  # v5 (copy of v2)
+    history = auth.get(f"/processes/{proc.slug}").get_data(as_text=True)
+    assert re.search(r"<strong>v5</strong></a> <small class=\"copy-of\">\(copy of v2\)</small>", history)
+    assert re.search(r"<strong>v3</strong></a>\s*</td>", history)  # a sandbox version copies nothing
+    four = documents.history(proc).items[1]
+    dialog = auth.get(f"/versions/{four.id}/promote", htmx=True).get_data(as_text=True)
+    assert "v4 (copy of v3) (production deprecated)" in dialog and "v5 (copy of v2), promoted" in dialog
+    page = auth.get(f"/versions/{four.id}").get_data(as_text=True)
+    assert re.search(r"copy of <a href=\"/versions/\d+\">v3</a>", page)
+
+
 @pytest.mark.parametrize("role", ["viewer", "editor"])
 def test_viewer_and_editor_get_403_on_promote_dialog_and_confirm(auth, factories, role):
     admin = factories.user("admin")
@@ -349,7 +401,57 @@ def test_compare_page_shows_added_removed_and_modified_with_paths(auth, factorie
 
     fragment = auth.get(f"/processes/{proc.slug}/compare?old={old.id}&new={new.id}", htmx=True)
     assert "<html" not in fragment.get_data(as_text=True) and "4 changes" in fragment.get_data(as_text=True)
-    assert auth.get(f"/processes/{proc.slug}/compare?old={old.id}").status_code == 400
+    assert auth.get(f"/processes/{proc.slug}/compare?old={old.id}").status_code == 422
+
+
+def test_compare_pickers_have_visible_old_and_new_labels_naming_the_version(auth, factories):
+    actor = _signed_in(auth, factories, "viewer")
+    admin = factories.user("admin")
+    proc = factories.process(admin)
+    v1 = factories.version(admin, proc, {"prompt": "a"})
+    html = auth.get(f"/processes/{proc.slug}").get_data(as_text=True)
+    for side, label in (("old", "Old"), ("new", "New")):
+        assert re.search(rf'<input type="radio" id="compare-{side}-{v1.id}" name="{side}" value="{v1.id}"', html)
+        assert f'<label for="compare-{side}-{v1.id}">{label} <small class="muted">v1</small></label>' in html
+    assert actor.label  # a viewer compares too
+
+
+@pytest.mark.parametrize(("query", "message"), [
+    ("", "Pick two versions to compare: one in the Old column and one in the New column."),
+    ("?old={a}", "Pick a new version too (the New column)."),
+    ("?new={a}&old=", "Pick an old version too (the Old column)."),
+])
+def test_compare_with_a_picker_left_empty_answers_422_beside_the_pickers(auth, factories, query, message):
+    _signed_in(auth, factories, "viewer")
+    admin = factories.user("admin")
+    proc = factories.process(admin)
+    a = factories.version(admin, proc, {"prompt": "a"})
+    url = f"/processes/{proc.slug}/compare" + query.format(a=a.id)
+
+    fragment = auth.get(url, htmx=True, headers={"HX-Target": "compare-message"})
+    assert fragment.status_code == 422
+    assert fragment.get_data(as_text=True).strip() == (
+        f'<span class="notice notice-error compare-error" role="alert">{message}</span>')
+
+    page = auth.get(url)  # no JS: the process page again, the message inside the compare form, the pick kept
+    html = page.get_data(as_text=True)
+    assert page.status_code == 422 and "<html" in html and "<h2>History</h2>" in html
+    assert re.search(rf'<form id="compare-form"[\s\S]*?role="alert">{re.escape(message)}</span></span>\s*</form>',
+                     html)
+    picked = re.search(rf'<input type="radio" id="compare-old-{a.id}"[^>]*>', html).group(0)
+    assert (" checked" in picked) == ("old=" + str(a.id) in url)
+
+
+def test_compare_form_sent_by_htmx_with_both_picked_goes_to_the_compare_page(auth, factories):
+    _signed_in(auth, factories, "viewer")
+    admin = factories.user("admin")
+    proc = factories.process(admin)
+    a = factories.version(admin, proc, {"prompt": "a"})
+    b = factories.version(admin, proc, {"prompt": "b"})
+    response = auth.get(f"/processes/{proc.slug}/compare?old={a.id}&new={b.id}", htmx=True,
+                        headers={"HX-Target": "compare-message"})
+    assert response.status_code == 204
+    assert response.headers["HX-Redirect"] == f"/processes/{proc.slug}/compare?old={a.id}&new={b.id}"
 
 
 def test_a_10000_key_diff_with_a_50kb_prompt_renders_every_change(auth, factories):

@@ -11,7 +11,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 from webapp import inputs
 from webapp.accounts import services, signin
 from webapp.accounts.context import current_actor, current_memberships
-from webapp.accounts.models import TokenKind
+from webapp.accounts.models import Role, TokenKind
 from webapp.errors import BadRequest, DomainError, NotFound, TooManyRequests, Unauthorized
 from webapp.htmx import no_store, redirect_after_post, render_page, toast_or_redirect
 
@@ -20,14 +20,15 @@ bp = Blueprint("accounts", __name__)
 
 @bp.app_context_processor
 def inject_actor() -> dict[str, Any]:
-    """`actor`, `workspace` and `memberships` for the layout; None/[] when nobody is signed in."""
+    """`actor`, `workspace` and `memberships` for the layout (None/[] when nobody is signed in), and `Role`."""
+    nobody = {"actor": None, "workspace": None, "memberships": [], "Role": Role}
     if not current_user.is_authenticated:
-        return {"actor": None, "workspace": None, "memberships": []}
+        return nobody
     try:
         actor = current_actor()
     except DomainError:  # signed in but in no workspace: the layout shows no nav
-        return {"actor": None, "workspace": None, "memberships": []}
-    return {"actor": actor, "workspace": g.workspace, "memberships": current_memberships()}
+        return nobody
+    return {"actor": actor, "workspace": g.workspace, "memberships": current_memberships(), "Role": Role}
 
 
 def safe_next(target: str | None) -> str | None:
@@ -36,13 +37,6 @@ def safe_next(target: str | None) -> str | None:
         return None
     parts = urlsplit(target)
     return target if not parts.scheme and not parts.netloc else None
-
-
-@bp.get("/")
-def index() -> Response:
-    if current_user.is_authenticated:
-        return redirect(url_for("processes.index"))
-    return redirect(url_for("accounts.login"))
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -61,7 +55,7 @@ def login() -> Response | str | tuple[str, int]:
     first = services.memberships(user.id)
     if first:
         session["workspace_id"] = first[0].workspace_id
-    return redirect(safe_next(next_url) or url_for("accounts.index"))
+    return redirect(safe_next(next_url) or url_for("desk.index"))
 
 
 @bp.post("/logout")
@@ -86,7 +80,7 @@ def switch_workspace() -> Response:
         raise NotFound("You are not a member of that workspace.")
     session["workspace_id"] = membership.workspace_id
     flash(f"Now working in {membership.workspace.name}.")
-    return redirect(safe_next(urlsplit(request.referrer or "").path) or url_for("accounts.index"))
+    return redirect(safe_next(urlsplit(request.referrer or "").path) or url_for("desk.index"))
 
 
 # -- the account: password and sessions --------------------------------------------------------

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from flask import Response, jsonify, request
 from pydantic import BaseModel, Field
@@ -23,7 +23,10 @@ class AuditQuery(Command):
     action: Text = Field("", description="An action prefix: `version` matches `version.promoted`, …")
     since: Text = Field("", description="An ISO 8601 date or date-time, inclusive.")
     until: Text = Field("", description="An ISO 8601 date (the whole day) or date-time, inclusive.")
-    actor: Text = Field("", description="Part of the actor's label (an e-mail, `bot (telegram)`, …).")
+    actor: Text = Field("", description="The actor's label (an e-mail, `bot (telegram)`, …), matched exactly "
+                                         "(ignoring case) unless `actor_match` is `contains`.")
+    actor_match: Literal["exact", "contains"] = Field(
+        "exact", description="`exact` (the default): only that actor; `contains`: every actor whose label has it.")
     resource: Text = Field("", description="`type` or `type:id`, e.g. `process:3`.")
     limit: whole(1, 1000) = 100
 

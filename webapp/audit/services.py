@@ -56,10 +56,16 @@ def record(
     return event
 
 
+ACTOR_MATCHES = ("exact", "contains")
+
+
 @dataclass(frozen=True)
 class AuditFilter:
     action: str = ""
     actor: str = ""
+    # "exact": the actor's label is `actor` (ignoring case), so ana@example.com is not dana@example.com;
+    # "contains": any label with `actor` in it, asked for explicitly.
+    actor_match: str = "exact"
     resource: str = ""
     since: datetime | None = None   # inclusive
     before: datetime | None = None  # exclusive: `until` as the instant just past it
@@ -71,10 +77,18 @@ class AuditFilter:
         return cls(
             action=(args.get("action") or "").strip(),
             actor=(args.get("actor") or "").strip(),
+            actor_match=_parse_actor_match(args.get("actor_match")),
             resource=(args.get("resource") or "").strip(),
             since=_parse_when(args.get("since"), "since", zone),
             before=_parse_when(args.get("until"), "until", zone, past_it=True),
         )
+
+
+def _parse_actor_match(value: str | None) -> str:
+    match = (value or "").strip() or "exact"
+    if match not in ACTOR_MATCHES:
+        raise BadRequest("'actor_match' must be exact or contains.")
+    return match
 
 
 def _parse_when(value: str | None, name: str, zone: tzinfo, *, past_it: bool = False) -> datetime | None:
@@ -104,7 +118,10 @@ def _query(workspace_id: int, flt: AuditFilter) -> Select[tuple[AuditEvent]]:
         # "version" matches version.created, version.promoted, …
         query = query.where(AuditEvent.action.startswith(flt.action))
     if flt.actor:
-        query = query.where(AuditEvent.actor_label.contains(flt.actor))
+        if flt.actor_match == "contains":  # % and _ are letters here, not wildcards
+            query = query.where(func.lower(AuditEvent.actor_label).contains(flt.actor.lower(), autoescape=True))
+        else:
+            query = query.where(func.lower(AuditEvent.actor_label) == flt.actor.lower())
     if flt.resource:
         rtype, _, rid = flt.resource.partition(":")
         query = query.where(AuditEvent.resource_type == rtype)

@@ -8,14 +8,15 @@ from flask_login import login_required
 from webapp import inputs
 from webapp.accounts import services as accounts
 from webapp.accounts.context import current_actor
-from webapp.audit import services
+from webapp.audit import sentences, services
 from webapp.audit.services import AuditFilter
+from webapp.errors import BadRequest
 from webapp.extensions import utcnow
 from webapp.htmx import render_page
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
 PER_PAGE = 100
-FILTERS = ("action", "actor", "resource", "since", "until")
+FILTERS = ("action", "actor", "actor_match", "resource", "since", "until")
 
 
 def _filter_args() -> dict[str, str]:
@@ -30,9 +31,16 @@ def _filter(workspace_id: int) -> AuditFilter:
 @login_required
 def index() -> Response:
     workspace_id = current_actor().workspace_id
-    page = services.page_events(workspace_id, _filter(workspace_id),
-                                inputs.whole_number(request.args.get("page"), "page", default=1), PER_PAGE)
-    return render_page("audit/index.html", "events", page=page, filters=_filter_args())
+    zone = accounts.time_zone(workspace_id)
+    try:  # a filter that cannot be read is said beside the form, which keeps what was typed
+        flt = AuditFilter.from_args(request.args, zone)
+        number = inputs.whole_number(request.args.get("page"), "page", default=1)
+    except BadRequest as exc:
+        return render_page("audit/index.html", "events", exc.status, page=None, rows=[], filters=_filter_args(),
+                           problem=exc.message)
+    page = services.page_events(workspace_id, flt, number, PER_PAGE)
+    return render_page("audit/index.html", "events", page=page, rows=sentences.rows(workspace_id, page.items, zone),
+                       filters=_filter_args(), problem=None)
 
 
 @bp.get("/export")

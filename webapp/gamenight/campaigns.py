@@ -48,16 +48,13 @@ def create(actor: Actor, choices: CampaignChoices | None = None, *, idempotency_
     actor.require(*PROMOTE_NIGHT)
     choices = choices or CampaignChoices()
     key = (idempotency_key or "").strip()[:100] or None
-    if key:
-        existing = db.session.scalar(select(Campaign).where(Campaign.workspace_id == actor.workspace_id,
-                                                            Campaign.idempotency_key == key))
-        if existing is not None:
-            return existing, False
+    if key and (existing := _by_key(actor, key)):
+        return existing, False
     rate_limit(actor, "create")
     p = plan(actor, choices, now=now)
     if p.existing is not None:
-        if key and p.existing.idempotency_key == key:  # the same key committed between our two reads
-            return p.existing, False
+        if key and (same := _by_key(actor, key)):  # a request with the same key committed since our first read
+            return same, False
         raise already_promoted(p.local_day, p.existing)
     dry_run = choices.dry_run
     campaign = Campaign(workspace_id=actor.workspace_id, promoter_id=actor.user_id, local_day=p.local_day,
@@ -71,8 +68,7 @@ def create(actor: Actor, choices: CampaignChoices | None = None, *, idempotency_
         db.session.flush()
     except IntegrityError:
         db.session.rollback()
-        if key and (same := db.session.scalar(select(Campaign).where(Campaign.workspace_id == actor.workspace_id,
-                                                                     Campaign.idempotency_key == key))):
+        if key and (same := _by_key(actor, key)):
             return same, False
         raise already_promoted(p.local_day, existing_campaign(actor, p.local_day)) from None
     for job in campaign.jobs:
@@ -82,6 +78,11 @@ def create(actor: Actor, choices: CampaignChoices | None = None, *, idempotency_
                   "statuses": campaign.statuses, "dry_run": dry_run, "min_players": campaign.min_players})
     db.session.commit()
     return campaign, True
+
+
+def _by_key(actor: Actor, key: str) -> Campaign | None:
+    return db.session.scalar(select(Campaign).where(Campaign.workspace_id == actor.workspace_id,
+                                                    Campaign.idempotency_key == key))
 
 
 def get(actor: Actor, campaign_id: int) -> Campaign:

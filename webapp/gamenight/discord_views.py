@@ -86,7 +86,7 @@ def callback() -> Response:
         session.clear()  # a fresh session (and CSRF token) at sign-in, as with a password
         login_user(user)
         session["workspace_id"] = workspace_id
-        return redirect(safe_next(flow.get("next")) or url_for("accounts.index"))
+        return redirect(safe_next(flow.get("next")) or url_for("desk.index"))
     if not current_user.is_authenticated or current_user.id != flow.get("user_id"):
         raise BadRequest("You are not signed in as the member who started Link Discord. Nothing was changed; sign "
                          "in and start again from your profile page.", code="member_changed")

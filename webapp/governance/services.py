@@ -423,6 +423,7 @@ def waiting(actor: Actor) -> list[PromotionRequest]:
     return list(db.session.scalars(
         select(PromotionRequest).where(PromotionRequest.workspace_id == actor.workspace_id,
                                        PromotionRequest.state.in_([RequestState.open, RequestState.approved]))
+        .options(selectinload(PromotionRequest.decisions))
         .order_by(PromotionRequest.created_at, PromotionRequest.id)))
 
 

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from flask import Response, jsonify, request, url_for
-from pydantic import BaseModel, JsonValue
+from pydantic import BaseModel, Field, JsonValue
 
 from webapp.accounts.context import api_actor, bearer_token
 from webapp.apiblueprint import bp, json_body
@@ -65,6 +65,8 @@ class VersionOut(BaseModel):
     change_notes: str
     created_at: datetime
     promoted_by: str | None
+    copied_from: int | None = Field(description="The number of the version this one is a copy of (a "
+                                    "production version copies the version that was promoted), else null.")
 
 
 class PromotedVersion(VersionOut):
@@ -77,6 +79,7 @@ class VersionBrief(BaseModel):
     created_at: datetime
     environment: Literal["sandbox", "production"]
     status: Literal["draft", "active", "deprecated"]
+    copied_from: int | None = Field(description="The number of the version this one is a copy of, else null.")
 
 
 class Change(BaseModel):
@@ -110,6 +113,8 @@ class PromotionPreview(BaseModel):
     source: VersionBrief
     current_production: VersionBrief | None
     diff: DiffOut
+    identical_to_production: bool = Field(description="Production already serves exactly this (the diff is "
+                                          "empty): promoting it is refused with 409 `identical_to_production`.")
     cache_entries: int | None
     preview_token: str
     output_check: OutputCheckOut | None
@@ -173,9 +178,10 @@ def serve(slug: str) -> Response:
 @documented("Render the active version's config with an input", auth="environment",
             body=JsonValue, body_required=False,
             responses={200: Invocation, 404: "no process of that slug, or no active version in the key's environment",
-                       422: "the input does not match the input schema (`input_invalid`, `details` lists each error), "
-                            "the config cannot be rendered with it (`render_failed`, `schema_unusable`), or what it "
-                            "rendered does not match the output schema (`output_invalid`, `details` lists each error)"})
+                       422: "the input does not match the input schema (`input_invalid`, `details.errors` lists each "
+                            "`{path, message}`), the config cannot be rendered with it (`render_failed`, "
+                            "`schema_unusable`), or what it rendered does not match the output schema "
+                            "(`output_invalid`, `details.errors` likewise)"})
 def invoke(slug: str) -> Response:
     """The body is the input, any JSON (validated by the version's input schema, not by a command)."""
     return jsonify(serving.invoke(bearer_token(), slug, json_body(object_required=False)))

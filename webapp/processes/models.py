@@ -90,6 +90,13 @@ class ProcessVersion(db.Model):
         return {"config": self.config, "input_schema": self.input_schema, "output_schema": self.output_schema}
 
     @property
+    def label(self) -> str:
+        """"v8", or "v8 (copy of v5)": how dialogs and messages name a version. Every production version copies
+        the version that was promoted (a sandbox one, or an earlier production one promoted again)."""
+        source = self.promoted_from
+        return f"v{self.number}" if source is None else f"v{self.number} (copy of v{source.number})"
+
+    @property
     def is_production(self) -> bool:
         return self.environment is Environment.production
 
@@ -109,6 +116,7 @@ class ProcessVersion(db.Model):
             "change_notes": self.change_notes,
             "created_at": self.created_at.isoformat(),
             "promoted_by": self.promoted_by.email if self.promoted_by else None,
+            "copied_from": self.promoted_from.number if self.promoted_from else None,
         }
 
 

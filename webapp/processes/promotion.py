@@ -43,6 +43,23 @@ class ProductionChanged(PreviewChanged):
     default_message = "Production changed since you opened this dialog. Review the new diff and confirm again."
 
 
+class IdenticalToProduction(Conflict):
+    code = "identical_to_production"
+    default_message = "Identical to production — nothing to promote."
+
+
+def refuse_identical(source: ProcessVersion, current: ProcessVersion | None, diff: Diff | None = None) -> None:
+    """A promotion whose diff against production is empty would only make a copy of what is served: refused,
+    the same for the dialog, the API, a request and a schedule (the engine's `check`)."""
+    if current is None:
+        return
+    if not (diff or diff_documents(current.document, source.document)).changes:
+        raise IdenticalToProduction(
+            f"Identical to production — nothing to promote: {source.label} has the same config and schemas as "
+            f"{current.label}, the production version.",
+            details={"source": source.number, "current_production": current.number})
+
+
 OUTPUT_CHECK_LIMIT = 200  # cached production answers the preview checks against the source's output schema
 
 
@@ -72,12 +89,19 @@ class Preview:
     def is_rollback(self) -> bool:
         return self.source.is_production
 
+    @property
+    def is_identical(self) -> bool:
+        """Production already serves exactly this: the dialog says so and offers no Promote."""
+        return self.current is not None and not self.diff.changes
+
     def as_json(self) -> dict[str, Any]:
         def brief(v: ProcessVersion | None) -> dict[str, Any] | None:
             return None if v is None else {"id": v.id, "version": v.number, "created_at": v.created_at.isoformat(),
-                                           "environment": v.environment.value, "status": v.status.value}
+                                           "environment": v.environment.value, "status": v.status.value,
+                                           "copied_from": v.promoted_from.number if v.promoted_from else None}
         return {"source": brief(self.source), "current_production": brief(self.current),
-                "diff": self.diff.as_json(), "cache_entries": self.cache_entries, "preview_token": self.token,
+                "diff": self.diff.as_json(), "identical_to_production": self.is_identical,
+                "cache_entries": self.cache_entries, "preview_token": self.token,
                 "output_check": self.output_check.as_json() if self.output_check else None}
 
 
@@ -132,6 +156,7 @@ class VersionPromotion(GovernedPromotion[Promoted]):
         # Here as well as in `promote`: every path that confirms a version promotion (a scheduled one, an
         # approved request) passes through the engine's `check`, so an archived process is never promoted.
         require_not_archived(self.version.process, "be promoted")
+        refuse_identical(self.version, self.current)
 
     def write(self) -> Promoted:
         actor, source, current = self.actor, self.version, self.current
@@ -157,7 +182,7 @@ class VersionPromotion(GovernedPromotion[Promoted]):
         details = {"process": process.slug, "version": promoted.number, "from_version": source.number,
                    "replaced_version": current.number if current else None, "change_notes": notes}
         audit.record(actor, "version.rolled_back" if rollback else "version.promoted", "process_version",
-                     promoted.id, details)
+                     promoted.id, details | {"cache_entries": entries})
         outbox.add(actor.workspace_id, "cache.invalidate_process", {"process_id": process.id})
         webhooks.emit(actor.workspace_id, "process.rolled_back" if rollback else "process.promoted",
                       details | {"version_id": promoted.id})

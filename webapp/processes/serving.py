@@ -147,7 +147,7 @@ def invoke(key: str, slug: str, payload: Any) -> dict[str, Any]:
         errors = schema_errors(served.validator, payload, "input")
         if errors:
             raise Invalid("The input does not match the process's input schema.", code="input_invalid",
-                          details=errors)
+                          details={"errors": errors})
     field = cache.input_fingerprint(served.version_id, payload)
     output = cache.get(served.process_id, field)
     cached = output is not None
@@ -166,7 +166,7 @@ def invoke(key: str, slug: str, payload: Any) -> dict[str, Any]:
             errors = schema_errors(served.output_validator, output, "output")
             if errors:
                 raise Invalid("The rendered output does not match the process's output schema; the version's "
-                              "config or output schema needs fixing.", code="output_invalid", details=errors)
+                              "config or output schema needs fixing.", code="output_invalid", details={"errors": errors})
         cache.put(served.process_id, field, output, current_app.config["SETTINGS"].CACHE_TTL_SECONDS)
     return {"process": served.process_slug, "environment": served.environment, "version": served.number,
             "output": output, "cached": cached}

@@ -92,13 +92,17 @@ def _history_context(process: Any, page: int) -> dict[str, Any]:
     return {"process": process, "page": documents.history(process, page, HISTORY_PER_PAGE)}
 
 
+def _detail_context(actor: Any, process: Any) -> dict[str, Any]:
+    return {**_history_context(process, _page_arg()), "propagation": propagation.report(process),
+            "policy": promotion.approval_policy(actor, process.id),
+            "promotion_requests": governance.history(actor.workspace_id, process_id=process.id)}
+
+
 @bp.get("/processes/<slug>")
 def detail(slug: str) -> Response:
     actor = current_actor()
     process = documents.get_process(actor, slug)
-    return render("processes/detail.html", "history", **_history_context(process, _page_arg()),
-                  propagation=propagation.report(process), policy=promotion.approval_policy(actor, process.id),
-                  promotion_requests=governance.history(actor.workspace_id, process_id=process.id))
+    return render("processes/detail.html", "history", **_detail_context(actor, process))
 
 
 @bp.post("/processes/<slug>/archive")
@@ -216,14 +220,38 @@ def version(version_id: int) -> Response:
     return render("processes/version.html", process=v.process, version=v)
 
 
+COMPARE_PICKS = {  # which pickers were left empty → what to say beside them
+    ("old", "new"): "Pick two versions to compare: one in the Old column and one in the New column.",
+    ("old",): "Pick an old version too (the Old column).",
+    ("new",): "Pick a new version too (the New column).",
+}
+COMPARE_MESSAGE = "compare-message"  # the history form's answer goes there (its hx-target)
+
+
+def _compare_unpicked(actor: Any, process: Any, missing: tuple[str, ...]) -> Response:
+    """422 with the message beside the pickers: htmx swaps it in there; without JS the process page comes back
+    with it (and what was picked still picked), not an error page."""
+    message, picked = COMPARE_PICKS[missing], {k: request.args.get(k, "") for k in ("old", "new")}
+    if is_htmx():
+        return render("processes/detail.html", "compare_message", status=422, compare_error=message)
+    return render("processes/detail.html", status=422, **_detail_context(actor, process), compare_error=message,
+                  picked=picked)
+
+
 @bp.get("/processes/<slug>/compare")
 def compare(slug: str) -> Response:
     actor = current_actor()
     process = documents.get_process(actor, slug)
+    missing = tuple(k for k in ("old", "new") if not request.args.get(k, "").strip())
+    if missing:
+        return _compare_unpicked(actor, process, missing)
     versions = _compare_args()
     old, new, diff = documents.compare(actor, versions.old, versions.new)
     if old.process_id != process.id:
         raise NotFound("No such version of this process.")
+    if is_htmx() and request.headers.get("HX-Target") == COMPARE_MESSAGE:
+        # The history's form, both picked: the compare page itself (its own URL), not a fragment in the form.
+        return Response(status=204, headers={"HX-Redirect": url_for(".compare", slug=slug, old=old.id, new=new.id)})
     return render("processes/compare.html", "diff", process=process, old=old, new=new, diff=diff)
 
 
@@ -273,8 +301,10 @@ def promote(version_id: int) -> Any:
         override = from_form(governance_forms.Override).override_reason
         result = promotion.promote(actor, version_id, command.change_notes or "", command.preview_token or None,
                                    override_reason=override)
-    except (promotion.ProductionChanged, governance.ApprovalRequired, Invalid) as exc:
-        # production moved, or the policy changed since the dialog opened, or the override had no reason
+    except (promotion.ProductionChanged, promotion.IdenticalToProduction, governance.ApprovalRequired,
+            Invalid) as exc:
+        # production moved, or is this already, or the policy changed since the dialog opened, or the override
+        # had no reason
         return _dialog_again(actor, version_id, exc, notes)
     except DomainError as exc:
         return _dialog(exc.status, message=exc.message, change_notes=notes)

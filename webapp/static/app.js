@@ -1,7 +1,9 @@
-// Promotion Desk: the dialog, toasts and one-time secrets. No framework, no inline code (CSP).
+// Promotion Desk: the dialog, toasts, the nav's menus, busy buttons and one-time secrets. No framework, no inline
+// code (CSP).
 (function () {
   "use strict";
   var TOAST_MS = 5000;
+  document.documentElement.classList.add("js");  // the phone nav collapses only where this script runs
 
   function dialog() { return document.getElementById("dialog"); }
 
@@ -98,6 +100,98 @@
       form.reset();
     }
   });
+  // A toast goes when clicked, before its time.
+  document.addEventListener("click", function (e) {
+    var t = e.target.closest && e.target.closest("#toasts .toast");
+    if (t) { t.remove(); }
+  });
+
+  // A link that looks like a button (role="button": it goes somewhere) answers Space as a button does.
+  document.addEventListener("keydown", function (e) {
+    if (e.key !== " " || e.defaultPrevented) { return; }
+    var a = e.target.closest && e.target.closest('a[role="button"]');
+    if (a) { e.preventDefault(); a.click(); }
+  });
+
+  // -- the nav: the phone's Menu button, and its dropdowns close on a click elsewhere or Escape --------------
+  document.addEventListener("click", function (e) {
+    var toggle = e.target.closest && e.target.closest("[data-nav-toggle]");
+    if (toggle) {
+      var open = toggle.closest("nav").classList.toggle("nav-open");
+      toggle.setAttribute("aria-expanded", open ? "true" : "false");
+    }
+    document.querySelectorAll("details.dropdown[open]").forEach(function (d) {
+      if (!d.contains(e.target)) { d.removeAttribute("open"); }
+    });
+  });
+  document.addEventListener("keydown", function (e) {
+    if (e.key !== "Escape") { return; }
+    var d = e.target.closest && e.target.closest("details.dropdown[open]");
+    if (d) { d.removeAttribute("open"); d.querySelector("summary").focus(); }
+  });
+
+  // -- busy: a button whose request is on its way is disabled and shows a spinner (aria-busy) until the answer;
+  // a form can't be sent twice. htmx requests end with htmx:afterRequest; a plain form's page is replaced.
+  var busy = new WeakMap();
+  function submitButtons(elt) {
+    if (elt.tagName !== "FORM") { return [elt]; }
+    var inside = Array.prototype.slice.call(elt.querySelectorAll("button:not([type=button]):not([type=reset]), input[type=submit]"));
+    return elt.id ? inside.concat(Array.prototype.slice.call(document.querySelectorAll('[form="' + elt.id + '"]'))) : inside;
+  }
+  function markBusy(elt, submitter) {
+    var buttons = submitButtons(elt).filter(function (b) { return !b.disabled; });
+    buttons.forEach(function (b) {
+      b.disabled = true;
+      if (!submitter || b === submitter || buttons.length === 1) { b.setAttribute("aria-busy", "true"); }
+    });
+    busy.set(elt, buttons);
+  }
+  function unmarkBusy(elt) {
+    (busy.get(elt) || []).forEach(function (b) { b.disabled = false; b.removeAttribute("aria-busy"); });
+    busy.delete(elt);
+  }
+  document.addEventListener("htmx:beforeRequest", function (e) {
+    var elt = e.detail.elt;
+    var verb = e.detail.requestConfig ? e.detail.requestConfig.verb : "get";
+    if (busy.has(elt)) { e.preventDefault(); return; }  // already on its way: not twice
+    var trigger = e.detail.requestConfig && e.detail.requestConfig.triggeringEvent;
+    var d = dialog();
+    if (e.detail.target && e.detail.target.id === "dialog-body" && d && !d.open) {  // what opens the dialog
+      opener = elt.tagName === "FORM" ? ((trigger && trigger.submitter) || document.activeElement) : elt;
+    }
+    // A live search or a poll keeps its field usable; a button, a link acting as one, or a form goes busy.
+    if ((verb === "get" && !elt.matches("form, button, a")) || (elt.dataset && elt.dataset.pollEtag !== undefined)) { return; }
+    markBusy(elt, trigger && trigger.submitter);
+  });
+  document.addEventListener("htmx:afterRequest", function (e) {
+    var xhr = e.detail.xhr;
+    if (xhr && xhr.getResponseHeader("HX-Redirect")) { return; }  // the next page is on its way: stay busy
+    unmarkBusy(e.detail.elt);
+  });
+  document.addEventListener("submit", function (e) {
+    var form = e.target;
+    if (e.defaultPrevented || form.hasAttribute("hx-post") || form.hasAttribute("hx-get") || form.hasAttribute("hx-put")
+        || form.hasAttribute("hx-delete") || form.closest("[hx-boost]")) { return; }
+    if (form.dataset.sending) { e.preventDefault(); return; }  // a second click while the first is on its way
+    form.dataset.sending = "1";
+    var submitter = e.submitter;
+    // After this event the browser has read the form (the submitter's name and value included); then disable.
+    setTimeout(function () { markBusy(form, submitter); }, 0);
+  });
+  // Back to a page from the browser's cache: its buttons work again.
+  window.addEventListener("pageshow", function (e) {
+    if (!e.persisted) { return; }
+    document.querySelectorAll("form[data-sending]").forEach(function (f) { delete f.dataset.sending; unmarkBusy(f); });
+  });
+
+  // -- the dialog gives focus back to what opened it ---------------------------------------------------------
+  var opener = null;
+  document.addEventListener("close", function (e) {
+    if (e.target.id !== "dialog") { return; }
+    if (opener && document.contains(opener)) { opener.focus(); }
+    opener = null;
+  }, true);
+
   document.addEventListener("DOMContentLoaded", function () {
     document.querySelectorAll("#toasts .toast").forEach(expire);
   });

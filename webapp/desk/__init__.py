@@ -1,0 +1,1 @@
+"""The desk: `/`, one page per member of what waits for them across the three flows (webapp/desk/services.py)."""
