@@ -337,7 +337,7 @@ def _svg(view: MapView, room_url: str) -> str:
     width, height = view.pixels
     url = str(escape(room_url)).rsplit("0", 1)[0] + "{}"
     out = [(f'<svg class="map-svg" xmlns="http://www.w3.org/2000/svg" viewBox="{view.view_box}" width="{width}" '
-            f'height="{height}" role="img" aria-label="Map: rooms and exits">')]
+            f'height="{height}" role="graphics-document" aria-label="Map: rooms and exits">')]
     for f in view.frames:
         label = shorten(f.name, f.width - 16, AREA_LABEL_SIZE)
         out.append(f'<g class="map-area{" is-new" if f.highlighted else ""}" data-area-id="{f.project_id}">'
