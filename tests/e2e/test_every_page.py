@@ -8,7 +8,8 @@ open as a page (200, a whole HTML document). A rule no filling of which does is 
 axe runs at 1280 px only: its rules (names, contrast, landmarks, headings) do not depend on the width here, and the
 narrow layout is the overflow check's.
 
-Until the compact navigation lands, the overflow check measures each page with its `<header>` hidden.
+The header is measured with the rest: on a phone it is folded behind its Menu button (the open menu is measured
+by tests/e2e/test_desk_flow.py).
 """
 
 from __future__ import annotations
@@ -39,11 +40,9 @@ SERIOUS = ("serious", "critical")
 SKIPPED_ENDPOINTS = ("static", "rq_dashboard.")
 ROLES = ("admin", "editor", "promoter", "player", "viewer", "signed-out")
 
-# Hides the header (being rebuilt into a compact nav), measures, and names the outermost elements that stick out
-# past the window and are not inside a box that scrolls or clips them (the ones to fix).
+# Measures, and names the outermost elements that stick out past the window and are not inside a box that scrolls
+# or clips them (the ones to fix).
 MEASURE = """() => {
-  const header = document.querySelector('body > header');
-  if (header) header.style.display = 'none';
   const width = window.innerWidth, scrollWidth = document.documentElement.scrollWidth;
   const culprits = [];
   if (scrollWidth > width) {
@@ -64,7 +63,6 @@ MEASURE = """() => {
       }
     }
   }
-  if (header) header.style.display = '';
   return {width, scrollWidth, culprits};
 }"""
 # axe-core's default rules on the whole document, started and left running (`AXE_RESULT` collects it), so that the
