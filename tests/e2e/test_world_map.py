@@ -115,3 +115,20 @@ def test_at_1280_px_every_name_stays_in_its_box_and_hovering_shows_the_full_name
     page.locator(".map-room", has_text="Mill yard").click()
     expect(page.get_by_role("heading", name="Mill yard", level=1)).to_be_visible()
     assert_no_page_problems(page)
+
+
+def test_after_panning_the_map_back_brings_the_earlier_view_with_its_buttons_working(page: Page,
+                                                                                   world: dict[str, Any]) -> None:
+    _sign_in(page)
+    page.goto("/world/map")
+    page.get_by_role("button", name="East →").click()
+    expect(page).to_have_url(re.compile(r"[?&]x=-?\d+"))
+    page.go_back()
+    expect(page).not_to_have_url(re.compile(r"[?&]x=-?\d+"))
+    for name in ("← West", "↑ North", "East →", "Whole map"):
+        button = page.get_by_role("button", name=name)
+        expect(button).to_be_enabled()
+        expect(button).not_to_have_attribute("aria-busy", "true")
+    page.get_by_role("button", name="Whole map").click()
+    expect(page).to_have_url(re.compile(r"span=\d+"))
+    assert_no_page_problems(page)

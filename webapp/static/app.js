@@ -160,10 +160,13 @@
   }
   document.addEventListener("htmx:beforeHistorySave", releaseAll);
   document.addEventListener("htmx:historyRestore", releaseAll);
+  // Already on its way: not twice. htmx asks "confirm" before it would queue a second request behind the first
+  // (which would then go once the first is answered).
+  document.addEventListener("htmx:confirm", function (e) { if (busy.has(e.detail.elt)) { e.preventDefault(); } });
   document.addEventListener("htmx:beforeRequest", function (e) {
     var elt = e.detail.elt;
     var verb = e.detail.requestConfig ? e.detail.requestConfig.verb : "get";
-    if (busy.has(elt)) { e.preventDefault(); return; }  // already on its way: not twice
+    if (busy.has(elt)) { e.preventDefault(); return; }
     var trigger = e.detail.requestConfig && e.detail.requestConfig.triggeringEvent;
     var d = dialog();
     if (e.detail.target && e.detail.target.id === "dialog-body" && d && !d.open) {  // what opens the dialog
