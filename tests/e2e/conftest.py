@@ -116,6 +116,19 @@ def screenshot(page: Any, tmp_path: Path, name: str, *, full_page: bool = False)
     return path
 
 
+def sign_in(page: Any, email: str) -> None:
+    """Sign in through the form, as a member would, and wait for the desk (where everyone lands)."""
+    from playwright.sync_api import expect
+
+    from tests.factories import PASSWORD
+
+    page.goto("/login")
+    page.get_by_label("E-mail").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in", exact=True).click()
+    expect(page.get_by_role("heading", name="Desk", level=1)).to_be_visible()
+
+
 def follow_nav(page: Any, *path: str) -> None:
     """Go somewhere as a member would, through the header: open each menu named (Game nights, Manage, the
     account), then click the link; on a phone the Menu button first."""

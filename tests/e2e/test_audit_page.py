@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import assert_no_page_problems, browser_unavailable
+from tests.e2e.conftest import assert_no_page_problems, browser_unavailable, sign_in
 
 _why = browser_unavailable()
 if _why:
@@ -48,12 +48,6 @@ def audited(db: Any, factories: Any) -> dict[str, Any]:
     return {"process": proc, "promoted": promoted, "project": project}
 
 
-def sign_in(page: Page) -> None:
-    page.goto("/login")
-    page.get_by_label("E-mail").fill(EMAIL)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page).not_to_have_url(re.compile(r"/login"))
 
 
 def scrolls_sideways(page: Page) -> bool:
@@ -68,7 +62,7 @@ def screenshot(page: Page, name: str, tmp_path: Path) -> None:
 def test_the_audit_page_fits_1280_and_stacks_at_390_with_sentences_that_link(page: Page, live_server: str,
                                                                             audited: dict[str, Any],
                                                                             tmp_path: Path) -> None:
-    sign_in(page)
+    sign_in(page, EMAIL)
     page.goto("/audit")
     rows = page.locator("table.audit-table tbody tr")
     assert rows.count() >= 4

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import assert_no_page_problems, browser_unavailable, follow_nav, open_page, screenshot
+from tests.e2e.conftest import assert_no_page_problems, browser_unavailable, follow_nav, open_page, screenshot, sign_in
 
 _why = browser_unavailable()
 if _why:
@@ -26,12 +26,6 @@ from tests.factories import PASSWORD
 SLOW_S = 1.5  # how long the patched server takes to answer: long enough to see the busy state, then it ends
 
 
-def sign_in(page: Page, email: str) -> None:
-    page.goto("/login")
-    page.get_by_label("E-mail").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in", exact=True).click()
-    expect(page.get_by_role("heading", name="Desk", level=1)).to_be_visible()
 
 
 def page_fits(page: Page) -> bool:

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import assert_no_page_problems, browser_unavailable, follow_nav
+from tests.e2e.conftest import assert_no_page_problems, browser_unavailable, follow_nav, sign_in
 
 _why = browser_unavailable()
 if _why:
@@ -64,12 +64,6 @@ def seeded(factories: Any) -> Seeded:
                   candidate_id=candidate.id)
 
 
-def sign_in(page: Page, email: str) -> None:
-    page.goto("/login")
-    page.get_by_label("E-mail").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page).to_have_url(re.compile(r"/$"))  # the desk
 
 
 def history_row(page: Page, number: int) -> Locator:

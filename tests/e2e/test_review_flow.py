@@ -23,7 +23,8 @@ if _why:
 
 from playwright.sync_api import Page, expect
 
-from tests.e2e.test_promote_flow import REPO, V1_CONFIG, V3_CONFIG, history_row, sign_in
+from tests.e2e.conftest import sign_in
+from tests.e2e.test_promote_flow import REPO, V1_CONFIG, V3_CONFIG, history_row
 from webapp.governance import services as governance
 from webapp.governance.services import PolicyCommand
 from webapp.processes import documents

@@ -18,7 +18,8 @@ if _why:
 
 from playwright.sync_api import Page, expect
 
-from tests.e2e.test_promote_flow import history_row, sign_in
+from tests.e2e.conftest import sign_in
+from tests.e2e.test_promote_flow import history_row
 from webapp.extensions import utcnow
 
 pytestmark = pytest.mark.e2e

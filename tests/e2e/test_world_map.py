@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import assert_no_page_problems, browser_unavailable
+from tests.e2e.conftest import assert_no_page_problems, browser_unavailable, sign_in
 
 _why = browser_unavailable()
 if _why:
@@ -20,7 +20,6 @@ if _why:
 
 from playwright.sync_api import Page, expect
 
-from tests.factories import PASSWORD
 from tests.worlds.test_worldmap import map_world
 
 pytestmark = pytest.mark.e2e
@@ -59,12 +58,6 @@ def _shot(page: Page, tmp_path: Path, name: str) -> None:
     page.screenshot(path=str(folder / name), full_page=True)
 
 
-def _sign_in(page: Page) -> None:
-    page.goto("/login")
-    page.get_by_label("E-mail").fill(EMAIL)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("heading", name="Desk")).to_be_visible()
 
 
 def _page_width(page: Page) -> tuple[int, int]:
@@ -74,7 +67,7 @@ def _page_width(page: Page) -> tuple[int, int]:
 def test_at_390_px_the_map_scrolls_in_its_box_and_the_page_does_not(page: Page, world: dict[str, Any],
                                                                    tmp_path: Path) -> None:
     page.set_viewport_size({"width": 390, "height": 844})
-    _sign_in(page)
+    sign_in(page, EMAIL)
     page.goto("/world/map")
     expect(page.locator(".map-room")).not_to_have_count(0)
     scroll_width, inner_width = _page_width(page)
@@ -101,7 +94,7 @@ def test_at_390_px_the_map_scrolls_in_its_box_and_the_page_does_not(page: Page, 
 
 def test_at_1280_px_every_name_stays_in_its_box_and_hovering_shows_the_full_name(page: Page, world: dict[str, Any],
                                                                                  tmp_path: Path) -> None:
-    _sign_in(page)
+    sign_in(page, EMAIL)
     page.goto("/world/map")
     page.get_by_role("button", name="Whole map").click()
     expect(page.locator(".map-room")).to_have_count(27)
@@ -119,7 +112,7 @@ def test_at_1280_px_every_name_stays_in_its_box_and_hovering_shows_the_full_name
 
 def test_after_panning_the_map_back_brings_the_earlier_view_with_its_buttons_working(page: Page,
                                                                                    world: dict[str, Any]) -> None:
-    _sign_in(page)
+    sign_in(page, EMAIL)
     page.goto("/world/map")
     page.get_by_role("button", name="East →").click()
     expect(page).to_have_url(re.compile(r"[?&]x=-?\d+"))
