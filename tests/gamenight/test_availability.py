@@ -45,6 +45,24 @@ def test_a_linked_member_sets_and_clears_a_status_with_one_click_and_sees_names(
     assert db.session.scalar(select(func.count()).select_from(Availability)) == 0
 
 
+def test_a_big_community_lists_the_first_to_say_so_alphabetically_and_counts_the_rest(
+        auth, factories, db, monkeypatch):
+    monkeypatch.setattr(availability, "NAMES_SHOWN", 3)
+    admin = factories.user("admin", "Acme")
+    for name in ("Eva", "Dan", "Ada", "Cid", "Bea"):  # in the order they say so
+        factories.player(admin.workspace_id, f"{name.lower()}@example.com", "available", name=name)
+    factories.player(admin.workspace_id, "zoe@example.com", "looking", name="Zoe")
+    factories.player(admin.workspace_id, "yan@example.com", "looking", name="Yan")
+    auth.login("bea@example.com")
+    page = auth.get("/w/acme/availability").get_data(as_text=True)
+    today = page.split('aria-label="Today"')[1].split("</article>")[0]
+    assert "<strong>5</strong> available" in today
+    assert '<small class="names">Ada, Dan, Eva and 2 more</small>' in today  # the first three, A to Z
+    assert '<small class="names">Yan, Zoe</small>' in today  # all of a short list, A to Z, no "more"
+    view = availability.overview(night_settings.workspace(admin.workspace_id), None, member=False)
+    assert view.today.counts[Status.available] == 5 and view.today.names == {}  # counts only, no names read
+
+
 def test_anonymous_and_unlinked_visitors_see_counts_only_with_a_call_to_link(client, auth, chat_bot, factories):
     jana = factories.user("viewer", "Acme", email="jana@example.com")
     link(auth, chat_bot, "jana@example.com", "1111", name="Jana Secretname")

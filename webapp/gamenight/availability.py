@@ -29,6 +29,7 @@ from webapp.gamenight.night_settings import local_today, workspace
 from webapp.gamenight.players import ChatIdentity, is_linked, shown_name
 
 UPCOMING_DAYS = 3
+NAMES_SHOWN = 40  # names listed per status and day on the page; "and N more" says the rest
 DAY_RULE = "is today, tomorrow or a date as YYYY-MM-DD"
 STATUS_RULE = f"is one of {', '.join(s.value for s in Status)}, or null to clear it"
 
@@ -158,7 +159,7 @@ def set_status(workspace_id: int, user_id: int, day: date, status: Status | None
 class Day:
     day: date
     counts: Counter[Status] = field(default_factory=Counter)
-    names: dict[Status, list[str]] = field(default_factory=lambda: defaultdict(list))
+    names: dict[Status, list[str]] = field(default_factory=lambda: defaultdict(list))  # the first NAMES_SHOWN
     mine: Status | None = None
 
     @property
@@ -168,6 +169,10 @@ class Day:
     @property
     def ready(self) -> int:
         return self.counts[Status.available] + self.counts[Status.looking]
+
+    def more(self, status: Status) -> int:
+        """How many of `status` the names leave out (a big community lists NAMES_SHOWN a status)."""
+        return self.counts[status] - len(self.names.get(status, []))
 
 
 @dataclass
@@ -195,22 +200,36 @@ def overview(ws: Workspace, viewer_id: int | None, *, member: bool, now: datetim
 
 
 def _days(workspace_id: int, wanted: Sequence[date], viewer_id: int | None, *, names: bool) -> list[Day]:
+    """Each wanted day's counts per status (counted by the database), the viewer's own status, and with `names`
+    the names of each status: all of them in alphabetical order, or in a big community the first NAMES_SHOWN to
+    say so (alphabetically) and how many more: the rows are counted, never all read, so a page of 10,000 members
+    stays small and quick."""
     by_day = {d: Day(d) for d in wanted}
-    query = (select(Availability.day, Availability.status, Availability.user_id, PlayerProfile.display_name,
-                    User.email)
-             .join(User, User.id == Availability.user_id)
-             .outerjoin(PlayerProfile, (PlayerProfile.user_id == Availability.user_id)
-                        & (PlayerProfile.workspace_id == Availability.workspace_id))
-             .where(Availability.workspace_id == workspace_id, Availability.day.in_(list(wanted)))
-             .order_by(Availability.day, func.lower(func.coalesce(PlayerProfile.display_name, User.email))))
-    for day, status, user_id, display_name, email in db.session.execute(query):
-        entry = by_day[day]
-        entry.counts[status] += 1
-        if names:
-            entry.names[status].append(shown_name(display_name, email))
-        if user_id == viewer_id:
-            entry.mine = status
+    where = (Availability.workspace_id == workspace_id, Availability.day.in_(list(wanted)))
+    if viewer_id is not None:
+        for day, status in db.session.execute(select(Availability.day, Availability.status)
+                                              .where(*where, Availability.user_id == viewer_id)):
+            by_day[day].mine = status
+    for day, status, n in db.session.execute(select(Availability.day, Availability.status, func.count())
+                                             .where(*where).group_by(Availability.day, Availability.status)):
+        by_day[day].counts[status] = n
+    if names:
+        for entry in by_day.values():
+            for status in entry.counts:
+                entry.names[status] = sorted(_first_names(workspace_id, entry.day, status), key=str.lower)
     return [by_day[d] for d in wanted]
+
+
+def _first_names(workspace_id: int, day: date, status: Status) -> list[str]:
+    """The first NAMES_SHOWN members to say `status` for `day` (the (workspace, day) index walks the rows in
+    the order they were written and stops there: no sort of a big community's rows)."""
+    first = (select(Availability.user_id).where(Availability.workspace_id == workspace_id, Availability.day == day,
+                                                Availability.status == status)
+             .order_by(Availability.id).limit(NAMES_SHOWN).subquery())
+    return [shown_name(display_name, email) for display_name, email in db.session.execute(
+        select(PlayerProfile.display_name, User.email).select_from(first).join(User, User.id == first.c.user_id)
+        .outerjoin(PlayerProfile, (PlayerProfile.user_id == first.c.user_id)
+                   & (PlayerProfile.workspace_id == workspace_id)))]
 
 
 def ready(workspace_id: int, day: date) -> int:
@@ -255,7 +274,7 @@ def month(ws: Workspace, value: str | None, viewer_id: int | None, *, linked: bo
     else:
         first = today.replace(day=1)
     dates = [first + timedelta(days=i) for i in range(calendar.monthrange(first.year, first.month)[1])]
-    days = {d.day: d for d in _days(ws.id, dates, viewer_id, names=linked)}
+    days = {d.day: d for d in _days(ws.id, dates, viewer_id, names=False)}  # the calendar shows counts and mine
     weeks = [[days.get(d) if d.month == first.month else None for d in week]
              for week in calendar.Calendar().monthdatescalendar(first.year, first.month)]
     return Month(year=first.year, month=first.month, weeks=weeks, today=today)

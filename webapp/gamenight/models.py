@@ -64,7 +64,9 @@ class Availability(db.Model):
     __tablename__ = "availability"
     __table_args__ = (
         UniqueConstraint("workspace_id", "user_id", "day", name="uq_availability_member_day"),
-        Index("ix_availability_workspace_day", "workspace_id", "day"),
+        # A day's statuses counted from the index alone, and each status's first members read in the order they
+        # said so, stopping after the few the page names (webapp/gamenight/availability.py `_days`).
+        Index("ix_availability_workspace_day_status", "workspace_id", "day", "status", "id"),
     )
 
     id: Mapped[IntPk]
