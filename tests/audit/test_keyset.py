@@ -116,7 +116,9 @@ def _old_csv(events: list[dict[str, Any]]) -> str:
 def test_the_export_of_many_events_is_byte_for_byte_what_it_was_before_it_streamed(auth, db, factories, fmt):
     admin = factories.user("admin")
     bulk_events(db, admin.workspace_id, 2_345, same_time_every=3)  # more rows than one batch of the cursor
-    audit.record(admin, "webhook.created", "webhook", None, {"url": "https://x.example/ü", "events": ["a", "b"]})
+    audit.record(admin, "webhook.created", "webhook", None, {"url": "https://x.example/ü", "events": ["a", "b"],
+                                                              "deep": {"empty": {}, "list": [], "n": None}})
+    audit.record(admin, "thing.bare", "thing")  # details {}
     db.session.commit()
     auth.login(admin.label)
     events = [e.as_json() for e in db.session.scalars(audit._query(admin.workspace_id, AuditFilter()))]
@@ -124,7 +126,7 @@ def test_the_export_of_many_events_is_byte_for_byte_what_it_was_before_it_stream
     response = auth.get(f"/audit/export?format={fmt}")
     assert response.status_code == 200 and response.is_streamed
     assert response.get_data(as_text=True) == old
-    assert len(events) == 2_345 + 1  # the bulk and the webhook
+    assert len(events) == 2_345 + 2  # the bulk, the webhook and the bare one
 
 
 @pytest.mark.parametrize("fmt, empty", [("csv", "id,created_at,actor,action,resource_type,resource_id,details\r\n"),

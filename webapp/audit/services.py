@@ -239,15 +239,19 @@ def _csv_chunks(batches: Iterator[Sequence[Any]]) -> Iterator[str]:
 
 def _json_chunks(batches: Iterator[Sequence[Any]]) -> Iterator[str]:
     """`json.dumps(list_of_events, indent=2)`, one event at a time: `[`, then each event indented as an item
-    of that list, `,` between them, and `\n]` (or `[]` for none)."""
+    of that list, `,` between them, and `\n]` (or `[]` for none). The event's own lines are laid out here and
+    only its values go through `json.dumps` (the C encoder; `indent` would take the pure-Python one per row)."""
+    dumps = json.dumps
     yield "["
     separator = "\n"
     for batch in batches:
         parts = []
         for id_, created_at, actor, action, rtype, rid, details in batch:
-            item = {"id": id_, "action": action, "actor": actor, "resource_type": rtype, "resource_id": rid,
-                    "details": details, "created_at": created_at.isoformat()}
-            parts.append(separator + "  " + json.dumps(item, indent=2).replace("\n", "\n  "))
+            nested = dumps(details, indent=2).replace("\n", "\n    ") if details else dumps(details)
+            parts.append(f'{separator}  {{\n    "id": {dumps(id_)},\n    "action": {dumps(action)},\n'
+                         f'    "actor": {dumps(actor)},\n    "resource_type": {dumps(rtype)},\n'
+                         f'    "resource_id": {dumps(rid)},\n    "details": {nested},\n'
+                         f'    "created_at": {dumps(created_at.isoformat())}\n  }}')
             separator = ",\n"
         yield "".join(parts)
     yield "]" if separator == "\n" else "\n]"
