@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String
+from sqlalchemy import JSON, ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from webapp.extensions import CreatedAt, IntPk, WorkspaceId, db
@@ -15,7 +15,11 @@ class AuditEvent(db.Model):
 
     __tablename__ = "audit_events"
     __table_args__ = (
-        Index("ix_audit_events_workspace_created", "workspace_id", "created_at"),
+        # The page's keyset order, newest first by (created_at, id), read backwards from any cursor.
+        Index("ix_audit_events_workspace_created_id", "workspace_id", "created_at", "id"),
+        # The exact actor filter (lower(actor_label) = …) in that same order; an expression index both
+        # PostgreSQL and SQLite use.
+        Index("ix_audit_events_workspace_actor_created", "workspace_id", text("lower(actor_label)"), "created_at", "id"),
         Index("ix_audit_events_workspace_action", "workspace_id", "action"),
     )
 

@@ -5,17 +5,19 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Sequence
+import re
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any, Protocol
 
 from flask import has_request_context, request
-from sqlalchemy import Select, func, select
+from sqlalchemy import Engine, Select, func, literal, select, tuple_
 
 from webapp.audit.models import AuditEvent
 from webapp.errors import BadRequest
-from webapp.extensions import db
+from webapp.extensions import UTCDateTime, db
+from webapp.inputs import MAX_ID
 
 
 class AuditActor(Protocol):
@@ -134,41 +136,122 @@ def _query(workspace_id: int, flt: AuditFilter) -> Select[tuple[AuditEvent]]:
     return query.order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc())
 
 
-def list_events(workspace_id: int, flt: AuditFilter, *, limit: int = 100, offset: int = 0) -> Sequence[AuditEvent]:
-    return db.session.scalars(_query(workspace_id, flt).limit(limit).offset(offset)).all()
+# -- keyset pages ---------------------------------------------------------------------------------
+# A page is "the `per_page` events just older (or newer) than this one", found by walking the index
+# (workspace_id, created_at, id) — or (workspace_id, lower(actor_label), created_at, id) — from a cursor,
+# so the 10,000th page costs what the first does. Nothing counts the whole table: a pager says whether
+# there is more, not "page 3 of 9,000".
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_CURSOR = re.compile(r"(\d{1,18})-(\d{1,19})")
+
+
+def cursor_of(event: AuditEvent) -> str:
+    """Where an event sits in the newest-first order: `<created_at in µs since 1970>-<id>`."""
+    return f"{(event.created_at - _EPOCH) // timedelta(microseconds=1)}-{event.id}"
+
+
+def _parse_cursor(value: str, name: str) -> tuple[datetime, int]:
+    match = _CURSOR.fullmatch(value.strip())
+    try:
+        if match is None or int(match[2]) > MAX_ID:
+            raise ValueError
+        return _EPOCH + timedelta(microseconds=int(match[1])), int(match[2])
+    except (ValueError, OverflowError):
+        raise BadRequest(f"'{name}' must be a cursor from the audit pager's links, like 1796688551000000-42.") from None
 
 
 @dataclass(frozen=True)
 class EventPage:
-    """One page of events, numbered from 1, with what a pager needs."""
+    """One page of events, newest first, with where the pager goes from it."""
 
     items: Sequence[AuditEvent]
-    number: int
-    pages: int
-    total: int
+    older: str | None  # the cursor of the page after this one, when there are older events
+    newer: str | None  # the cursor of the page before this one; None on the newest page
+    newest: bool  # the first page (nothing newer to go to)
 
 
-def page_events(workspace_id: int, flt: AuditFilter, page: int = 1, per_page: int = 100) -> EventPage:
-    """The filtered events, newest first, `per_page` at a time (an out-of-range page is clamped)."""
-    total = db.session.scalar(
-        select(func.count()).select_from(_query(workspace_id, flt).order_by(None).subquery())) or 0
-    pages = max(1, -(-total // per_page))
-    number = min(max(1, page), pages)
-    items = list_events(workspace_id, flt, limit=per_page, offset=(number - 1) * per_page)
-    return EventPage(items=items, number=number, pages=pages, total=total)
+def page_events(workspace_id: int, flt: AuditFilter, *, older: str | None = None, newer: str | None = None,
+                per_page: int = 100) -> EventPage:
+    """The `per_page` filtered events just older than the cursor `older`, or just newer than `newer`, or the
+    newest; one query of `per_page + 1` rows down an index (the extra row says whether there is more)."""
+    query = _query(workspace_id, flt)
+    key = tuple_(AuditEvent.created_at, AuditEvent.id)
+    if newer:
+        at, event_id = _parse_cursor(newer, "newer")
+        rows = db.session.scalars(query.order_by(None).where(key > tuple_(literal(at, UTCDateTime()), event_id))
+                                  .order_by(AuditEvent.created_at, AuditEvent.id).limit(per_page + 1)).all()
+        if len(rows) <= per_page:  # back at the top: the newest page, full
+            return page_events(workspace_id, flt, per_page=per_page)
+        items = list(reversed(rows[:per_page]))
+        return EventPage(items=items, older=cursor_of(items[-1]), newer=cursor_of(items[0]), newest=False)
+    if older:
+        at, event_id = _parse_cursor(older, "older")
+        query = query.where(key < tuple_(literal(at, UTCDateTime()), event_id))
+    rows = db.session.scalars(query.limit(per_page + 1)).all()
+    items = rows[:per_page]
+    return EventPage(items=items, older=cursor_of(items[-1]) if len(rows) > per_page else None,
+                     newer=cursor_of(items[0]) if older and items else None, newest=not older)
 
 
-def export(workspace_id: int, flt: AuditFilter, fmt: str) -> tuple[str, str]:
-    """The filtered events as (`text`, `mimetype`) in CSV or JSON."""
-    events = [e.as_json() for e in db.session.scalars(_query(workspace_id, flt))]
-    if fmt == "json":
-        return json.dumps(events, indent=2), "application/json"
-    if fmt != "csv":
+# -- export ---------------------------------------------------------------------------------------
+
+EXPORT_FORMATS = ("csv", "json")
+CSV_COLUMNS = ("id", "created_at", "actor", "action", "resource_type", "resource_id", "details")
+_EXPORT_BATCH = 1000  # rows fetched per round trip from a server-side cursor, and written per chunk
+
+
+def export(workspace_id: int, flt: AuditFilter, fmt: str) -> tuple[Iterator[str], str]:
+    """The filtered events as (`chunks`, `mimetype`) in CSV or JSON, newest first, written as they are read
+    from a server-side cursor (`yield_per`): memory stays flat however many rows there are, and the first
+    chunk (the CSV header, or `[`) is out before the query runs. The text is what `as_json()` per event gave
+    before. Nothing runs until the chunks are read; a client that never reads them costs no query."""
+    if fmt not in EXPORT_FORMATS:
         raise BadRequest("Export format must be csv or json.")
+    query = _query(workspace_id, flt).with_only_columns(
+        AuditEvent.id, AuditEvent.created_at, AuditEvent.actor_label, AuditEvent.action, AuditEvent.resource_type,
+        AuditEvent.resource_id, AuditEvent.details)
+    rows = _stream(db.engine, query)
+    return (_json_chunks(rows) if fmt == "json" else _csv_chunks(rows)), (
+        "application/json" if fmt == "json" else "text/csv")
+
+
+def _stream(engine: Engine, query: Select[Any]) -> Iterator[Sequence[Any]]:
+    """The rows in batches, on a connection of its own that lives as long as the download (and needs no request
+    or app context: the response is read after the view has returned)."""
+    with engine.connect() as conn:
+        yield from conn.execution_options(yield_per=_EXPORT_BATCH).execute(query).partitions()
+
+
+def _csv_chunks(batches: Iterator[Sequence[Any]]) -> Iterator[str]:
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(["id", "created_at", "actor", "action", "resource_type", "resource_id", "details"])
-    for e in events:
-        writer.writerow([e["id"], e["created_at"], e["actor"], e["action"], e["resource_type"],
-                         e["resource_id"], json.dumps(e["details"], sort_keys=True)])
-    return out.getvalue(), "text/csv"
+    writer.writerow(CSV_COLUMNS)
+    yield out.getvalue()  # the header before the first row is read: the download starts at once
+    for batch in batches:
+        out.seek(0)
+        out.truncate()
+        for id_, created_at, actor, action, rtype, rid, details in batch:
+            writer.writerow([id_, created_at.isoformat(), actor, action, rtype, rid,
+                             json.dumps(details, sort_keys=True)])
+        yield out.getvalue()
+
+
+def _json_chunks(batches: Iterator[Sequence[Any]]) -> Iterator[str]:
+    """`json.dumps(list_of_events, indent=2)`, one event at a time: `[`, then each event indented as an item
+    of that list, `,` between them, and `\n]` (or `[]` for none). The event's own lines are laid out here and
+    only its values go through `json.dumps` (the C encoder; `indent` would take the pure-Python one per row)."""
+    dumps = json.dumps
+    yield "["
+    separator = "\n"
+    for batch in batches:
+        parts = []
+        for id_, created_at, actor, action, rtype, rid, details in batch:
+            nested = dumps(details, indent=2).replace("\n", "\n    ") if details else dumps(details)
+            parts.append(f'{separator}  {{\n    "id": {dumps(id_)},\n    "action": {dumps(action)},\n'
+                         f'    "actor": {dumps(actor)},\n    "resource_type": {dumps(rtype)},\n'
+                         f'    "resource_id": {dumps(rid)},\n    "details": {nested},\n'
+                         f'    "created_at": {dumps(created_at.isoformat())}\n  }}')
+            separator = ",\n"
+        yield "".join(parts)
+    yield "]" if separator == "\n" else "\n]"

@@ -1,11 +1,10 @@
-"""The audit page (filters, pages of 100) and its CSV/JSON export; every member can read it."""
+"""The audit page (filters, pages of 100 by cursor) and its streamed CSV/JSON export; every member can read it."""
 
 from __future__ import annotations
 
 from flask import Blueprint, Response, request
 from flask_login import login_required
 
-from webapp import inputs
 from webapp.accounts import services as accounts
 from webapp.accounts.context import current_actor
 from webapp.audit import sentences, services
@@ -34,11 +33,11 @@ def index() -> Response:
     zone = accounts.time_zone(workspace_id)
     try:  # a filter that cannot be read is said beside the form, which keeps what was typed
         flt = AuditFilter.from_args(request.args, zone)
-        number = inputs.whole_number(request.args.get("page"), "page", default=1)
+        page = services.page_events(workspace_id, flt, older=request.args.get("older"),
+                                    newer=request.args.get("newer"), per_page=PER_PAGE)
     except BadRequest as exc:
         return render_page("audit/index.html", "events", exc.status, page=None, rows=[], filters=_filter_args(),
                            problem=exc.message)
-    page = services.page_events(workspace_id, flt, number, PER_PAGE)
     return render_page("audit/index.html", "events", page=page, rows=sentences.rows(workspace_id, page.items, zone),
                        filters=_filter_args(), problem=None)
 
@@ -48,6 +47,8 @@ def index() -> Response:
 def export() -> Response:
     fmt = request.args.get("format", "csv")
     workspace_id = current_actor().workspace_id
-    text, mimetype = services.export(workspace_id, _filter(workspace_id), fmt)
+    chunks, mimetype = services.export(workspace_id, _filter(workspace_id), fmt)
     filename = f"audit-{utcnow():%Y%m%dT%H%M%SZ}.{fmt}"
-    return Response(text, mimetype=mimetype, headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+    # Streamed: the rows are read from the database as the client takes them (the chunks need no request context).
+    return Response(chunks, mimetype=mimetype,
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
