@@ -1,8 +1,8 @@
 """Audit at a million rows: the keyset order (workspace_id, created_at, id) replaces (workspace_id, created_at), and
 an expression index on (workspace_id, lower(actor_label), created_at, id) serves the exact actor filter in that order
 
-Revision ID: 0020
-Revises: 0019
+Revision ID: 0021
+Revises: 0020
 Create Date: 2026-12-08 00:15:00.000000
 
 """
@@ -10,8 +10,8 @@ import sqlalchemy as sa
 from alembic import op
 
 # revision identifiers, used by Alembic.
-revision = '0020'
-down_revision = '0019'
+revision = '0021'
+down_revision = '0020'
 branch_labels = None
 depends_on = None
 
