@@ -1,7 +1,7 @@
 """Serving a process to API clients: an environment key and a slug resolve to the active version of that
 environment (`GET /api/v1/serve/<slug>`), and an input renders its config's templates (`…/invoke`).
 
-The serving path is the hot one: one indexed query per request (key ⋈ process ⋈ active version),
+The serving path is the hot one: one indexed query per request (key ⋈ process ⋈ newest active version),
 built once at import; everything derived from a version (the GET body, the input validator, the
 compiled templates) is kept per process, because versions never change once written. Which version a
 key was served is noted in process memory and batched through Redis (`propagation.seen`), never written to
@@ -53,16 +53,21 @@ class Served:
 # The lookup runs as plain SQL on a pooled DB-API connection: SQLAlchemy's statement execution
 # (cache key, parameters, result processing) cost three times the query itself here (54 µs against
 # 12 µs on SQLite, `bench/README.md`). Several sandbox versions may be active; the newest is served.
-# The serving tests run it on SQLite and PostgreSQL, against the migrated schema.
+# The version is picked by a correlated subquery, `ORDER BY number DESC LIMIT 1` on one process and
+# environment, so both databases walk `ix_process_versions_newest_active` backwards and stop at its first
+# entry: flat in the number of versions (an ORDER BY over the joined rows sorted every active sandbox version
+# on PostgreSQL, and on SQLite walked the history newest first past every version newer than an old live one).
+# `tests/processes/test_serving_plan.py` checks both plans; the serving tests run it on SQLite and PostgreSQL.
 _SERVING_LOOKUP = f"""
 SELECT t.id, t.last_used_at, t.environment, v.id, v.created_at, p.archived_at
 FROM api_tokens AS t
 LEFT JOIN processes AS p ON p.workspace_id = t.workspace_id AND p.slug = :slug
-LEFT JOIN process_versions AS v
-       ON v.process_id = p.id AND v.environment = t.environment AND v.status = '{VersionStatus.active.name}'
+LEFT JOIN process_versions AS v ON v.id = (
+    SELECT n.id FROM process_versions AS n
+    WHERE n.process_id = p.id AND n.environment = t.environment AND n.status = '{VersionStatus.active.name}'
+    ORDER BY n.number DESC
+    LIMIT 1)
 WHERE t.token_hash = :token_hash AND t.kind = '{TokenKind.environment.name}' AND t.revoked_at IS NULL
-ORDER BY v.number DESC
-LIMIT 1
 """
 # sqlite3 takes :name parameters, psycopg %(name)s.
 _SERVING_LOOKUP_PYFORMAT = _SERVING_LOOKUP.replace(":slug", "%(slug)s").replace(":token_hash", "%(token_hash)s")
