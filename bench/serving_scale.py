@@ -3,7 +3,7 @@ with 10, each as a ratio against /bench/bare measured in the same run: serving s
 
 Both processes are in one database and served by one `gunicorn -w 2 -k gthread --threads 4`; one load
 generator (bench.loadgen, its own process, 8 keep-alive connections) hits the five paths in four alternating
-rounds after a warm-up; each ratio is the median of its rounds' ratios to the bare round beside them, so drift
+rounds after a warm-up (each round starts one path later); each ratio is the median of its rounds' ratios to the bare one of the same round, so drift
 on the shared machine weighs on all of them alike. The versions are
 bulk-inserted with SQLAlchemy core: v1..v(n/2) laid out as `bench/_history.py` lays them (every other one
 production, deprecated; about a third of the sandbox ones active), the live production version is v(n/2)
@@ -131,8 +131,10 @@ def run(results: Results) -> None:
             _wait_up(port, server)
             for path, headers in runs.values():
                 loadgen.run_in_process("127.0.0.1", port, path, headers, WARMUP_SECONDS, THREADS)
-            for _ in range(ROUNDS):  # alternating rounds: the machine's drift weighs on every path alike
-                for name, (path, headers) in runs.items():
+            names = list(runs)
+            for i in range(ROUNDS):  # alternating rounds, each starting one path later: drift weighs on all alike
+                for name in names[i % len(names):] + names[:i % len(names)]:
+                    path, headers = runs[name]
                     part = loadgen.run_in_process("127.0.0.1", port, path, headers, SECONDS / ROUNDS, THREADS)
                     _add(totals[name], part)
                     per_round[name].append(part["rps"])
@@ -145,7 +147,7 @@ def run(results: Results) -> None:
         results.info("serving_scale_bare_rps", bare, "baseline: GET /bench/bare, same app, same run", fmt="{:.0f}")
         for name in targets:
             env_name, n = name.split("_")
-            # The median of the rounds' ratios (each against the bare round next to it): one slow round on the
+            # The median of the rounds' ratios (each against the bare one of the same round): one slow round on the
             # shared machine moves it less than it moves the totals.
             ratios = [serve / b for serve, b in zip(per_round[name], per_round["bare"], strict=True) if b]
             ratio = median(ratios) if ratios and not totals[name]["errors"] else 0.0
