@@ -1,4 +1,4 @@
-"""`python -m bench [serving promote governance diff history audit worlds gamenight planning schedules load start]`: run the benchmarks, print a summary, exit 0."""
+"""`python -m bench [serving serving_scale promote governance diff history audit worlds gamenight planning schedules load start]`: run the benchmarks, print a summary, exit 0."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ import traceback
 
 from bench._common import Results, backend_label
 
-ALL = ("serving", "promote", "governance", "diff", "history", "audit", "worlds", "gamenight", "planning", "schedules", "load",
+ALL = ("serving", "serving_scale", "promote", "governance", "diff", "history", "audit", "worlds", "gamenight", "planning",
+       "schedules", "load",
        "start")
 
 

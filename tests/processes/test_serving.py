@@ -236,3 +236,34 @@ def test_the_promise_after_promote_returns_the_very_next_request_sees_the_new_ve
     assert answer["version"] == new_number
     assert answer["output"] == {"prompt": "Goodbye Ada"}
     assert answer["cached"] is False
+
+
+def test_the_lookup_takes_one_round_trip_on_postgresql_and_a_connection_the_server_dropped_is_replaced_in_the_request(
+        client, factories, admin, db):
+    """PostgreSQL's lookup runs on an autocommit engine without the pre-ping or the rollback on return (one round
+    trip a request): a pooled connection the server has dropped is found by the lookup itself and replaced."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has no server to drop a connection (and no round trips to save)")
+    from sqlalchemy import text
+
+    from webapp.processes import serving
+
+    proc = factories.process(admin, "Greeter")
+    live = factories.production(admin, proc, {"prompt": "Hello {{ name }}"})
+    h = bearer(factories.environment_key(admin, "production"))
+    assert client.get("/api/v1/serve/greeter", headers=h).status_code == 200
+    engine = serving._lookup_engine()
+    assert engine is not db.engine and not engine.pool._pre_ping
+    connection = engine.raw_connection()  # the pooled connection the request just used (the only one)
+    try:
+        assert connection.dbapi_connection.autocommit is True
+        cursor = connection.cursor()
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    finally:
+        connection.close()
+    assert db.session.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid}).scalar() is True
+    db.session.commit()
+
+    served = client.get("/api/v1/serve/greeter", headers=h)
+    assert served.status_code == 200 and served.get_json()["version"] == live.number

@@ -57,6 +57,17 @@ class ProcessVersion(db.Model):
             postgresql_where=text("environment = 'production' AND status = 'active'"),
         ),
         Index("ix_process_versions_process_env_status", "process_id", "environment", "status"),
+        # What serving reads on every request: the newest active version of a process in an environment, the
+        # first entry of this index read backwards (only active rows: the newest of 25,000 active sandbox
+        # versions in one probe, however long the history).
+        Index(
+            "ix_process_versions_newest_active",
+            "process_id",
+            "environment",
+            "number",
+            sqlite_where=text("status = 'active'"),
+            postgresql_where=text("status = 'active'"),
+        ),
         CheckConstraint(
             "environment = 'sandbox' OR status != 'draft'", name="production_is_never_draft"
         ),

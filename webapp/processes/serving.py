@@ -1,7 +1,7 @@
 """Serving a process to API clients: an environment key and a slug resolve to the active version of that
 environment (`GET /api/v1/serve/<slug>`), and an input renders its config's templates (`…/invoke`).
 
-The serving path is the hot one: one indexed query per request (key ⋈ process ⋈ active version),
+The serving path is the hot one: one indexed query per request (key ⋈ process ⋈ newest active version),
 built once at import; everything derived from a version (the GET body, the input validator, the
 compiled templates) is kept per process, because versions never change once written. Which version a
 key was served is noted in process memory and batched through Redis (`propagation.seen`), never written to
@@ -10,6 +10,8 @@ the database by the request.
 
 from __future__ import annotations
 
+import os
+import threading
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -19,6 +21,7 @@ import jsonschema
 from flask import current_app
 from jinja2 import TemplateError
 from referencing.exceptions import Unresolvable
+from sqlalchemy import Engine, create_engine
 
 from webapp.accounts.models import TokenKind
 from webapp.accounts.services import touch_token
@@ -53,33 +56,72 @@ class Served:
 # The lookup runs as plain SQL on a pooled DB-API connection: SQLAlchemy's statement execution
 # (cache key, parameters, result processing) cost three times the query itself here (54 µs against
 # 12 µs on SQLite, `bench/README.md`). Several sandbox versions may be active; the newest is served.
-# The serving tests run it on SQLite and PostgreSQL, against the migrated schema.
+# The version is picked by a correlated subquery, `ORDER BY number DESC LIMIT 1` on one process and
+# environment, so both databases walk `ix_process_versions_newest_active` backwards and stop at its first
+# entry: flat in the number of versions (an ORDER BY over the joined rows sorted every active sandbox version
+# on PostgreSQL, and on SQLite walked the history newest first past every version newer than an old live one).
+# `tests/processes/test_serving_plan.py` checks both plans; the serving tests run it on SQLite and PostgreSQL.
 _SERVING_LOOKUP = f"""
 SELECT t.id, t.last_used_at, t.environment, v.id, v.created_at, p.archived_at
 FROM api_tokens AS t
 LEFT JOIN processes AS p ON p.workspace_id = t.workspace_id AND p.slug = :slug
-LEFT JOIN process_versions AS v
-       ON v.process_id = p.id AND v.environment = t.environment AND v.status = '{VersionStatus.active.name}'
+LEFT JOIN process_versions AS v ON v.id = (
+    SELECT n.id FROM process_versions AS n
+    WHERE n.process_id = p.id AND n.environment = t.environment AND n.status = '{VersionStatus.active.name}'
+    ORDER BY n.number DESC
+    LIMIT 1)
 WHERE t.token_hash = :token_hash AND t.kind = '{TokenKind.environment.name}' AND t.revoked_at IS NULL
-ORDER BY v.number DESC
-LIMIT 1
 """
 # sqlite3 takes :name parameters, psycopg %(name)s.
 _SERVING_LOOKUP_PYFORMAT = _SERVING_LOOKUP.replace(":slug", "%(slug)s").replace(":token_hash", "%(token_hash)s")
 
 
-def _serving_lookup(token_hash: str, slug: str) -> tuple[Any, ...] | None:
+_lookup_engine_lock = threading.Lock()
+
+
+def _lookup_engine() -> Engine:
+    """The engine the lookup runs on. SQLite: the app's (no round trips to save). PostgreSQL: one of its own in
+    autocommit, without the pre-ping and the rollback on return, so a request costs one round trip, not three
+    (ping, query, rollback; `bench/README.md`). Autocommit keeps the promise: each lookup is a statement of its
+    own that sees every commit made before it started, a promote's included, whichever worker runs it. Made once
+    per process (a forked child makes its own: pooled connections are never shared across a fork)."""
     engine = db.engine
+    if engine.dialect.name == "sqlite":
+        return engine
+    made = current_app.extensions.get("serving_lookup_engine")
+    if made is None or made[0] != os.getpid() or made[1] is not engine:
+        with _lookup_engine_lock:
+            made = current_app.extensions.get("serving_lookup_engine")
+            if made is None or made[0] != os.getpid() or made[1] is not engine:
+                options = {**current_app.config["SQLALCHEMY_ENGINE_OPTIONS"], "pool_pre_ping": False,
+                           "pool_reset_on_return": None, "isolation_level": "AUTOCOMMIT"}
+                made = (os.getpid(), engine, create_engine(engine.url, **options))
+                current_app.extensions["serving_lookup_engine"] = made
+    return made[2]
+
+
+def _serving_lookup(token_hash: str, slug: str) -> tuple[Any, ...] | None:
+    engine = _lookup_engine()
     sql = _SERVING_LOOKUP if engine.dialect.name == "sqlite" else _SERVING_LOOKUP_PYFORMAT
-    connection = engine.raw_connection()
-    try:
-        cursor = connection.cursor()
-        cursor.execute(sql, {"token_hash": token_hash, "slug": slug})
-        row = cursor.fetchone()
-        cursor.close()
-        return row
-    finally:
-        connection.close()  # back to the pool, rolled back
+    params = {"token_hash": token_hash, "slug": slug}
+    for attempt in (1, 2):
+        connection = engine.raw_connection()
+        cursor = None
+        try:
+            cursor = connection.cursor()
+            cursor.execute(sql, params)
+            row = cursor.fetchone()
+            cursor.close()
+            return row
+        except engine.dialect.loaded_dbapi.Error as exc:
+            # Without the pre-ping a connection the server dropped (a restart, an idle timeout) fails here: it is
+            # thrown away and the lookup runs once more on a new one; any other error is the caller's.
+            if attempt == 2 or not engine.dialect.is_disconnect(exc, connection.dbapi_connection, cursor):
+                raise
+            connection.invalidate()
+        finally:
+            connection.close()  # back to the pool (an invalidated one is discarded)
+    raise AssertionError("unreachable: the second attempt returns or raises")
 
 
 def _aware(value: datetime | str | None) -> datetime | None:
