@@ -6,7 +6,8 @@ services (untimed). Then, through the test client with a promoter's personal acc
 
 promote_area_ms      POST /api/v1/builds/<id>/promote of each area (tags, 1,000 rooms moved, the
                      exit pair, audit, outbox in one transaction), the median of the two
-build_sandbox_ms     baseline in the same run: `build_sandbox` of the same areas (digging the rooms)
+build_sandbox_ms     `build_sandbox` of the same areas (digging the rooms: bulk statements), target < 300 ms; promote's
+                     baseline in the same run
 promote_vs_build     promote_area_ms / build_sandbox_ms
 map_2000_ms          median of 10 GET /world/map with every one of the 2,002 live rooms in view ("Whole map")
                      (signed in as a viewer; SVG of 2,002 boxes), the world unchanged since the last look (its
@@ -101,7 +102,7 @@ def run(results: Results) -> None:
         results.info("area_rooms_exits", f"{COLUMNS * ROWS} rooms, {len(document['exits'])} exits",
                      "context: each promoted area")
         results.check("promote_area_ms", promote, "<", 2000, fmt="{:.0f}")
-        results.info("build_sandbox_ms", build, "baseline: build_sandbox of the same area, same run", fmt="{:.0f}")
+        results.check("build_sandbox_ms", build, "<", 300, fmt="{:.0f}")  # issue 20; also promote's baseline
         results.info("promote_vs_build", promote / build if build else 0.0, "context: ratio")
 
         # The export of a live 1,000-room area (with its connection) as an Evennia batch file, and as JSON.

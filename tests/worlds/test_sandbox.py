@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import func, select
 
 from webapp.worlds import design, lifecycle, queries, sandbox
-from webapp.worlds.models import Exit, Room
+from webapp.worlds.models import Exit, ExitName, Room
 
 
 def test_build_digs_the_rooms_in_a_sandbox_tagged_and_hidden_from_live_rooms(factories, db):
@@ -22,6 +22,12 @@ def test_build_digs_the_rooms_in_a_sandbox_tagged_and_hidden_from_live_rooms(fac
         assert {("sandbox", "build"), ("web_builder", "build"), (f"project_{project.id}", "build")} <= tags
     assert [r.key for r in queries.live_rooms(admin)] == ["limbo"]
     assert db.session.scalar(select(func.count()).select_from(Exit)) == 4
+    # the bulk statements keep each design bound to its own room, and each exit to its names
+    for built in queries.get_project(admin, project.id).rooms:
+        assert db.session.get(Room, built.room_id).key == built.key
+    for exit_ in db.session.scalars(select(Exit)):
+        named = set(db.session.scalars(select(ExitName.name).where(ExitName.exit_id == exit_.id)))
+        assert named == {exit_.key, *exit_.aliases} and exit_.source_id in {r.id for r in rooms}
 
 
 def test_handles_count_up_per_key_across_builds(factories):

@@ -22,7 +22,7 @@ from webapp.accounts.services import Actor
 from webapp.audit import services as audit
 from webapp.commands import parse
 from webapp.errors import Conflict, Invalid, NotFound, lost_race
-from webapp.extensions import db
+from webapp.extensions import db, utcnow
 from webapp.worlds.commands import LiveExit, RoomChanges, RoomDesign
 from webapp.worlds.design import ExitConflict, exit_names
 from webapp.worlds.directions import Direction, parse_direction
@@ -67,16 +67,36 @@ def allocate_handles(workspace_id: int, keys: Sequence[str], reserved: Iterable[
     return handles
 
 
-def add_exits(workspace_id: int, specs: Sequence[tuple[int, int, str, list[str]]]) -> list[Exit]:
-    """Exits (source id, destination id, key, aliases) and their names, in two flushes however many."""
+ExitSpec = tuple[int, int, str, list[str]]  # source id, destination id, key, aliases
+
+
+def add_exits(workspace_id: int, specs: Sequence[ExitSpec]) -> list[Exit]:
+    """Exits and their names as objects, in two flushes however many."""
     rows = [Exit(workspace_id=workspace_id, source_id=s, destination_id=d, key=k, aliases=a) for s, d, k, a in specs]
     db.session.add_all(rows)
     db.session.flush()
-    names = [{"exit_id": row.id, "source_id": row.source_id, "name": name} for row in rows
-             for name in (row.key, *row.aliases)]
-    if names:  # one executemany: nobody reads these rows back as objects
-        db.session.execute(insert(ExitName), names)
+    _add_names([row.id for row in rows], specs)
     return rows
+
+
+def insert_exits(workspace_id: int, specs: Sequence[ExitSpec]) -> list[int]:
+    """The same as bulk statements, for an area's thousands of exits nobody reads back as objects: their ids, in
+    the order of `specs`."""
+    if not specs:
+        return []
+    now = utcnow()
+    ids = list(db.session.scalars(insert(Exit).returning(Exit.id, sort_by_parameter_order=True), [
+        {"workspace_id": workspace_id, "source_id": s, "destination_id": d, "key": k, "aliases": a, "created_at": now}
+        for s, d, k, a in specs]))
+    _add_names(ids, specs)
+    return ids
+
+
+def _add_names(exit_ids: Sequence[int], specs: Sequence[ExitSpec]) -> None:
+    names = [{"exit_id": exit_id, "source_id": s, "name": name}
+             for exit_id, (s, _, key, aliases) in zip(exit_ids, specs, strict=True) for name in (key, *aliases)]
+    if names:  # one executemany
+        db.session.execute(insert(ExitName), names)
 
 
 def exit_pair(workspace_id: int, source_id: int, destination_id: int, direction: Direction) -> list[Exit]:

@@ -4,6 +4,7 @@ and walking it (`walk_room`: the project's owner, promoters and admins)."""
 
 from __future__ import annotations
 
+from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
 
 from webapp.accounts.models import Role
@@ -12,7 +13,7 @@ from webapp.audit import services as audit
 from webapp.errors import Conflict, NotFound
 from webapp.extensions import db, utcnow
 from webapp.worlds.lifecycle import BUILD, may_walk, require_transition
-from webapp.worlds.live import add_exits, allocate_handles
+from webapp.worlds.live import allocate_handles, insert_exits
 from webapp.worlds.models import (
     BUILD_CATEGORY,
     SANDBOX_TAG,
@@ -46,25 +47,29 @@ def build_sandbox(actor: Actor, project_id: int) -> BuildProject:
     sandbox = Sandbox(workspace_id=actor.workspace_id, key=f"sandbox: {project.name}"[:200])
     db.session.add(sandbox)
     db.session.flush()
-    system_tags = [[SANDBOX_TAG, BUILD_CATEGORY], [WEB_BUILDER_TAG, BUILD_CATEGORY],
-                   [project_tag(project.id), BUILD_CATEGORY]]
-    handles = allocate_handles(actor.workspace_id, [r.key for r in project.rooms])
-    rooms = []
-    for design, handle in zip(project.rooms, handles, strict=True):
-        room = Room(workspace_id=actor.workspace_id, handle=handle, key=design.key, name=design.name,
-                    description=design.description, attributes_json=design.attributes_json, sandbox_id=sandbox.id,
-                    tags=[RoomTag(key=k, category=c) for k, c in [*design.tags, *system_tags]])
-        rooms.append(room)
-    db.session.add_all(rooms)
-    db.session.flush()
-    for design, room in zip(project.rooms, rooms, strict=True):
-        design.room_id = room.id
-    world_id = {design.id: room.id for design, room in zip(project.rooms, rooms, strict=True)}
-    add_exits(actor.workspace_id, [(world_id[e.source_id], world_id[e.destination_id], e.key, list(e.aliases))
-                                    for e in project.exits])
+    system_tags = [(SANDBOX_TAG, BUILD_CATEGORY), (WEB_BUILDER_TAG, BUILD_CATEGORY),
+                   (project_tag(project.id), BUILD_CATEGORY)]
+    designs = project.rooms
+    handles = allocate_handles(actor.workspace_id, [r.key for r in designs])
+    now = utcnow()
+    # Bulk statements, not an object per row: a 1,000-room area is three inserts (rooms with their ids back in
+    # order, their tags, the exits) and one executemany of the designs' room ids.
+    room_ids = list(db.session.scalars(insert(Room).returning(Room.id, sort_by_parameter_order=True), [
+        {"workspace_id": actor.workspace_id, "handle": handle, "key": d.key, "name": d.name,
+         "description": d.description, "attributes_json": d.attributes_json, "sandbox_id": sandbox.id,
+         "created_at": now} for d, handle in zip(designs, handles, strict=True)]))
+    tags = [{"room_id": room_id, "key": k, "category": c}
+            for d, room_id in zip(designs, room_ids, strict=True) for k, c in [*d.tags, *system_tags]]
+    if tags:
+        db.session.execute(insert(RoomTag), tags)
+    for design, room_id in zip(designs, room_ids, strict=True):
+        design.room_id = room_id
+    world_id = {design.id: room_id for design, room_id in zip(designs, room_ids, strict=True)}
+    insert_exits(actor.workspace_id, [(world_id[e.source_id], world_id[e.destination_id], e.key, list(e.aliases))
+                                       for e in project.exits])
     project.status, project.sandbox_id, project.built_at = target, sandbox.id, utcnow()
     audit.record(actor, "build.built", "build_project", project.id,
-                 {"sandbox_id": sandbox.id, "rooms": len(rooms), "exits": len(project.exits)})
+                 {"sandbox_id": sandbox.id, "rooms": len(room_ids), "exits": len(project.exits)})
     try:
         db.session.commit()
     except IntegrityError:
