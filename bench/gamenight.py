@@ -362,7 +362,9 @@ def fanout(results: Results, app: Any, db_url: str, r_url: str, sink: Any, *, ca
 # -- 2. the availability page -------------------------------------------------------------------
 
 
-def availability(results: Results, app: Any) -> None:
+def community(app: Any, name: str, prefix: str, n: int) -> tuple[str, int, list[int], list[date]]:
+    """A workspace `name` of `n` linked members, each with a status (cycling through them) for today and the
+    page's next days: (its slug, its id, the members' ids, the days)."""
     from webapp.accounts import services as accounts
     from webapp.extensions import db
     from webapp.gamenight import availability as statuses
@@ -370,16 +372,20 @@ def availability(results: Results, app: Any) -> None:
     from webapp.gamenight.models import Status
 
     with app.app_context():
-        ws = accounts.get_or_create_workspace("Guild")
+        ws = accounts.get_or_create_workspace(name)
         db.session.commit()
         today = night_settings.local_today(ws)
         days = [today + timedelta(days=i) for i in range(2 + statuses.UPCOMING_DAYS)]
-        statuses = list(Status)
-        ids = bulk_members(ws.id, "guild", MEMBERS, days,
-                           lambda i, d: statuses[(i + (d - today).days) % len(statuses)],
-                           lambda u: f"json://127.0.0.1:9/g{u}")
-        slug, ws_id = ws.slug, ws.id
+        kinds = list(Status)
+        ids = bulk_members(ws.id, prefix, n, days, lambda i, d: kinds[(i + (d - today).days) % len(kinds)],
+                           lambda u: f"json://127.0.0.1:9/{prefix[0]}{u}")
+        found = ws.slug, ws.id, ids, days
         db.session.remove()
+    return found
+
+
+def availability(results: Results, app: Any) -> None:
+    slug, ws_id, ids, days = community(app, "Guild", "guild", MEMBERS)
     assert len(ids) == MEMBERS
     url = f"/w/{slug}/availability"
 
@@ -413,22 +419,7 @@ def availability(results: Results, app: Any) -> None:
 def availability_at_scale(results: Results, app: Any) -> None:
     """The same page for a community of SCALE_MEMBERS (issue 20: 10,000 members under 100 ms): the database
     counts the statuses and names the first few of each, the page lists them and says how many more."""
-    from webapp.accounts import services as accounts
-    from webapp.extensions import db
-    from webapp.gamenight import availability as statuses
-    from webapp.gamenight import night_settings
-    from webapp.gamenight.models import Status
-
-    with app.app_context():
-        ws = accounts.get_or_create_workspace("Horde")
-        db.session.commit()
-        today = night_settings.local_today(ws)
-        days = [today + timedelta(days=i) for i in range(2 + statuses.UPCOMING_DAYS)]
-        kinds = list(Status)
-        bulk_members(ws.id, "horde", SCALE_MEMBERS, days, lambda i, d: kinds[(i + (d - today).days) % len(kinds)],
-                     lambda u: f"json://127.0.0.1:9/h{u}")
-        slug = ws.slug
-        db.session.remove()
+    slug, _, _, days = community(app, "Horde", "horde", SCALE_MEMBERS)
     url = f"/w/{slug}/availability"
     member = https_client(app)
     login(member, "horde00000@bench.example")

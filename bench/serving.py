@@ -80,16 +80,20 @@ def profile_inprocess(app, slug: str, key: str, n: int = 600) -> str:  # type: i
     return f"in-process test client: bare {bare_us:.0f} us/req, serve {serve_us:.0f} us/req\n" + out.getvalue()
 
 
+def start_gunicorn(db_url: str, r_url: str) -> tuple[int, subprocess.Popen[bytes]]:
+    """gunicorn -w 2 -k gthread --threads 4 serving bench.wsgi_app on a free port: (the port, the process)."""
+    port = _free_port()
+    env = {**os.environ, "BENCH_WSGI_DATABASE_URL": db_url, "BENCH_WSGI_REDIS_URL": r_url, "PYTHONPATH": str(ROOT)}
+    cmd = [sys.executable, "-m", "gunicorn", "-w", "2", "-k", "gthread", "--threads", "4",
+           "-b", f"127.0.0.1:{port}", "--log-level", "warning", "bench.wsgi_app:app"]
+    return port, subprocess.Popen(cmd, cwd=ROOT, env=env)
+
+
 def run(results: Results) -> None:
     with section("serving"):
         app, db_url, r_url = new_app("serving")
         slug, key = seed(app)
-        port = _free_port()
-        env = {**os.environ, "BENCH_WSGI_DATABASE_URL": db_url, "BENCH_WSGI_REDIS_URL": r_url,
-               "PYTHONPATH": str(ROOT)}
-        cmd = [sys.executable, "-m", "gunicorn", "-w", "2", "-k", "gthread", "--threads", "4",
-               "-b", f"127.0.0.1:{port}", "--log-level", "warning", "bench.wsgi_app:app"]
-        server = subprocess.Popen(cmd, cwd=ROOT, env=env)
+        port, server = start_gunicorn(db_url, r_url)
         try:
             _wait_up(port, server)
             serve_path, serve_headers = f"/api/v1/serve/{slug}", {"Authorization": f"Bearer {key}"}

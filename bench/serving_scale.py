@@ -16,15 +16,13 @@ for a quick run, `BENCH_SCALE_SECONDS` (8, per path) shorter.
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bench import loadgen
-from bench._common import ROOT, Results, median, new_app, section, seed_users, stop
-from bench.serving import _add, _empty, _free_port, _wait_up
+from bench._common import Results, median, new_app, section, seed_users, stop
+from bench.serving import _add, _empty, _wait_up, start_gunicorn
 
 VERSIONS = int(os.environ.get("BENCH_SCALE_VERSIONS", "100000"))
 SMALL = 10
@@ -118,12 +116,7 @@ def run(results: Results) -> None:
         for name, (path, headers) in targets.items():
             results.info(f"serving_scale_{name}_lookup_us", lookup_us(app, path, keys[name.split("_")[0]]),
                          "context: the lookup query alone, in-process, median of 200", fmt="{:.0f}")
-        port = _free_port()
-        env = {**os.environ, "BENCH_WSGI_DATABASE_URL": db_url, "BENCH_WSGI_REDIS_URL": r_url,
-               "PYTHONPATH": str(ROOT)}
-        cmd = [sys.executable, "-m", "gunicorn", "-w", "2", "-k", "gthread", "--threads", "4",
-               "-b", f"127.0.0.1:{port}", "--log-level", "warning", "bench.wsgi_app:app"]
-        server = subprocess.Popen(cmd, cwd=ROOT, env=env)
+        port, server = start_gunicorn(db_url, r_url)
         runs = {**targets, "bare": ("/bench/bare", {})}
         totals = {name: _empty() for name in runs}
         per_round: dict[str, list[float]] = {name: [] for name in runs}
